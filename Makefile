@@ -1,0 +1,33 @@
+# iosat: I/O backpressure for PostgreSQL (PGXS build)
+#
+#   make                      build iosat.so (and iosatd where clang/bpftool/BTF exist)
+#   make install              install the extension (and iosatd)
+#   make installcheck         pg_regress (self-contained temp instance) + TAP tests
+#
+# PG_CONFIG may be overridden: make PG_CONFIG=/opt/pg17/bin/pg_config
+
+EXTENSION = iosat
+MODULE_big = iosat
+OBJS = $(patsubst %.c,%.o,$(sort $(wildcard src/*.c)))
+DATA = $(sort $(wildcard src/sql/iosat--*.sql))
+PGFILEDESC = "iosat - I/O backpressure for PostgreSQL"
+
+PG_CPPFLAGS = -I$(srcdir)/src -I$(srcdir)/src/bpf
+SHLIB_LINK += -lbpf
+
+REGRESS = $(patsubst sql/%.sql,%,$(sort $(wildcard sql/*.sql)))
+REGRESS_OPTS = --temp-instance=./tmp_regress --temp-config=$(srcdir)/test/regress.conf
+
+TAP_TESTS = 1
+PROVE_TESTS = $(if $(IOSAT_TAP),$(IOSAT_TAP),test/t/*.pl)
+PROVE_FLAGS = -I $(srcdir)/test/lib --timer
+
+EXTRA_CLEAN = tmp_regress results regression.diffs regression.out
+
+PG_CONFIG ?= pg_config
+PGXS := $(shell $(PG_CONFIG) --pgxs)
+include $(PGXS)
+
+# The companion daemon and BPF program (src/bpf, src/iosatd) have their own
+# rules; they are skipped, with the reason printed, where the toolchain is absent.
+-include $(srcdir)/src/bpf/bpf.mk
