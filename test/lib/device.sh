@@ -1,0 +1,572 @@
+# shellcheck shell=bash
+# iosat test rig: throttled block devices and memory cgroups.
+#
+# Sourceable library. The privileged functions (iosat_dev_*_create, destroy,
+# throttle, memcg_*) must run as root; test/lib/rootctl is the dispatcher that
+# root (directly) or the postgres OS user (through `sudo -n`) calls. Tests that
+# are not root should use iosat_rootctl, which picks the right way to call it.
+#
+# Everything this library creates is recorded, BEFORE it is created, under a
+# state directory so that teardown always finds it, even after kill -9 of the
+# creating shell:
+#
+#   /run/iosat-test/<name>/info     key=value lines (kind, backing, dev, lower, ...)
+#   /run/iosat-test/<name>/mnt      mount point of the ext4 filesystem
+#   /var/tmp/iosat-test/<name>.img  backing file
+#   /sys/fs/cgroup/memory/iosat-test/<name>   memory cgroup (v1)
+#   /sys/fs/cgroup/blkio/blkio.throttle.{read,write}_iops_device  rules on our loops
+#
+# Leaked objects that never made it into a state file are still found: a loop
+# device whose backing file lies under /var/tmp/iosat-test/ is ours, and so is
+# a loop device whose backing file is one of those loop devices.
+#
+# Device variants (see shared/DESIGN.md section 5 for why):
+#   loop   ext4 on loopN -> backing file (direct I/O). Unthrottled.
+#   stack  ext4 on loopA -> loopB -> backing file; blk-throttle IOPS rules on
+#          loopB (root blkio cgroup, v1). loopA's requests stay in flight while
+#          loopB throttles, so loopA's inflight / aqu-sz / await grow at the
+#          ceiling like a provisioned-IOPS cloud volume.
+#
+# Root blkio cgroup and loop worker threads (checked on kernel 6.18, cgroup v1):
+# loopA's worker submits its bios to loopB from the blkcg of the original
+# submitter (loop associates each command with the issuing css); every process
+# here lives in the root blkio cgroup, so rules written in the ROOT group's
+# blkio.throttle.*_iops_device apply to those bios, and the measured ceiling on
+# loopB matches the rule (test/bench/results notes the figures). A process
+# moved into a child blkio cgroup would escape root-group rules: none of our
+# code does that.
+
+IOSAT_STATE_ROOT=${IOSAT_STATE_ROOT:-/run/iosat-test}
+IOSAT_BACKING_ROOT=${IOSAT_BACKING_ROOT:-/var/tmp/iosat-test}
+IOSAT_MEMCG_ROOT=${IOSAT_MEMCG_ROOT:-/sys/fs/cgroup/memory/iosat-test}
+IOSAT_BLKIO_ROOT=${IOSAT_BLKIO_ROOT:-/sys/fs/cgroup/blkio}
+IOSAT_DEV_OWNER=${IOSAT_DEV_OWNER:-postgres}
+
+# Limits for values that reach root-only interfaces.
+IOSAT_MAX_SIZE_MB=${IOSAT_MAX_SIZE_MB:-65536}
+IOSAT_MIN_SIZE_MB=16
+IOSAT_MAX_IOPS=10000000
+
+iosat_die() { echo "error: $*" >&2; exit 2; }
+iosat_log() { echo "iosat-dev: $*" >&2; }
+
+# ---------------------------------------------------------------- validation
+
+iosat_valid_name() {
+	[[ ${1-} =~ ^[a-z0-9_-]{1,32}$ ]] || iosat_die "invalid name '${1-}' (want ^[a-z0-9_-]{1,32}\$)"
+}
+
+# iosat_valid_uint VALUE MIN MAX WHAT: decimal, no sign, no leading zeros
+iosat_valid_uint() {
+	local v=${1-} min=$2 max=$3 what=$4
+	[[ $v =~ ^(0|[1-9][0-9]{0,9})$ ]] || iosat_die "invalid $what '$v' (want a decimal integer)"
+	((v >= min && v <= max)) || iosat_die "$what $v out of range [$min, $max]"
+}
+
+iosat_require_root() {
+	[[ $EUID -eq 0 ]] || iosat_die "must run as root (use test/lib/rootctl through sudo -n)"
+}
+
+# ---------------------------------------------------------------- state
+
+iosat_state_dir() { echo "$IOSAT_STATE_ROOT/$1"; }
+
+# iosat_state_set NAME KEY VALUE: append (last value wins), fsync'd enough for
+# our purpose because the file is written before the action it describes.
+iosat_state_set() {
+	local f
+	f="$(iosat_state_dir "$1")/info"
+	printf '%s=%s\n' "$2" "$3" >>"$f"
+	sync -d "$f" 2>/dev/null || true
+}
+
+# iosat_state_get NAME KEY: prints the last value, or nothing
+iosat_state_get() {
+	local f
+	f="$(iosat_state_dir "$1")/info"
+	[[ -r $f ]] || return 0
+	awk -F= -v k="$2" '$1 == k { v = substr($0, length(k) + 2) } END { if (v != "") print v }' "$f"
+}
+
+# iosat_state_names: names that have a state directory
+iosat_state_names() {
+	local d
+	[[ -d $IOSAT_STATE_ROOT ]] || return 0
+	for d in "$IOSAT_STATE_ROOT"/*/; do
+		[[ -d $d ]] || continue
+		d=${d%/}
+		d=${d##*/}
+		[[ $d =~ ^[a-z0-9_-]{1,32}$ ]] && echo "$d"
+	done
+	return 0
+}
+
+# Serialise mutating commands (several test runs may share the machine).
+iosat_lock() {
+	mkdir -p "$IOSAT_STATE_ROOT"
+	chmod 0755 "$IOSAT_STATE_ROOT"
+	exec {IOSAT_LOCK_FD}>"$IOSAT_STATE_ROOT/.lock"
+	flock -w 300 "$IOSAT_LOCK_FD" || iosat_die "could not take $IOSAT_STATE_ROOT/.lock"
+}
+
+# ---------------------------------------------------------------- loop helpers
+
+# iosat_loop_back DEV: backing file of a loop device ("" if not attached)
+iosat_loop_back() {
+	losetup -n -O BACK-FILE -- "$1" 2>/dev/null | sed -e 's/^[[:space:]]*//' -e 's/[[:space:]]*$//' -e 's/ (deleted)$//' || true
+}
+
+# iosat_loops_on FILE: loop devices whose backing file is FILE
+iosat_loops_on() {
+	losetup -n -O NAME,BACK-FILE 2>/dev/null |
+		awk -v f="$1" '{ n = $1; $1 = ""; sub(/^ +/, ""); sub(/ \(deleted\)$/, ""); if ($0 == f) print n }' || true
+}
+
+iosat_majmin() {
+	local dev=${1##*/}
+	cat "/sys/class/block/$dev/dev"
+}
+
+# iosat_loop_attach BACKING: attach with direct I/O, print the device
+iosat_loop_attach() {
+	local dev
+	dev=$(losetup -f --show --direct-io=on -- "$1") || return 1
+	# direct I/O silently falls back to buffered if the backing store refuses it
+	if [[ $(cat "/sys/block/${dev##*/}/loop/dio" 2>/dev/null || echo 0) != 1 ]]; then
+		iosat_log "warning: $dev is not using direct I/O"
+	fi
+	echo "$dev"
+}
+
+# iosat_loop_detach_if_ours DEV EXPECTED_BACKING
+iosat_loop_detach_if_ours() {
+	local dev=$1 want=$2 have
+	[[ -n $dev && -b $dev ]] || return 0
+	have=$(iosat_loop_back "$dev")
+	if [[ -z $have ]]; then
+		return 0 # already detached
+	fi
+	if [[ $have != "$want" ]]; then
+		iosat_log "not detaching $dev: its backing file is '$have', not ours ('$want')"
+		return 0
+	fi
+	local i
+	for i in 1 2 3 4 5 6 7 8 9 10; do
+		losetup -d "$dev" 2>/dev/null && break
+		sleep 0.3
+	done
+	have=$(iosat_loop_back "$dev")
+	[[ -z $have ]] || iosat_log "warning: $dev still attached (busy; autoclear set, it goes when its last user closes it)"
+}
+
+# ---------------------------------------------------------------- throttle
+
+# iosat_blkio_rule FILE MAJMIN VALUE (VALUE 0 removes the rule)
+iosat_blkio_rule() {
+	local f="$IOSAT_BLKIO_ROOT/$1"
+	[[ -w $f ]] || iosat_die "$f not writable (cgroup v1 blkio not mounted?)"
+	if [[ $3 == 0 ]]; then
+		# removing a rule that does not exist is fine
+		grep -q "^$2 " "$f" 2>/dev/null || return 0
+	fi
+	echo "$2 $3" >"$f"
+}
+
+iosat_blkio_current() { # FILE MAJMIN -> value or 0
+	awk -v d="$2" '$1 == d { print $2; f = 1 } END { if (!f) print 0 }' "$IOSAT_BLKIO_ROOT/$1" 2>/dev/null || echo 0
+}
+
+iosat_dev_throttle() {
+	local name=$1 r=$2 w=$3
+	iosat_valid_name "$name"
+	iosat_valid_uint "$r" 0 "$IOSAT_MAX_IOPS" READ_IOPS
+	iosat_valid_uint "$w" 0 "$IOSAT_MAX_IOPS" WRITE_IOPS
+	local kind lower majmin backing
+	kind=$(iosat_state_get "$name" kind)
+	[[ $kind == stack ]] || iosat_die "'$name' is not a stack device (kind='$kind')"
+	lower=$(iosat_state_get "$name" lower)
+	majmin=$(iosat_state_get "$name" lower_majmin)
+	backing=$(iosat_state_get "$name" backing)
+	[[ -n $lower && -n $majmin ]] || iosat_die "'$name' has no lower device"
+	[[ $(iosat_loop_back "$lower") == "$backing" ]] || iosat_die "$lower is not ours any more"
+	iosat_state_set "$name" read_iops "$r"
+	iosat_state_set "$name" write_iops "$w"
+	iosat_blkio_rule blkio.throttle.read_iops_device "$majmin" "$r"
+	iosat_blkio_rule blkio.throttle.write_iops_device "$majmin" "$w"
+	echo "read_iops=$(iosat_blkio_current blkio.throttle.read_iops_device "$majmin")"
+	echo "write_iops=$(iosat_blkio_current blkio.throttle.write_iops_device "$majmin")"
+}
+
+# ---------------------------------------------------------------- create
+
+# iosat_dev_prepare NAME SIZE_MB KIND: state dir + backing file, prints path
+iosat_dev_prepare() {
+	local name=$1 size=$2 kind=$3 sd backing avail_mb
+	sd=$(iosat_state_dir "$name")
+	[[ ! -e $sd ]] || iosat_die "'$name' exists ($sd); destroy it first"
+	id "$IOSAT_DEV_OWNER" >/dev/null 2>&1 || iosat_die "owner user '$IOSAT_DEV_OWNER' does not exist"
+	mkdir -p "$IOSAT_BACKING_ROOT"
+	chmod 0755 "$IOSAT_BACKING_ROOT"
+	avail_mb=$(df -Pm "$IOSAT_BACKING_ROOT" | awk 'NR == 2 { print $4 }')
+	((avail_mb > size + 1024)) || iosat_die "not enough space in $IOSAT_BACKING_ROOT (${avail_mb} MB free, need $size + 1024)"
+	mkdir -m 0755 "$sd"
+	backing="$IOSAT_BACKING_ROOT/$name.img"
+	iosat_state_set "$name" kind "$kind"
+	iosat_state_set "$name" created "$(date -u +%FT%TZ)"
+	iosat_state_set "$name" creator_pid "$$"
+	iosat_state_set "$name" backing "$backing"
+	rm -f -- "$backing"
+	# preallocated, so the first write to a block does not pay for host allocation
+	fallocate -l "${size}M" -- "$backing" 2>/dev/null || truncate -s "${size}M" -- "$backing"
+	echo "$backing"
+}
+
+# iosat_dev_mkfs_mount NAME DEV: ext4 on DEV, mounted at <state>/mnt, chowned
+iosat_dev_mkfs_mount() {
+	local name=$1 dev=$2 mnt
+	mnt="$(iosat_state_dir "$name")/mnt"
+	# no discard: on a loop device discard punches holes in the preallocated
+	# backing file. No lazy init: ext4lazyinit must not write during benchmarks.
+	mkfs.ext4 -q -F -m 0 -i 65536 -L "iosat-$name" \
+		-E nodiscard,lazy_itable_init=0,lazy_journal_init=0 -- "$dev" >&2
+	mkdir -p "$mnt"
+	iosat_state_set "$name" mnt "$mnt"
+	mount -t ext4 -o noatime "$dev" "$mnt"
+	chown "$IOSAT_DEV_OWNER:" "$mnt"
+	chmod 0700 "$mnt"
+	echo 128 >"/sys/block/${dev##*/}/queue/read_ahead_kb" 2>/dev/null || true
+	echo "$mnt"
+}
+
+iosat_dev_loop_create() {
+	local name=$1 size=$2 backing dev mnt
+	iosat_valid_name "$name"
+	iosat_valid_uint "$size" "$IOSAT_MIN_SIZE_MB" "$IOSAT_MAX_SIZE_MB" SIZE_MB
+	backing=$(iosat_dev_prepare "$name" "$size" loop)
+	dev=$(iosat_loop_attach "$backing") || iosat_die "losetup failed"
+	iosat_state_set "$name" dev "$dev"
+	iosat_state_set "$name" majmin "$(iosat_majmin "$dev")"
+	mnt=$(iosat_dev_mkfs_mount "$name" "$dev")
+	echo "name=$name"
+	echo "dev=$dev"
+	echo "majmin=$(iosat_majmin "$dev")"
+	echo "mnt=$mnt"
+}
+
+iosat_dev_stack_create() {
+	local name=$1 size=$2 r=$3 w=$4 backing lower upper mnt lmm
+	iosat_valid_name "$name"
+	iosat_valid_uint "$size" "$IOSAT_MIN_SIZE_MB" "$IOSAT_MAX_SIZE_MB" SIZE_MB
+	iosat_valid_uint "$r" 0 "$IOSAT_MAX_IOPS" READ_IOPS
+	iosat_valid_uint "$w" 0 "$IOSAT_MAX_IOPS" WRITE_IOPS
+	[[ -w $IOSAT_BLKIO_ROOT/blkio.throttle.read_iops_device ]] || iosat_die "cgroup v1 blkio throttle not available at $IOSAT_BLKIO_ROOT"
+	backing=$(iosat_dev_prepare "$name" "$size" stack)
+	lower=$(iosat_loop_attach "$backing") || iosat_die "losetup (lower) failed"
+	iosat_state_set "$name" lower "$lower"
+	lmm=$(iosat_majmin "$lower")
+	iosat_state_set "$name" lower_majmin "$lmm"
+	upper=$(iosat_loop_attach "$lower") || iosat_die "losetup (upper) failed"
+	iosat_state_set "$name" dev "$upper"
+	iosat_state_set "$name" majmin "$(iosat_majmin "$upper")"
+	mnt=$(iosat_dev_mkfs_mount "$name" "$upper")
+	# the throttle goes on last: mkfs runs at full speed
+	iosat_dev_throttle "$name" "$r" "$w" >/dev/null
+	echo "name=$name"
+	echo "dev=$upper"
+	echo "majmin=$(iosat_majmin "$upper")"
+	echo "lower=$lower"
+	echo "lower_majmin=$lmm"
+	echo "mnt=$mnt"
+	echo "read_iops=$r"
+	echo "write_iops=$w"
+}
+
+# ---------------------------------------------------------------- destroy
+
+# iosat_pids_using DIR: pids with cwd, root, an open file or a mapping under DIR
+iosat_pids_using() {
+	local dir=$1 p l
+	if command -v fuser >/dev/null && mountpoint -q "$dir" 2>/dev/null; then
+		# psmisc: every process with anything open on the filesystem
+		fuser -m "$dir" 2>/dev/null | tr -s ' ' '\n' | sed -n 's/^\([0-9][0-9]*\).*/\1/p' | grep -vx -e "$$" -e "${BASHPID:-$$}" || true
+		return 0
+	fi
+	for p in /proc/[0-9]*; do
+		p=${p#/proc/}
+		[[ $p == "$$" || $p == "${BASHPID:-$$}" ]] && continue
+		for l in /proc/"$p"/cwd /proc/"$p"/root /proc/"$p"/fd/*; do
+			l=$(readlink "$l" 2>/dev/null) || continue
+			if [[ $l == "$dir" || $l == "$dir"/* ]]; then
+				echo "$p"
+				continue 2
+			fi
+		done
+		if grep -qF " $dir/" "/proc/$p/maps" 2>/dev/null; then
+			echo "$p"
+		fi
+	done
+	return 0
+}
+
+# iosat_stop_users DIR: processes still using our mount are test servers left by
+# a crashed test: TERM (postgres: SIGQUIT, immediate shutdown), then KILL.
+iosat_stop_users() {
+	local dir=$1 pids p i
+	pids=$(iosat_pids_using "$dir")
+	[[ -n $pids ]] || return 0
+	iosat_log "stopping processes using $dir: $(echo $pids)"
+	for p in $pids; do
+		if [[ $(cat "/proc/$p/comm" 2>/dev/null) == postgres ]]; then
+			kill -QUIT "$p" 2>/dev/null || true
+		else
+			kill -TERM "$p" 2>/dev/null || true
+		fi
+	done
+	for i in $(seq 1 30); do
+		pids=$(iosat_pids_using "$dir")
+		[[ -n $pids ]] || return 0
+		sleep 0.2
+	done
+	iosat_log "killing: $(echo $pids)"
+	for p in $pids; do kill -KILL "$p" 2>/dev/null || true; done
+	for i in $(seq 1 25); do
+		[[ -n $(iosat_pids_using "$dir") ]] || return 0
+		sleep 0.2
+	done
+	return 0
+}
+
+iosat_umount_ours() {
+	local mnt=$1 i
+	[[ -n $mnt && $mnt == "$IOSAT_STATE_ROOT"/*/mnt ]] || return 0
+	mountpoint -q "$mnt" 2>/dev/null || return 0
+	iosat_stop_users "$mnt"
+	for i in 1 2 3 4 5; do
+		umount "$mnt" 2>/dev/null && return 0
+		sleep 0.5
+	done
+	iosat_log "warning: $mnt busy, lazy unmount"
+	umount -l "$mnt" || true
+}
+
+iosat_dev_destroy() {
+	local name=$1 sd backing dev lower lmm mnt l u
+	iosat_valid_name "$name"
+	sd=$(iosat_state_dir "$name")
+	backing="$IOSAT_BACKING_ROOT/$name.img"
+	mnt="$sd/mnt"
+	# mounts first: whatever the state file says, anything mounted at our mnt is ours
+	iosat_umount_ours "$mnt"
+	lower=$(iosat_state_get "$name" lower)
+	lmm=$(iosat_state_get "$name" lower_majmin)
+	dev=$(iosat_state_get "$name" dev)
+	# loops on the backing file (recorded or leaked before they were recorded),
+	# and loops stacked on those
+	local lowers uppers
+	lowers=$(iosat_loops_on "$backing")
+	[[ -n $lower ]] && lowers=$(printf '%s\n%s\n' "$lowers" "$lower" | sort -u)
+	uppers=""
+	for l in $lowers; do
+		[[ $(iosat_loop_back "$l") == "$backing" ]] || continue
+		uppers+=" $(iosat_loops_on "$l")"
+	done
+	# a stacked upper recorded in state whose lower is already gone is left alone
+	for u in $uppers; do
+		# anything mounted from it elsewhere (should not happen) blocks detach
+		iosat_loop_detach_if_ours "$u" "$(iosat_loop_back "$u")"
+	done
+	for l in $lowers; do
+		[[ $(iosat_loop_back "$l") == "$backing" ]] || continue
+		# remove throttle rules before detaching (rules stay on the queue)
+		local mm
+		mm=$(iosat_majmin "$l" 2>/dev/null || true)
+		if [[ -n $mm ]]; then
+			iosat_blkio_rule blkio.throttle.read_iops_device "$mm" 0 || true
+			iosat_blkio_rule blkio.throttle.write_iops_device "$mm" 0 || true
+		fi
+		iosat_loop_detach_if_ours "$l" "$backing"
+	done
+	# a recorded lower whose device is now free (detached earlier): its rule may survive
+	if [[ -n $lmm && -n $lower && -z $(iosat_loop_back "$lower") ]]; then
+		iosat_blkio_rule blkio.throttle.read_iops_device "$lmm" 0 || true
+		iosat_blkio_rule blkio.throttle.write_iops_device "$lmm" 0 || true
+	fi
+	iosat_memcg_destroy "$name" quiet
+	if [[ -z $(iosat_loops_on "$backing") ]]; then
+		rm -f -- "$backing"
+	else
+		iosat_log "warning: $backing still attached, not removed"
+	fi
+	if [[ -d $sd ]]; then
+		if mountpoint -q "$mnt" 2>/dev/null; then
+			iosat_log "warning: $mnt still mounted, keeping $sd"
+		else
+			rm -rf --one-file-system -- "$sd"
+		fi
+	fi
+	echo "destroyed=$name"
+}
+
+# iosat_orphan_names: names of backing files / memcgs without a state dir
+iosat_orphan_names() {
+	local f n
+	for f in "$IOSAT_BACKING_ROOT"/*.img; do
+		[[ -e $f ]] || continue
+		n=${f##*/}
+		n=${n%.img}
+		[[ $n =~ ^[a-z0-9_-]{1,32}$ ]] && echo "$n"
+	done
+	for f in "$IOSAT_MEMCG_ROOT"/*/; do
+		[[ -d $f ]] || continue
+		f=${f%/}
+		n=${f##*/}
+		[[ $n =~ ^[a-z0-9_-]{1,32}$ ]] && echo "$n"
+	done
+	return 0
+}
+
+iosat_dev_destroy_all() {
+	local n
+	for n in $( (iosat_state_names; iosat_orphan_names) | sort -u); do
+		iosat_dev_destroy "$n"
+	done
+	# loops whose backing file is under our root but deleted or misnamed
+	local l
+	for l in $(losetup -n -O NAME,BACK-FILE 2>/dev/null | awk -v r="$IOSAT_BACKING_ROOT/" 'index($2, r) == 1 { print $1 }'); do
+		iosat_log "orphan loop $l ($(iosat_loop_back "$l"))"
+		for u in $(iosat_loops_on "$l"); do
+			iosat_loop_detach_if_ours "$u" "$l"
+		done
+		local mm
+		mm=$(iosat_majmin "$l")
+		iosat_blkio_rule blkio.throttle.read_iops_device "$mm" 0 || true
+		iosat_blkio_rule blkio.throttle.write_iops_device "$mm" 0 || true
+		iosat_loop_detach_if_ours "$l" "$(iosat_loop_back "$l")"
+	done
+	[[ -d $IOSAT_MEMCG_ROOT ]] && rmdir "$IOSAT_MEMCG_ROOT" 2>/dev/null || true
+	echo "destroyed_all=1"
+}
+
+# ---------------------------------------------------------------- caches, memcg
+
+iosat_drop_caches() {
+	sync
+	echo 3 >/proc/sys/vm/drop_caches
+	echo "dropped=1"
+}
+
+iosat_memcg_dir() { echo "$IOSAT_MEMCG_ROOT/$1"; }
+
+iosat_memcg_create() {
+	local name=$1 limit=$2 d
+	iosat_valid_name "$name"
+	iosat_valid_uint "$limit" 16 16777216 LIMIT_MB
+	[[ -d ${IOSAT_MEMCG_ROOT%/*} ]] || iosat_die "cgroup v1 memory controller not mounted at ${IOSAT_MEMCG_ROOT%/*}"
+	mkdir -p "$IOSAT_MEMCG_ROOT"
+	d=$(iosat_memcg_dir "$name")
+	mkdir -p "$d"
+	echo $((limit * 1024 * 1024)) >"$d/memory.limit_in_bytes"
+	echo "memcg=$d"
+	echo "limit_mb=$limit"
+}
+
+# iosat_memcg_add NAME PID: under sudo the process must belong to the caller
+iosat_memcg_add() {
+	local name=$1 pid=$2 d uid
+	iosat_valid_name "$name"
+	iosat_valid_uint "$pid" 2 4194304 PID
+	d=$(iosat_memcg_dir "$name")
+	[[ -d $d ]] || iosat_die "memcg '$name' does not exist"
+	[[ -d /proc/$pid ]] || iosat_die "no process $pid"
+	if [[ -n ${SUDO_UID-} && ${SUDO_UID} != 0 ]]; then
+		uid=$(awk '/^Uid:/ { print $2 }' "/proc/$pid/status")
+		[[ $uid == "$SUDO_UID" ]] || iosat_die "process $pid belongs to uid $uid, not to the caller ($SUDO_UID)"
+	fi
+	echo "$pid" >"$d/cgroup.procs"
+	echo "memcg=$d"
+	echo "pid=$pid"
+}
+
+iosat_memcg_empty() {
+	local name=$1 d
+	iosat_valid_name "$name"
+	d=$(iosat_memcg_dir "$name")
+	[[ -d $d ]] || iosat_die "memcg '$name' does not exist"
+	sync
+	# force_empty reclaims the group's page cache; it fails (EBUSY) only for
+	# memory that cannot be reclaimed, which is fine for our purpose
+	echo 0 >"$d/memory.force_empty" 2>/dev/null || iosat_log "force_empty incomplete"
+	echo "usage_bytes=$(cat "$d/memory.usage_in_bytes")"
+}
+
+# iosat_memcg_destroy NAME [quiet]: move tasks to the root group, then remove
+iosat_memcg_destroy() {
+	local name=$1 quiet=${2-} d p i
+	iosat_valid_name "$name"
+	d=$(iosat_memcg_dir "$name")
+	if [[ ! -d $d ]]; then
+		[[ -n $quiet ]] || echo "memcg_destroyed=$name"
+		return 0
+	fi
+	for i in 1 2 3 4 5 6 7 8 9 10; do
+		while read -r p; do
+			[[ -n $p ]] && echo "$p" >"${IOSAT_MEMCG_ROOT%/*}/cgroup.procs" 2>/dev/null || true
+		done <"$d/cgroup.procs"
+		rmdir "$d" 2>/dev/null && break
+		sleep 0.3
+	done
+	[[ ! -d $d ]] || iosat_log "warning: could not remove $d"
+	rmdir "$IOSAT_MEMCG_ROOT" 2>/dev/null || true
+	[[ -n $quiet ]] || echo "memcg_destroyed=$name"
+}
+
+# ---------------------------------------------------------------- status
+
+iosat_dev_status() {
+	local n d kind dev mnt line
+	for n in $(iosat_state_names); do
+		kind=$(iosat_state_get "$n" kind)
+		dev=$(iosat_state_get "$n" dev)
+		mnt=$(iosat_state_get "$n" mnt)
+		line="device name=$n kind=$kind dev=${dev:--}"
+		[[ -n $dev ]] && line+=" majmin=$(iosat_state_get "$n" majmin) attached=$([[ -n $(iosat_loop_back "$dev") ]] && echo 1 || echo 0)"
+		if [[ $kind == stack ]]; then
+			local lmm
+			lmm=$(iosat_state_get "$n" lower_majmin)
+			line+=" lower=$(iosat_state_get "$n" lower) lower_majmin=$lmm"
+			if [[ -n $lmm ]]; then
+				line+=" read_iops=$(iosat_blkio_current blkio.throttle.read_iops_device "$lmm")"
+				line+=" write_iops=$(iosat_blkio_current blkio.throttle.write_iops_device "$lmm")"
+			fi
+		fi
+		line+=" mnt=${mnt:--} mounted=$(mountpoint -q "${mnt:-/nonexistent}" 2>/dev/null && echo 1 || echo 0)"
+		line+=" backing=$(iosat_state_get "$n" backing)"
+		echo "$line"
+	done
+	for d in "$IOSAT_MEMCG_ROOT"/*/; do
+		[[ -d $d ]] || continue
+		d=${d%/}
+		echo "memcg name=${d##*/} limit_bytes=$(cat "$d/memory.limit_in_bytes") usage_bytes=$(cat "$d/memory.usage_in_bytes") tasks=$(wc -l <"$d/cgroup.procs")"
+	done
+	local l
+	for l in $(losetup -n -O NAME,BACK-FILE 2>/dev/null | awk -v r="$IOSAT_BACKING_ROOT/" 'index($2, r) == 1 { print $1 }'); do
+		echo "loop dev=$l backing=$(iosat_loop_back "$l")"
+	done
+	return 0
+}
+
+# ---------------------------------------------------------------- for tests
+
+# iosat_rootctl ARGS...: run rootctl as root, through sudo -n when not root
+iosat_rootctl() {
+	local here
+	here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+	if [[ $EUID -eq 0 ]]; then
+		"$here/rootctl" "$@"
+	else
+		sudo -n "$here/rootctl" "$@"
+	fi
+}
+
+# iosat_kv KEY < output: pick KEY=value from rootctl output
+iosat_kv() { sed -n "s/^$1=//p" | head -n 1; }
