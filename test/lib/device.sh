@@ -310,9 +310,19 @@ iosat_pids_using() {
 
 # iosat_stop_users DIR: processes still using our mount are test servers left by
 # a crashed test: TERM (postgres: SIGQUIT, immediate shutdown), then KILL.
+# our own ancestors (sudo, the calling test shell) are never signalled
+iosat_ancestors() {
+	local p=$$
+	while [[ -n $p && $p != 0 && $p != 1 ]]; do
+		echo "$p"
+		p=$(awk '{ print $4 }' "/proc/$p/stat" 2>/dev/null || true)
+	done
+}
+
 iosat_stop_users() {
-	local dir=$1 pids p i
-	pids=$(iosat_pids_using "$dir")
+	local dir=$1 pids p i anc
+	anc=$(iosat_ancestors)
+	pids=$(iosat_pids_using "$dir" | grep -vxF -e "$anc" || true)
 	[[ -n $pids ]] || return 0
 	iosat_log "stopping processes using $dir: $(echo $pids)"
 	for p in $pids; do
@@ -323,14 +333,14 @@ iosat_stop_users() {
 		fi
 	done
 	for i in $(seq 1 30); do
-		pids=$(iosat_pids_using "$dir")
+		pids=$(iosat_pids_using "$dir" | grep -vxF -e "$anc" || true)
 		[[ -n $pids ]] || return 0
 		sleep 0.2
 	done
 	iosat_log "killing: $(echo $pids)"
 	for p in $pids; do kill -KILL "$p" 2>/dev/null || true; done
 	for i in $(seq 1 25); do
-		[[ -n $(iosat_pids_using "$dir") ]] || return 0
+		[[ -n $(iosat_pids_using "$dir" | grep -vxF -e "$anc" || true) ]] || return 0
 		sleep 0.2
 	done
 	return 0
