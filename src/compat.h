@@ -1,0 +1,54 @@
+/*-------------------------------------------------------------------------
+ *
+ * compat.h
+ *	  Every difference between the PostgreSQL versions iosat supports
+ *	  (15, 16, 17, 18) lives here, and only here.
+ *
+ * Each guard names the release that changed the API; they were checked
+ * against those releases' headers (see test/matrix/FACTS.md).
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef IOSAT_COMPAT_H
+#define IOSAT_COMPAT_H
+
+#include "postgres.h"
+
+#if PG_VERSION_NUM < 150000
+#error "iosat requires PostgreSQL 15 or later"
+#endif
+
+/* 16 declares _PG_init in fmgr.h */
+#if PG_VERSION_NUM < 160000
+extern PGDLLEXPORT void _PG_init(void);
+#endif
+
+/* 16 moved queryjumble.h from utils/ to nodes/ */
+#if PG_VERSION_NUM >= 160000
+#include "nodes/queryjumble.h"
+#else
+#include "utils/queryjumble.h"
+#endif
+
+/* 18 made queryId signed (int64); 15-17 have uint64 */
+#if PG_VERSION_NUM >= 180000
+typedef int64 iosat_queryid;
+#else
+typedef uint64 iosat_queryid;
+#endif
+
+/* 17 replaced direct use of MyProc->pgprocno with MyProcNumber */
+#if PG_VERSION_NUM >= 170000
+#define IOSAT_MY_PROCNO()		(MyProcNumber)
+#define IOSAT_PROCNO(proc)		GetNumberFromPGProc(proc)
+#else
+#define IOSAT_MY_PROCNO()		(MyProc->pgprocno)
+#define IOSAT_PROCNO(proc)		((proc)->pgprocno)
+#endif
+
+/* 17 added custom wait events for extensions */
+#if PG_VERSION_NUM >= 170000
+#define IOSAT_HAVE_CUSTOM_WAIT_EVENTS 1
+#endif
+
+#endif							/* IOSAT_COMPAT_H */

@@ -1,0 +1,166 @@
+/*-------------------------------------------------------------------------
+ *
+ * iosat.h
+ *	  Shared state and cross-file declarations of the iosat extension.
+ *
+ * One writer per piece of shared state (the sampler), many lock-free
+ * readers.  Multi-field records (a device's metrics, the PSI figures, the
+ * last error) are published under a per-record change counter, the way
+ * PgBackendStatus is: the writer makes the counter odd, writes, makes it
+ * even; a reader copies the record and retries if the counter moved or
+ * was odd.  Single values that the hot paths read are atomics.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef IOSAT_H
+#define IOSAT_H
+
+#include "postgres.h"
+
+#include "port/atomics.h"
+#include "utils/timestamp.h"
+
+#define IOSAT_MAX_DEVICES		32
+#define IOSAT_MAX_TABLESPACES	16	/* per device, for the roles column */
+#define IOSAT_NAME_LEN			32
+#define IOSAT_NOTE_LEN			128
+#define IOSAT_ERROR_LEN			256
+
+/* roles a device plays for this cluster */
+#define IOSAT_ROLE_DATA			0x01
+#define IOSAT_ROLE_WAL			0x02
+#define IOSAT_ROLE_TABLESPACE	0x04
+#define IOSAT_ROLE_CONFIGURED	0x08	/* named in iosat.devices */
+
+typedef enum IosatDevStatus
+{
+	IOSAT_DEV_OK = 0,
+	IOSAT_DEV_WARMING,			/* first sample taken, no rates yet */
+	IOSAT_DEV_NO_BLOCK_DEVICE,	/* tmpfs, NFS, FUSE, ... */
+	IOSAT_DEV_VANISHED,			/* was there, its sysfs directory is gone */
+	IOSAT_DEV_UNREADABLE,		/* stat file unreadable or malformed */
+	IOSAT_DEV_NOT_FOUND			/* named in iosat.devices, not in sysfs */
+} IosatDevStatus;
+
+typedef enum IosatSource
+{
+	IOSAT_SOURCE_NONE = 0,
+	IOSAT_SOURCE_SYSFS,
+	IOSAT_SOURCE_BPF
+} IosatSource;
+
+/* figures derived over one interval (raw) or smoothed */
+typedef struct IosatRates
+{
+	double		r_iops;
+	double		w_iops;
+	double		r_mbps;			/* MB/s, 10^6 bytes */
+	double		w_mbps;
+	double		r_await_ms;
+	double		w_await_ms;
+	double		aqu_sz;
+	double		util_pct;
+} IosatRates;
+
+typedef struct IosatDevice
+{
+	pg_atomic_uint32 changecount;	/* even: stable; odd: being written */
+
+	/* identity, set at discovery */
+	bool		in_use;
+	uint32		major;
+	uint32		minor;
+	char		name[IOSAT_NAME_LEN];
+	uint32		roles;			/* IOSAT_ROLE_* */
+	int			ntablespaces;
+	Oid			tablespaces[IOSAT_MAX_TABLESPACES];
+	char		fstype[IOSAT_NAME_LEN];	/* for paths without a device */
+
+	/* state of the last sample */
+	IosatDevStatus status;
+	IosatSource source;
+	char		note[IOSAT_NOTE_LEN];
+	TimestampTz sample_time;
+	int			stat_fields;	/* 11, 15 or 17 */
+	int64		inflight_r;
+	int64		inflight_w;
+	int64		nr_requests;	/* -1: unknown */
+	int			rotational;		/* -1: unknown */
+	char		scheduler[IOSAT_NAME_LEN];
+	int64		iops_limit;		/* provisioned ceiling; 0: unknown */
+
+	IosatRates	last;			/* the last interval */
+	IosatRates	smooth;			/* exponentially smoothed */
+	uint64		samples;		/* rates computed so far */
+} IosatDevice;
+
+typedef struct IosatPsiState
+{
+	pg_atomic_uint32 changecount;
+	bool		present;
+	double		some_avg10;
+	double		some_avg60;
+	double		full_avg10;
+	double		full_avg60;
+	double		some_pct;		/* share of the last interval, from total */
+	double		full_pct;
+	TimestampTz sample_time;
+} IosatPsiState;
+
+typedef struct IosatErrorState
+{
+	pg_atomic_uint32 changecount;
+	char		message[IOSAT_ERROR_LEN];
+	TimestampTz time;
+} IosatErrorState;
+
+typedef struct IosatShared
+{
+	/* sampler liveness; written by the sampler only */
+	pg_atomic_uint32 sampler_pid;
+	pg_atomic_uint64 samples;
+	pg_atomic_uint64 last_sample_time;	/* TimestampTz */
+	pg_atomic_uint64 sampler_started;	/* TimestampTz */
+	pg_atomic_uint32 ndevices;
+	pg_atomic_uint64 discoveries;
+	pg_atomic_uint64 sample_errors;
+
+	IosatErrorState error;
+
+	IosatPsiState psi;
+	IosatDevice devices[IOSAT_MAX_DEVICES];
+} IosatShared;
+
+extern IosatShared *iosat_shared;
+
+/* iosat.c */
+extern bool iosat_preloaded;
+extern void iosat_check_loaded(void);
+
+/* guc.c */
+extern int	iosat_sample_interval_ms;
+extern int	iosat_smoothing_ms;
+extern int	iosat_iops_limit;
+extern char *iosat_devices;
+extern char *iosat_sysfs_root;
+extern char *iosat_procfs_root;
+extern void iosat_define_gucs(void);
+
+/* shmem.c */
+extern Size iosat_shmem_size(void);
+extern void iosat_shmem_init(void);
+extern void iosat_seq_begin_write(pg_atomic_uint32 *changecount);
+extern void iosat_seq_end_write(pg_atomic_uint32 *changecount);
+extern void iosat_seq_read(pg_atomic_uint32 *changecount, void *dst,
+						   const void *src, Size len);
+extern void iosat_read_device(int i, IosatDevice *out);
+extern void iosat_read_psi(IosatPsiState *out);
+extern void iosat_set_error(const char *msg);
+extern void iosat_read_error(char *buf, Size len, TimestampTz *when);
+extern int64 iosat_sample_age_ms(TimestampTz now);
+
+/* sampler.c */
+extern void iosat_register_sampler(void);
+extern PGDLLEXPORT void iosat_sampler_main(Datum arg);
+
+#endif							/* IOSAT_H */

@@ -1,0 +1,602 @@
+/*-------------------------------------------------------------------------
+ *
+ * sampler.c
+ *	  The background worker that samples the block devices and publishes
+ *	  what it sees in shared memory.
+ *
+ * Every iosat.sample_interval it reads /sys/block/<dev>/{stat,inflight}
+ * (and, less often, the queue attributes) for each device of the cluster,
+ * and /proc/pressure/io; it derives per-interval rates and smoothed rates
+ * and publishes them device by device under a change counter.  Intervals
+ * are measured on CLOCK_MONOTONIC, so a wall-clock jump cannot make a rate
+ * negative or huge.  A device that vanishes, a file that cannot be read or
+ * parsed, or a counter that goes backwards is reported in iosat_devices
+ * and iosat_status, logged once, and survived.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <math.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "miscadmin.h"
+#include "pgstat.h"
+#include "postmaster/bgworker.h"
+#include "postmaster/interrupt.h"
+#include "storage/ipc.h"
+#include "storage/latch.h"
+#include "storage/proc.h"
+#include "utils/guc.h"
+#include "utils/memutils.h"
+
+#include "compat.h"
+#include "devices.h"
+#include "iosat.h"
+#include "kparse.h"
+#include "sampler.h"
+
+/* queue attributes change rarely: re-read them every this many samples */
+#define QUEUE_ATTR_EVERY	20
+/* a vanished or missing device is looked for again this often */
+#define REDISCOVER_EVERY_MS 5000
+
+/* what the sampler remembers about a device between two samples */
+typedef struct DevLocal
+{
+	bool		have_prev;
+	KDiskStat	prev;
+	double		prev_mono_ms;
+	IosatDevStatus last_logged;
+} DevLocal;
+
+static DevLocal devlocal[IOSAT_MAX_DEVICES];
+static int	ndev;
+
+static struct
+{
+	bool		have_prev;
+	uint64		some_total;
+	uint64		full_total;
+	double		mono_ms;
+	bool		logged_missing;
+} psi_local;
+
+static double
+mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000.0 + ts.tv_nsec / 1e6;
+}
+
+void
+iosat_register_sampler(void)
+{
+	BackgroundWorker worker;
+
+	memset(&worker, 0, sizeof(worker));
+	worker.bgw_flags = BGWORKER_SHMEM_ACCESS;
+	worker.bgw_start_time = BgWorkerStart_PostmasterStart;
+	worker.bgw_restart_time = 1;
+	snprintf(worker.bgw_library_name, sizeof(worker.bgw_library_name), "iosat");
+	snprintf(worker.bgw_function_name, sizeof(worker.bgw_function_name),
+			 "iosat_sampler_main");
+	snprintf(worker.bgw_name, sizeof(worker.bgw_name), "iosat sampler");
+	snprintf(worker.bgw_type, sizeof(worker.bgw_type), "iosat sampler");
+	RegisterBackgroundWorker(&worker);
+}
+
+static const char *
+status_name(IosatDevStatus s)
+{
+	switch (s)
+	{
+		case IOSAT_DEV_OK:
+			return "ok";
+		case IOSAT_DEV_WARMING:
+			return "warming up";
+		case IOSAT_DEV_NO_BLOCK_DEVICE:
+			return "no block device";
+		case IOSAT_DEV_VANISHED:
+			return "vanished";
+		case IOSAT_DEV_UNREADABLE:
+			return "unreadable";
+		case IOSAT_DEV_NOT_FOUND:
+			return "not found";
+	}
+	return "?";
+}
+
+const char *
+iosat_status_name(IosatDevStatus s)
+{
+	return status_name(s);
+}
+
+/* log a device's state change once, and record it as the last error */
+static void
+note_status(int i, IosatDevice *d, IosatDevStatus status, const char *detail)
+{
+	if (status == IOSAT_DEV_WARMING)
+		status = IOSAT_DEV_OK;	/* one "sampling" line, not two */
+	if (devlocal[i].last_logged == status)
+		return;
+	devlocal[i].last_logged = status;
+	if (status == IOSAT_DEV_OK || status == IOSAT_DEV_WARMING)
+	{
+		ereport(LOG,
+				(errmsg("iosat: sampling device \"%s\" (%u:%u)",
+						d->name, d->major, d->minor)));
+		return;
+	}
+	if (status == IOSAT_DEV_NO_BLOCK_DEVICE)
+	{
+		ereport(LOG,
+				(errmsg("iosat: \"%s\" is not sampled: %s", d->name, detail)));
+		return;
+	}
+	{
+		char		msg[IOSAT_ERROR_LEN];
+
+		snprintf(msg, sizeof(msg), "device \"%s\" (%u:%u) is %s: %s",
+				 d->name, d->major, d->minor, status_name(status), detail);
+		iosat_set_error(msg);
+		ereport(LOG, (errmsg("iosat: %s", msg)));
+	}
+}
+
+/* install a freshly discovered device list */
+static void
+install_devices(const IosatDeviceList *list)
+{
+	IosatDevice old[IOSAT_MAX_DEVICES];
+	DevLocal	oldlocal[IOSAT_MAX_DEVICES];
+	int			oldn = ndev;
+
+	memcpy(old, iosat_shared->devices, sizeof(old));
+	memcpy(oldlocal, devlocal, sizeof(oldlocal));
+
+	for (int i = 0; i < IOSAT_MAX_DEVICES; i++)
+	{
+		IosatDevice *d = &iosat_shared->devices[i];
+		const IosatDeviceId *id = i < list->n ? &list->dev[i] : NULL;
+		int			same = -1;
+
+		/* keep history for a device that was already sampled */
+		if (id != NULL)
+			for (int j = 0; j < oldn; j++)
+				if (old[j].in_use && old[j].major == id->major &&
+					old[j].minor == id->minor &&
+					strcmp(old[j].name, id->name) == 0)
+					same = j;
+
+		iosat_seq_begin_write(&d->changecount);
+		if (id == NULL)
+			d->in_use = false;
+		else
+		{
+			if (same >= 0)
+			{
+				/* copy the metrics, not the change counter */
+				memcpy((char *) d + sizeof(pg_atomic_uint32),
+					   (char *) &old[same] + sizeof(pg_atomic_uint32),
+					   sizeof(IosatDevice) - sizeof(pg_atomic_uint32));
+			}
+			else
+			{
+				memset((char *) d + sizeof(pg_atomic_uint32), 0,
+					   sizeof(IosatDevice) - sizeof(pg_atomic_uint32));
+				d->nr_requests = -1;
+				d->rotational = -1;
+				d->source = IOSAT_SOURCE_NONE;
+				d->status = IOSAT_DEV_WARMING;
+			}
+			d->in_use = true;
+			d->major = id->major;
+			d->minor = id->minor;
+			strlcpy(d->name, id->name, IOSAT_NAME_LEN);
+			d->roles = id->roles;
+			d->ntablespaces = id->ntablespaces;
+			memcpy(d->tablespaces, id->tablespaces, sizeof(d->tablespaces));
+			strlcpy(d->fstype, id->fstype, IOSAT_NAME_LEN);
+			if (id->status != IOSAT_DEV_OK)
+			{
+				d->status = id->status;
+				d->source = IOSAT_SOURCE_NONE;
+				strlcpy(d->note, id->note, IOSAT_NOTE_LEN);
+			}
+			else if (same < 0 || old[same].status == IOSAT_DEV_NOT_FOUND ||
+					 old[same].status == IOSAT_DEV_VANISHED)
+			{
+				d->status = IOSAT_DEV_WARMING;
+				d->note[0] = '\0';
+			}
+			d->iops_limit = iosat_iops_limit;
+		}
+		iosat_seq_end_write(&d->changecount);
+
+		if (id != NULL)
+		{
+			devlocal[i] = same >= 0 ? oldlocal[same] : (DevLocal)
+			{
+				.have_prev = false,.last_logged = -1
+			};
+			if (id->status != IOSAT_DEV_OK)
+				note_status(i, d, id->status, id->note);
+		}
+	}
+	ndev = list->n;
+	pg_atomic_write_u32(&iosat_shared->ndevices, ndev);
+	pg_atomic_fetch_add_u64(&iosat_shared->discoveries, 1);
+	if (list->truncated)
+		iosat_set_error("more devices than iosat can track; some are not sampled");
+}
+
+static void
+discover(void)
+{
+	IosatDeviceList *list = palloc0(sizeof(IosatDeviceList));
+
+	iosat_discover_devices(iosat_devices, list);
+	install_devices(list);
+	pfree(list);
+}
+
+static double
+smooth(double prev, double cur, double alpha)
+{
+	return prev + alpha * (cur - prev);
+}
+
+/* derive one interval's rates from two stat snapshots */
+static bool
+derive_rates(const KDiskStat *a, const KDiskStat *b, double dt_ms,
+			 IosatRates *r)
+{
+	uint64		rd_ios,
+				wr_ios,
+				rd_sec,
+				wr_sec,
+				rd_ticks,
+				wr_ticks,
+				io_ticks,
+				tiq;
+
+	if (dt_ms <= 0)
+		return false;
+	if (!kcounter_delta(a->rd_ios, b->rd_ios, &rd_ios) ||
+		!kcounter_delta(a->wr_ios, b->wr_ios, &wr_ios) ||
+		!kcounter_delta(a->rd_sectors, b->rd_sectors, &rd_sec) ||
+		!kcounter_delta(a->wr_sectors, b->wr_sectors, &wr_sec) ||
+		!kcounter_delta(a->rd_ticks, b->rd_ticks, &rd_ticks) ||
+		!kcounter_delta(a->wr_ticks, b->wr_ticks, &wr_ticks) ||
+		!kcounter_delta(a->io_ticks, b->io_ticks, &io_ticks) ||
+		!kcounter_delta(a->time_in_queue, b->time_in_queue, &tiq))
+		return false;
+
+	r->r_iops = rd_ios * 1000.0 / dt_ms;
+	r->w_iops = wr_ios * 1000.0 / dt_ms;
+	r->r_mbps = rd_sec * 512.0 / 1e6 * 1000.0 / dt_ms;
+	r->w_mbps = wr_sec * 512.0 / 1e6 * 1000.0 / dt_ms;
+	r->r_await_ms = rd_ios > 0 ? (double) rd_ticks / rd_ios : 0.0;
+	r->w_await_ms = wr_ios > 0 ? (double) wr_ticks / wr_ios : 0.0;
+	r->aqu_sz = tiq / dt_ms;
+	r->util_pct = Min(100.0, io_ticks * 100.0 / dt_ms);
+	return true;
+}
+
+static void
+smooth_rates(IosatRates *s, const IosatRates *r, double alpha)
+{
+	s->r_iops = smooth(s->r_iops, r->r_iops, alpha);
+	s->w_iops = smooth(s->w_iops, r->w_iops, alpha);
+	s->r_mbps = smooth(s->r_mbps, r->r_mbps, alpha);
+	s->w_mbps = smooth(s->w_mbps, r->w_mbps, alpha);
+	s->r_await_ms = smooth(s->r_await_ms, r->r_await_ms, alpha);
+	s->w_await_ms = smooth(s->w_await_ms, r->w_await_ms, alpha);
+	s->aqu_sz = smooth(s->aqu_sz, r->aqu_sz, alpha);
+	s->util_pct = smooth(s->util_pct, r->util_pct, alpha);
+}
+
+static bool
+read_kernel_file(const char *path, char *buf, size_t size, ssize_t *len)
+{
+	*len = iosat_read_small_file(path, buf, size);
+	return *len >= 0;
+}
+
+static void
+read_queue_attrs(IosatDevice *d, int64 *nr_requests, int *rotational,
+				 char *scheduler)
+{
+	char		path[MAXPGPATH];
+	char		buf[256];
+	ssize_t		n;
+	uint64		v;
+
+	*nr_requests = -1;
+	*rotational = -1;
+	scheduler[0] = '\0';
+
+	iosat_sysfs_path(path, sizeof(path), "/block/%s/queue/nr_requests", d->name);
+	if (read_kernel_file(path, buf, sizeof(buf), &n) && kparse_u64(buf, n, &v) &&
+		v <= PG_INT32_MAX)
+		*nr_requests = (int64) v;
+	iosat_sysfs_path(path, sizeof(path), "/block/%s/queue/rotational", d->name);
+	if (read_kernel_file(path, buf, sizeof(buf), &n) && kparse_u64(buf, n, &v) &&
+		v <= 1)
+		*rotational = (int) v;
+	iosat_sysfs_path(path, sizeof(path), "/block/%s/queue/scheduler", d->name);
+	if (!(read_kernel_file(path, buf, sizeof(buf), &n) &&
+		  kparse_scheduler(buf, n, scheduler, IOSAT_NAME_LEN)))
+		scheduler[0] = '\0';
+}
+
+/* sample one device; returns false if it needs re-discovery */
+static bool
+sample_device(int i, double now_mono, TimestampTz now, uint64 sampleno)
+{
+	IosatDevice *d = &iosat_shared->devices[i];
+	DevLocal   *l = &devlocal[i];
+	char		path[MAXPGPATH];
+	char		buf[512];
+	ssize_t		n;
+	KDiskStat	st;
+	uint64		inr = 0,
+				inw = 0;
+	bool		have_inflight;
+	IosatRates	r;
+	bool		have_rates = false;
+	IosatDevStatus status;
+	char		note[IOSAT_NOTE_LEN] = "";
+	int64		nr_requests = d->nr_requests;
+	int			rotational = d->rotational;
+	char		scheduler[IOSAT_NAME_LEN];
+
+	if (d->status == IOSAT_DEV_NO_BLOCK_DEVICE || d->status == IOSAT_DEV_NOT_FOUND)
+		return d->status != IOSAT_DEV_NOT_FOUND;
+
+	iosat_sysfs_path(path, sizeof(path), "/block/%s/stat", d->name);
+	if (!read_kernel_file(path, buf, sizeof(buf), &n))
+	{
+		int			save = errno;
+
+		status = (save == ENOENT || save == ENODEV || save == ENXIO) ?
+			IOSAT_DEV_VANISHED : IOSAT_DEV_UNREADABLE;
+		snprintf(note, sizeof(note), "%s: %s", path, strerror(save));
+		goto publish_error;
+	}
+	if (!kparse_diskstat(buf, n, &st))
+	{
+		status = IOSAT_DEV_UNREADABLE;
+		snprintf(note, sizeof(note), "%s: unexpected content (%zd bytes)", path, n);
+		goto publish_error;
+	}
+
+	iosat_sysfs_path(path, sizeof(path), "/block/%s/inflight", d->name);
+	have_inflight = read_kernel_file(path, buf, sizeof(buf), &n) &&
+		kparse_inflight(buf, n, &inr, &inw);
+
+	strlcpy(scheduler, d->scheduler, sizeof(scheduler));
+	if (sampleno % QUEUE_ATTR_EVERY == 0 || d->nr_requests < 0)
+		read_queue_attrs(d, &nr_requests, &rotational, scheduler);
+
+	if (l->have_prev)
+	{
+		have_rates = derive_rates(&l->prev, &st, now_mono - l->prev_mono_ms, &r);
+		if (!have_rates)
+			strlcpy(note, "counters went backwards (device reset?); restarting the series",
+					sizeof(note));
+	}
+	status = have_rates || d->samples > 0 ? IOSAT_DEV_OK : IOSAT_DEV_WARMING;
+
+	iosat_seq_begin_write(&d->changecount);
+	d->status = status;
+	d->source = IOSAT_SOURCE_SYSFS;
+	strlcpy(d->note, note, IOSAT_NOTE_LEN);
+	d->sample_time = now;
+	d->stat_fields = st.nfields;
+	d->inflight_r = have_inflight ? (int64) inr : (int64) st.in_flight;
+	d->inflight_w = have_inflight ? (int64) inw : 0;
+	d->nr_requests = nr_requests;
+	d->rotational = rotational;
+	strlcpy(d->scheduler, scheduler, IOSAT_NAME_LEN);
+	d->iops_limit = iosat_iops_limit;
+	if (have_rates)
+	{
+		double		dt = now_mono - l->prev_mono_ms;
+		double		alpha = iosat_smoothing_ms <= 0 ? 1.0 :
+			1.0 - exp(-dt / (double) iosat_smoothing_ms);
+
+		d->last = r;
+		if (d->samples == 0)
+			d->smooth = r;
+		else
+			smooth_rates(&d->smooth, &r, alpha);
+		d->samples++;
+	}
+	iosat_seq_end_write(&d->changecount);
+
+	l->prev = st;
+	l->prev_mono_ms = now_mono;
+	l->have_prev = true;
+	note_status(i, d, status, note);
+	return true;
+
+publish_error:
+	iosat_seq_begin_write(&d->changecount);
+	d->status = status;
+	d->source = IOSAT_SOURCE_NONE;
+	strlcpy(d->note, note, IOSAT_NOTE_LEN);
+	d->sample_time = now;
+	iosat_seq_end_write(&d->changecount);
+	l->have_prev = false;
+	note_status(i, d, status, note);
+	return status != IOSAT_DEV_VANISHED;
+}
+
+static void
+sample_psi(double now_mono, TimestampTz now)
+{
+	char		path[MAXPGPATH];
+	char		buf[512];
+	ssize_t		n;
+	KPsi		psi;
+	IosatPsiState *s = &iosat_shared->psi;
+
+	iosat_procfs_path(path, sizeof(path), "/pressure/io");
+	if (!read_kernel_file(path, buf, sizeof(buf), &n) || !kparse_psi(buf, n, &psi))
+	{
+		if (!psi_local.logged_missing)
+		{
+			ereport(LOG,
+					(errmsg("iosat: %s is not available; I/O pressure (PSI) is not reported",
+							path),
+					 errhint("PSI needs a kernel built with CONFIG_PSI and booted with psi=1 where it is off by default.")));
+			psi_local.logged_missing = true;
+		}
+		iosat_seq_begin_write(&s->changecount);
+		s->present = false;
+		iosat_seq_end_write(&s->changecount);
+		psi_local.have_prev = false;
+		return;
+	}
+	psi_local.logged_missing = false;
+
+	iosat_seq_begin_write(&s->changecount);
+	s->present = true;
+	s->some_avg10 = psi.some.avg10;
+	s->some_avg60 = psi.some.avg60;
+	s->full_avg10 = psi.full.avg10;
+	s->full_avg60 = psi.full.avg60;
+	if (psi_local.have_prev && now_mono > psi_local.mono_ms)
+	{
+		uint64		ds = 0,
+					df = 0;
+		double		dt_us = (now_mono - psi_local.mono_ms) * 1000.0;
+
+		if (kcounter_delta(psi_local.some_total, psi.some.total, &ds))
+			s->some_pct = Min(100.0, ds * 100.0 / dt_us);
+		if (psi.full.present &&
+			kcounter_delta(psi_local.full_total, psi.full.total, &df))
+			s->full_pct = Min(100.0, df * 100.0 / dt_us);
+	}
+	s->sample_time = now;
+	iosat_seq_end_write(&s->changecount);
+
+	psi_local.some_total = psi.some.total;
+	psi_local.full_total = psi.full.total;
+	psi_local.mono_ms = now_mono;
+	psi_local.have_prev = true;
+}
+
+/* has a tablespace been created or dropped since we looked? */
+static bool
+tablespaces_changed(struct timespec *last)
+{
+	struct stat st;
+	bool		changed;
+
+	if (stat("pg_tblspc", &st) != 0)
+		return false;
+	changed = st.st_mtim.tv_sec != last->tv_sec ||
+		st.st_mtim.tv_nsec != last->tv_nsec;
+	*last = st.st_mtim;
+	return changed;
+}
+
+static void
+sampler_exit(int code, Datum arg)
+{
+	pg_atomic_write_u32(&iosat_shared->sampler_pid, 0);
+}
+
+void
+iosat_sampler_main(Datum arg)
+{
+	double		next_due;
+	double		last_discovery;
+	bool		need_discovery = true;
+	struct timespec tblspc_mtime = {0};
+	uint64		sampleno = 0;
+	MemoryContext cxt;
+
+	pqsignal(SIGHUP, SignalHandlerForConfigReload);
+	pqsignal(SIGTERM, SignalHandlerForShutdownRequest);
+	BackgroundWorkerUnblockSignals();
+
+	cxt = AllocSetContextCreate(TopMemoryContext, "iosat sampler",
+								ALLOCSET_DEFAULT_SIZES);
+	MemoryContextSwitchTo(cxt);
+
+	before_shmem_exit(sampler_exit, 0);
+	pg_atomic_write_u32(&iosat_shared->sampler_pid, MyProcPid);
+	pg_atomic_write_u64(&iosat_shared->sampler_started, GetCurrentTimestamp());
+	ereport(LOG,
+			(errmsg("iosat sampler started (interval %d ms)",
+					iosat_sample_interval_ms)));
+
+	(void) tablespaces_changed(&tblspc_mtime);
+	last_discovery = mono_ms();
+	next_due = mono_ms();
+
+	while (!ShutdownRequestPending)
+	{
+		double		now_mono;
+		TimestampTz now;
+		bool		lost = false;
+
+		if (ConfigReloadPending)
+		{
+			ConfigReloadPending = false;
+			ProcessConfigFile(PGC_SIGHUP);
+			need_discovery = true;
+		}
+
+		now_mono = mono_ms();
+		if (now_mono < next_due)
+		{
+			/* woken early (reload, or a signal): wait out the interval */
+			(void) WaitLatch(MyLatch,
+							 WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+							 (long) ceil(next_due - now_mono), PG_WAIT_EXTENSION);
+			ResetLatch(MyLatch);
+			CHECK_FOR_INTERRUPTS();
+			continue;
+		}
+		if (tablespaces_changed(&tblspc_mtime))
+			need_discovery = true;
+		if (need_discovery)
+		{
+			discover();
+			need_discovery = false;
+			last_discovery = now_mono;
+		}
+
+		now = GetCurrentTimestamp();
+		for (int i = 0; i < ndev; i++)
+			if (!sample_device(i, now_mono, now, sampleno))
+				lost = true;
+		sample_psi(now_mono, now);
+		sampleno++;
+
+		pg_atomic_write_u64(&iosat_shared->last_sample_time, (uint64) now);
+		pg_atomic_fetch_add_u64(&iosat_shared->samples, 1);
+
+		/* look again for devices that went away or never were there */
+		if (lost && now_mono - last_discovery >= REDISCOVER_EVERY_MS)
+			need_discovery = true;
+
+		MemoryContextReset(cxt);
+
+		/* fixed rate: the next sample is due one interval after the last */
+		next_due += iosat_sample_interval_ms;
+		if (next_due < mono_ms())
+			next_due = mono_ms() + iosat_sample_interval_ms;	/* fell behind */
+		CHECK_FOR_INTERRUPTS();
+	}
+	proc_exit(0);
+}

@@ -1,0 +1,142 @@
+/*-------------------------------------------------------------------------
+ *
+ * shmem.c
+ *	  iosat's shared memory: allocation and the change-counter protocol
+ *	  that lets many readers copy what the sampler publishes without a lock.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "miscadmin.h"
+#include "storage/shmem.h"
+#include "storage/lwlock.h"
+
+#include "iosat.h"
+
+IosatShared *iosat_shared = NULL;
+
+Size
+iosat_shmem_size(void)
+{
+	return MAXALIGN(sizeof(IosatShared));
+}
+
+/* called from shmem_startup_hook with AddinShmemInitLock held */
+void
+iosat_shmem_init(void)
+{
+	bool		found;
+
+	iosat_shared = ShmemInitStruct("iosat", sizeof(IosatShared), &found);
+	if (!found)
+	{
+		memset(iosat_shared, 0, sizeof(IosatShared));
+		pg_atomic_init_u32(&iosat_shared->sampler_pid, 0);
+		pg_atomic_init_u64(&iosat_shared->samples, 0);
+		pg_atomic_init_u64(&iosat_shared->last_sample_time, 0);
+		pg_atomic_init_u64(&iosat_shared->sampler_started, 0);
+		pg_atomic_init_u32(&iosat_shared->ndevices, 0);
+		pg_atomic_init_u64(&iosat_shared->discoveries, 0);
+		pg_atomic_init_u64(&iosat_shared->sample_errors, 0);
+		pg_atomic_init_u32(&iosat_shared->error.changecount, 0);
+		pg_atomic_init_u32(&iosat_shared->psi.changecount, 0);
+		for (int i = 0; i < IOSAT_MAX_DEVICES; i++)
+			pg_atomic_init_u32(&iosat_shared->devices[i].changecount, 0);
+	}
+}
+
+/*
+ * Writer side.  Only one process (the sampler) writes a given record, so
+ * plain increments through the atomic are enough; the barriers order the
+ * counter against the payload.  No error may be thrown in between.
+ */
+void
+iosat_seq_begin_write(pg_atomic_uint32 *changecount)
+{
+	pg_atomic_write_u32(changecount, pg_atomic_read_u32(changecount) + 1);
+	pg_write_barrier();
+}
+
+void
+iosat_seq_end_write(pg_atomic_uint32 *changecount)
+{
+	pg_write_barrier();
+	pg_atomic_write_u32(changecount, pg_atomic_read_u32(changecount) + 1);
+}
+
+/*
+ * Reader side: copy len bytes from src into dst, consistent with respect to
+ * the writer.  The writer holds no lock and writes each record for a few
+ * hundred nanoseconds once per interval, so this loops at most a few times;
+ * after many tries (a writer that died mid-write leaves an odd counter) it
+ * keeps the last copy rather than spin forever.
+ */
+void
+iosat_seq_read(pg_atomic_uint32 *changecount, void *dst, const void *src, Size len)
+{
+	for (int tries = 0; tries < 1000; tries++)
+	{
+		uint32		before = pg_atomic_read_u32(changecount);
+		uint32		after;
+
+		pg_read_barrier();
+		memcpy(dst, src, len);
+		pg_read_barrier();
+		after = pg_atomic_read_u32(changecount);
+		if (before == after && (before & 1) == 0)
+			return;
+		CHECK_FOR_INTERRUPTS();
+		if (tries > 10)
+			pg_usleep(10);
+	}
+}
+
+void
+iosat_read_device(int i, IosatDevice *out)
+{
+	IosatDevice *d = &iosat_shared->devices[i];
+
+	iosat_seq_read(&d->changecount, out, d, sizeof(IosatDevice));
+}
+
+void
+iosat_read_psi(IosatPsiState *out)
+{
+	iosat_seq_read(&iosat_shared->psi.changecount, out, &iosat_shared->psi,
+				   sizeof(IosatPsiState));
+}
+
+/* the sampler records the last problem it met; readers see it in iosat_status */
+void
+iosat_set_error(const char *msg)
+{
+	iosat_seq_begin_write(&iosat_shared->error.changecount);
+	strlcpy(iosat_shared->error.message, msg, IOSAT_ERROR_LEN);
+	iosat_shared->error.time = GetCurrentTimestamp();
+	iosat_seq_end_write(&iosat_shared->error.changecount);
+	pg_atomic_fetch_add_u64(&iosat_shared->sample_errors, 1);
+}
+
+void
+iosat_read_error(char *buf, Size len, TimestampTz *when)
+{
+	IosatErrorState copy;
+
+	iosat_seq_read(&iosat_shared->error.changecount, &copy,
+				   &iosat_shared->error, sizeof(copy));
+	copy.message[IOSAT_ERROR_LEN - 1] = '\0';
+	strlcpy(buf, copy.message, len);
+	*when = copy.time;
+}
+
+/* milliseconds since the last sample, or -1 if there was none */
+int64
+iosat_sample_age_ms(TimestampTz now)
+{
+	TimestampTz last = (TimestampTz) pg_atomic_read_u64(&iosat_shared->last_sample_time);
+
+	if (last == 0)
+		return -1;
+	return (now - last) / 1000;
+}

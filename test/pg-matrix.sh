@@ -1,0 +1,402 @@
+#!/usr/bin/env bash
+# iosat version matrix: build PostgreSQL 16/17/18 from Debian source packages
+# into a cached private prefix, then build iosat against each one, install it
+# there and run its pg_regress suite (`make installcheck`, temp instance) as
+# the postgres OS user.  Prints a summary table; exits non-zero when a version
+# whose source could be had fails to build PostgreSQL, fails to build iosat
+# or fails its regression tests.
+#
+#   bash test/pg-matrix.sh                  # all of IOSAT_PG_VERSIONS
+#   bash test/pg-matrix.sh 17               # only PostgreSQL 17
+#   bash test/pg-matrix.sh --build-only     # only fetch/build PostgreSQL (warm the cache)
+#
+# Environment:
+#   IOSAT_PG_CACHE     cache dir (default /var/cache/iosat-pg): private apt
+#                      state, source packages, and one prefix per version
+#                      (<cache>/pg17 ...), reused while its source version
+#                      and configure flags are unchanged
+#   IOSAT_PG_VERSIONS  majors to test (default "16 17 18"; "15" uses the
+#                      system's /usr/lib/postgresql/15 and installs iosat there)
+#   IOSAT_PG_JOBS      make -j for PostgreSQL (default 2)
+#   IOSAT_PG_NICE      nice level of the builds (default 10)
+#   IOSAT_MATRIX_TAP   1 = also run the TAP tests (make installcheck with
+#                      TAP_TESTS); default 0 = pg_regress only
+#   IOSAT_PG_REFRESH   seconds before the private apt lists are refreshed
+#                      (default 21600; 0 = always)
+#   IOSAT_PG16_SNAPSHOT snapshot.debian.org timestamp whose sid still carried
+#                      postgresql-16 (default 20240601T000000Z); only tried
+#                      when that host resolves
+#
+# The system's apt configuration and state are not changed: the deb-src lines
+# live in <cache>/apt and every apt call here names that private state.
+# (Build dependencies are installed with the system's ordinary apt-get.)
+set -uo pipefail
+
+REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+CACHE=${IOSAT_PG_CACHE:-/var/cache/iosat-pg}
+VERSIONS=${IOSAT_PG_VERSIONS:-16 17 18}
+JOBS=${IOSAT_PG_JOBS:-2}
+NICE=${IOSAT_PG_NICE:-10}
+TAP=${IOSAT_MATRIX_TAP:-0}
+REFRESH=${IOSAT_PG_REFRESH:-21600}
+PG16_SNAPSHOT=${IOSAT_PG16_SNAPSHOT:-20240601T000000Z}
+BUILD_ONLY=0
+CONFIGURE_FLAGS="--without-icu --without-readline --without-zlib --enable-tap-tests"
+# What "compat.h guards are right" means here: no call to a function the
+# version lacks, no hook/callback of the wrong type, no int/pointer mix-up.
+COMPAT_CFLAGS="-Wall -Werror=implicit-function-declaration -Werror=incompatible-pointer-types -Werror=int-conversion"
+
+args=()
+for a in "$@"; do
+    case $a in
+        --build-only) BUILD_ONLY=1 ;;
+        -h|--help) sed -n '2,30p' "$0"; exit 0 ;;
+        [0-9]*) args+=("$a") ;;
+        *) echo "pg-matrix: unknown argument $a" >&2; exit 2 ;;
+    esac
+done
+[ ${#args[@]} -gt 0 ] && VERSIONS="${args[*]}"
+
+log() { printf '[pg-matrix %s] %s\n' "$(date +%H:%M:%S)" "$*"; }
+die() { log "ERROR: $*"; exit 2; }
+
+[ "$(id -u)" -eq 0 ] || die "run as root (apt-get, make install into $CACHE, su to postgres)"
+id postgres >/dev/null 2>&1 || die "no postgres OS user (initdb refuses root); install postgresql-common or useradd postgres"
+
+mkdir -p "$CACHE" || die "cannot create $CACHE"
+exec 9>"$CACHE/.lock"
+flock -n 9 || { log "another pg-matrix run holds $CACHE/.lock; waiting"; flock 9; }
+
+T0=$(date +%s)
+
+# ---------------------------------------------------------------- build deps
+install_deps() {
+    local want=(gcc make libc6-dev bison flex perl pkg-config dpkg-dev bzip2 xz-utils
+                gpgv debian-keyring libipc-run-perl util-linux git)
+    local missing=() p
+    for p in "${want[@]}"; do
+        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+    done
+    [ ${#missing[@]} -eq 0 ] && return 0
+    log "installing build dependencies: ${missing[*]}"
+    if ! apt-cache policy "${missing[0]}" 2>/dev/null | grep -q 'Candidate: [0-9]'; then
+        apt-get update -qq || true
+    fi
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null \
+        || die "apt-get install ${missing[*]} failed"
+}
+
+# ------------------------------------------------ private apt (deb-src lines)
+APTDIR=$CACHE/apt
+APT_OPTS=(-o "Dir::Etc::sourcelist=$APTDIR/sources.list"
+          -o "Dir::Etc::sourceparts=$APTDIR/sources.list.d"
+          -o "Dir::State::Lists=$APTDIR/lists"
+          -o "Dir::Cache=$APTDIR/cache"
+          -o "Dir::Etc::preferences=/dev/null" -o "Dir::Etc::preferencesparts=$APTDIR/preferences.d"
+          -o "APT::Get::List-Cleanup=0")
+
+# Print "URI<TAB>SUITES<TAB>SIGNED-BY" for every enabled Debian entry of the
+# system's apt sources (one-line .list and deb822 .sources alike).
+system_apt_entries() {
+    local f
+    for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list; do
+        [ -f "$f" ] || continue
+        awk '
+            /^[ \t]*#/ || NF == 0 { next }
+            $1 == "deb" || $1 == "deb-src" {
+                signed = ""; i = 2
+                if ($2 ~ /^\[/) {
+                    while (i <= NF) {
+                        if ($i ~ /^signed-by=/) { signed = $i; sub(/^signed-by=/, "", signed); sub(/\]$/, "", signed) }
+                        if ($i ~ /\]$/) { i++; break }
+                        i++
+                    }
+                }
+                print $i "\t" $(i+1) "\t" signed
+            }' "$f"
+    done
+    for f in /etc/apt/sources.list.d/*.sources; do
+        [ -f "$f" ] || continue
+        awk '
+            function flush() {
+                if (uris != "" && suites != "" && enabled != "no")
+                    { n = split(uris, u, " "); for (k = 1; k <= n; k++) print u[k] "\t" suites "\t" signed }
+                uris = suites = signed = ""; enabled = "yes"
+            }
+            BEGIN { enabled = "yes" }
+            /^[ \t]*#/ { next }
+            NF == 0 { flush(); next }
+            tolower($1) == "uris:"      { $1 = ""; uris = $0; sub(/^ +/, "", uris) }
+            tolower($1) == "suites:"    { $1 = ""; suites = $0; sub(/^ +/, "", suites) }
+            tolower($1) == "signed-by:" { signed = $2 }
+            tolower($1) == "enabled:"   { enabled = tolower($2) }
+            END { flush() }' "$f"
+    done
+}
+
+setup_private_apt() {
+    local codename mirror="" secmirror="" keyring="" uri suites signed
+    codename=$(. /etc/os-release && echo "${VERSION_CODENAME:-bookworm}")
+    while IFS=$'\t' read -r uri suites signed; do
+        for s in $suites; do
+            if [ "$s" = "$codename" ] && [ -z "$mirror" ]; then
+                mirror=$uri; [ -f "$signed" ] && keyring=$signed
+            elif [ "$s" = "$codename-security" ] && [ -z "$secmirror" ]; then
+                secmirror=$uri
+            fi
+        done
+    done < <(system_apt_entries)
+    [ -n "$mirror" ] || die "no Debian entry for suite '$codename' in /etc/apt/sources.list{,.d}: cannot derive a mirror"
+    [ -n "$keyring" ] || keyring=/usr/share/keyrings/debian-archive-keyring.gpg
+    mirror=${mirror%/}; secmirror=${secmirror%/}
+
+    mkdir -p "$APTDIR/sources.list.d" "$APTDIR/lists/partial" "$APTDIR/cache/archives/partial" "$APTDIR/preferences.d"
+    : > "$APTDIR/sources.list"
+    local new="$APTDIR/sources.list.d/iosat-pg-src.sources.new"
+    {
+        echo "# written by iosat test/pg-matrix.sh from the system's apt sources; private to $APTDIR"
+        echo "Types: deb-src"
+        echo "URIs: $mirror"
+        echo "Suites: trixie trixie-updates trixie-backports sid bookworm-backports"
+        echo "Components: main"
+        echo "Signed-By: $keyring"
+        if [ -n "$secmirror" ]; then
+            echo
+            echo "Types: deb-src"
+            echo "URIs: $secmirror"
+            echo "Suites: trixie-security"
+            echo "Components: main"
+            echo "Signed-By: $keyring"
+        fi
+        # PostgreSQL 16 left every current suite; sid carried it until late
+        # 2024.  Only offered when snapshot.debian.org resolves from here.
+        if getent hosts snapshot.debian.org >/dev/null 2>&1; then
+            echo
+            echo "Types: deb-src"
+            echo "URIs: http://snapshot.debian.org/archive/debian/$PG16_SNAPSHOT"
+            echo "Suites: sid"
+            echo "Components: main"
+            echo "Signed-By: $keyring"
+            echo "Check-Valid-Until: no"
+        fi
+    } > "$new"
+    local cur="$APTDIR/sources.list.d/iosat-pg-src.sources" age=999999999
+    if cmp -s "$new" "$cur"; then
+        rm -f "$new"
+        local stamp="$APTDIR/lists/.updated"
+        [ -f "$stamp" ] && age=$(( $(date +%s) - $(stat -c %Y "$stamp") ))
+    else
+        mv "$new" "$cur"
+    fi
+    if [ "$age" -ge "$REFRESH" ]; then
+        log "private apt update (deb-src: trixie, sid, backports; mirror $mirror)"
+        if apt-get "${APT_OPTS[@]}" -qq update >"$APTDIR/update.log" 2>&1; then
+            touch "$APTDIR/lists/.updated"
+        else
+            log "private apt update failed (see $APTDIR/update.log); using the lists already there, if any"
+            tail -5 "$APTDIR/update.log"
+        fi
+    fi
+}
+
+# Newest released (no ~beta/~rc) source version of a package, or empty.
+newest_source_version() {
+    local pkg=$1 best="" v
+    while read -r v; do
+        case $v in *~*) continue ;; esac
+        if [ -z "$best" ] || dpkg --compare-versions "$v" gt "$best"; then best=$v; fi
+    done < <(apt-cache "${APT_OPTS[@]}" showsrc "$pkg" 2>/dev/null |
+             awk -v p="$pkg" '$1 == "Package:" { cur = $2 } $1 == "Version:" && cur == p { print $2 }')
+    echo "$best"
+}
+
+# --------------------------------------------------------- result bookkeeping
+declare -A R_SRC R_PG R_EXT R_COMPAT R_REG R_NOTE
+FAILED=0 PASSED=0 SKIPPED=0
+RESULTS=$CACHE/results
+mkdir -p "$RESULTS"
+
+# ------------------------------------------------------- build one PostgreSQL
+# Sets PGCONFIG_<ver> via the associative array PGCONFIG.
+declare -A PGCONFIG
+build_pg() {
+    local ver=$1 pkg=postgresql-$ver prefix=$CACHE/pg$ver srcver
+    if [ "$ver" = 15 ]; then
+        if [ -x /usr/lib/postgresql/15/bin/pg_config ]; then
+            PGCONFIG[$ver]=/usr/lib/postgresql/15/bin/pg_config
+            R_SRC[$ver]="system $(/usr/lib/postgresql/15/bin/pg_config --version | awk '{print $2}')"
+            R_PG[$ver]=installed
+            return 0
+        fi
+        R_SRC[$ver]=none; R_PG[$ver]=n/a; R_NOTE[$ver]="postgresql-server-dev-15 not installed"; return 1
+    fi
+    srcver=$(newest_source_version "$pkg")
+    if [ -z "$srcver" ]; then
+        R_SRC[$ver]=unavailable; R_PG[$ver]=n/a
+        R_NOTE[$ver]="no reachable Debian suite (trixie, sid, *-backports, trixie-security$(getent hosts snapshot.debian.org >/dev/null 2>&1 && echo ", snapshot $PG16_SNAPSHOT")) has source package $pkg; not tested"
+        log "PostgreSQL $ver: ${R_NOTE[$ver]}"
+        return 1
+    fi
+    R_SRC[$ver]=$srcver
+    local want="$pkg $srcver | $CONFIGURE_FLAGS"
+    if [ -x "$prefix/bin/pg_config" ] && [ "$(cat "$prefix/.iosat-pg-source" 2>/dev/null)" = "$want" ]; then
+        log "PostgreSQL $ver: cached build of $pkg $srcver in $prefix"
+        PGCONFIG[$ver]=$prefix/bin/pg_config; R_PG[$ver]=cached
+        return 0
+    fi
+
+    local dl=$CACHE/src/$pkg
+    mkdir -p "$dl"
+    local dsc="$dl/${pkg}_${srcver#*:}.dsc"
+    if [ ! -f "$dsc" ]; then
+        log "PostgreSQL $ver: apt-get source --download-only $pkg=$srcver"
+        # apt checks each file's hash against the Sources index, whose
+        # InRelease signature it checks against the Debian archive keyring.
+        (cd "$dl" && apt-get "${APT_OPTS[@]}" -qq source --download-only "$pkg=$srcver") \
+            > "$RESULTS/pg$ver-download.log" 2>&1 \
+            || { R_PG[$ver]="FAIL(download)"; R_NOTE[$ver]="see $RESULTS/pg$ver-download.log"; tail -5 "$RESULTS/pg$ver-download.log"; return 1; }
+    fi
+    local work=$CACHE/build/pg$ver
+    rm -rf "$work"; mkdir -p "$work"
+    # dpkg-source checks the .dsc's OpenPGP signature (debian-keyring) and the
+    # checksums of every file it lists.  Debian's patches are skipped: the
+    # upstream tree builds into a plain prefix (Debian's patches move
+    # directories around for /usr/lib/postgresql/N).
+    local sig=verified
+    if ! dpkg-source --require-valid-signature --skip-patches -x "$dsc" "$work/src" > "$RESULTS/pg$ver-extract.log" 2>&1; then
+        rm -rf "$work/src"
+        if dpkg-source --skip-patches -x "$dsc" "$work/src" >> "$RESULTS/pg$ver-extract.log" 2>&1; then
+            sig="unverified signature (checksums ok; apt checked the archive signature)"
+            log "PostgreSQL $ver: .dsc signature could not be verified with debian-keyring; checksums verified"
+        else
+            R_PG[$ver]="FAIL(extract)"; R_NOTE[$ver]="see $RESULTS/pg$ver-extract.log"; tail -5 "$RESULTS/pg$ver-extract.log"; return 1
+        fi
+    fi
+    log "PostgreSQL $ver: source $pkg $srcver extracted (signature: $sig)"
+
+    local t=$(date +%s)
+    log "PostgreSQL $ver: configure + make -j$JOBS + make install into $prefix (nice $NICE; log $RESULTS/pg$ver-build.log)"
+    rm -rf "$prefix"
+    mkdir -p "$work/build"
+    if ( cd "$work/build" &&
+         nice -n "$NICE" ../src/configure --prefix="$prefix" $CONFIGURE_FLAGS &&
+         nice -n "$NICE" make -s -j"$JOBS" &&
+         nice -n "$NICE" make -s install ) > "$RESULTS/pg$ver-build.log" 2>&1
+    then
+        echo "$want" > "$prefix/.iosat-pg-source"
+        PGCONFIG[$ver]=$prefix/bin/pg_config
+        R_PG[$ver]="built $(( $(date +%s) - t ))s"
+        log "PostgreSQL $ver: ${R_PG[$ver]}: $("$prefix/bin/pg_config" --version)"
+        rm -rf "$work"      # the prefix and the downloaded source are what is kept
+        return 0
+    fi
+    R_PG[$ver]="FAIL(build)"; R_NOTE[$ver]="see $RESULTS/pg$ver-build.log"
+    tail -20 "$RESULTS/pg$ver-build.log"
+    return 1
+}
+
+# ----------------------------------------------- build and test iosat on one
+copy_tree() {   # working tree (tracked + untracked-not-ignored, as on disk) -> $1
+    local dst=$1
+    mkdir -p "$dst"
+    if git -C "$REPO" rev-parse --git-dir >/dev/null 2>&1; then
+        (cd "$REPO" && git ls-files -z -co --exclude-standard --deduplicate |
+            while IFS= read -r -d '' f; do [ -e "$f" ] || [ -L "$f" ] && printf '%s\0' "$f"; done |
+            tar --null -T - -cf -) | tar -xf - -C "$dst"
+    else
+        cp -a "$REPO/." "$dst/"
+    fi
+}
+
+as_pg() { runuser -u postgres -- env HOME=/tmp PATH="$PATH" "$@"; }
+
+test_ext() {
+    local ver=$1 pgc=${PGCONFIG[$1]} tmp log
+    tmp=$(mktemp -d /tmp/iosat-matrix-pg$ver.XXXXXX)
+    chmod 755 "$tmp"
+    copy_tree "$tmp/iosat"
+    chown -R postgres: "$tmp"
+    log "=== iosat on PostgreSQL $ver ($("$pgc" --version)) in $tmp"
+
+    # 1. build with the compat warnings as errors; -Wall warnings are counted
+    log="$RESULTS/pg$ver-iosat-build.log"
+    if ! as_pg make -C "$tmp/iosat" PG_CONFIG="$pgc" COPT="$COMPAT_CFLAGS" > "$log" 2>&1; then
+        R_EXT[$ver]=FAIL; R_COMPAT[$ver]="$(grep -c 'error:' "$log") errors"
+        R_REG[$ver]=-; R_NOTE[$ver]="see $log"
+        grep -E 'error:|Error ' "$log" | head -20
+        return 1
+    fi
+    R_EXT[$ver]=ok
+    local nwarn; nwarn=$(grep -c 'warning:' "$log")
+    R_COMPAT[$ver]="ok, $nwarn warnings"
+    [ "$nwarn" -gt 0 ] && grep 'warning:' "$log" | sort -u | head -10
+
+    # 2. install into that prefix (root owns it)
+    if ! make -C "$tmp/iosat" PG_CONFIG="$pgc" install > "$RESULTS/pg$ver-iosat-install.log" 2>&1; then
+        R_EXT[$ver]="FAIL(install)"; R_REG[$ver]=-; R_NOTE[$ver]="see $RESULTS/pg$ver-iosat-install.log"
+        tail -10 "$RESULTS/pg$ver-iosat-install.log"; return 1
+    fi
+    [ "$BUILD_ONLY" = 1 ] && return 0
+
+    # 3. pg_regress (temp instance from this pg_config's bindir), as postgres
+    local tapvar=(TAP_TESTS=)
+    [ "$TAP" = 1 ] && tapvar=()
+    log="$RESULTS/pg$ver-installcheck.log"
+    log "PostgreSQL $ver: make installcheck ${tapvar[*]} (log $log)"
+    as_pg timeout 1800 make -C "$tmp/iosat" PG_CONFIG="$pgc" "${tapvar[@]}" installcheck > "$log" 2>&1
+    local rc=$?
+    local ntot nfail npass
+    if grep -qE 'All [0-9]+ tests passed' "$log"; then
+        ntot=$(grep -oE 'All [0-9]+ tests passed' "$log" | head -1 | awk '{print $2}'); nfail=0
+    elif grep -qE '[0-9]+ of [0-9]+ tests failed' "$log"; then
+        read -r nfail ntot < <(grep -oE '[0-9]+ of [0-9]+ tests failed' "$log" | head -1 | awk '{print $1, $3}')
+    else
+        ntot=0; nfail=0
+    fi
+    npass=$((ntot - nfail))
+    R_REG[$ver]="$npass/$ntot"
+    if [ -f "$tmp/iosat/regression.diffs" ]; then
+        cp "$tmp/iosat/regression.diffs" "$RESULTS/pg$ver-regression.diffs"
+    fi
+    if [ "$rc" -ne 0 ] || [ "$ntot" -eq 0 ] || [ "$nfail" -ne 0 ]; then
+        [ "$ntot" -eq 0 ] && R_REG[$ver]="none ran"
+        R_NOTE[$ver]="installcheck rc=$rc; see $log${nfail:+ and $RESULTS/pg$ver-regression.diffs}"
+        tail -25 "$log"
+        [ -f "$RESULTS/pg$ver-regression.diffs" ] && head -60 "$RESULTS/pg$ver-regression.diffs"
+        [ -f "$tmp/iosat/tmp_regress/log/postmaster.log" ] && cp "$tmp/iosat/tmp_regress/log/postmaster.log" "$RESULTS/pg$ver-postmaster.log"
+        return 1
+    fi
+    grep -E 'All [0-9]+ tests passed|Result:' "$log"
+    rm -rf "$tmp"
+    return 0
+}
+
+# ---------------------------------------------------------------------- main
+install_deps
+setup_private_apt
+
+for ver in $VERSIONS; do
+    R_SRC[$ver]=-; R_PG[$ver]=-; R_EXT[$ver]=-; R_COMPAT[$ver]=-; R_REG[$ver]=-; R_NOTE[$ver]=""
+    if ! build_pg "$ver"; then
+        if [ "${R_SRC[$ver]}" = unavailable ] || [ "${R_SRC[$ver]}" = none ]; then
+            SKIPPED=$((SKIPPED + 1))
+        else
+            FAILED=$((FAILED + 1))
+        fi
+        continue
+    fi
+    if [ "$BUILD_ONLY" = 1 ]; then PASSED=$((PASSED + 1)); continue; fi
+    if test_ext "$ver"; then PASSED=$((PASSED + 1)); else FAILED=$((FAILED + 1)); fi
+done
+
+echo
+echo "iosat PostgreSQL version matrix ($(git -C "$REPO" describe --always --dirty 2>/dev/null || echo 'no git'), $(( $(date +%s) - T0 ))s, cache $CACHE)"
+printf '| %-7s | %-22s | %-16s | %-11s | %-16s | %-10s | %s\n' PG source "PG build" "iosat build" "compat (-Werror)" regress notes
+printf '|%s|%s|%s|%s|%s|%s|%s\n' --------- ------------------------ ------------------ ------------- ------------------ ------------ ------
+for ver in $VERSIONS; do
+    printf '| %-7s | %-22s | %-16s | %-11s | %-16s | %-10s | %s\n' "$ver" "${R_SRC[$ver]}" "${R_PG[$ver]}" \
+        "${R_EXT[$ver]}" "${R_COMPAT[$ver]}" "${R_REG[$ver]}" "${R_NOTE[$ver]}"
+done
+echo
+echo "matrix: $PASSED passed, $FAILED failed, $SKIPPED skipped"
+[ "$FAILED" -eq 0 ]
