@@ -20,13 +20,19 @@ REGRESS_OPTS = --temp-instance=./tmp_regress --temp-config=$(srcdir)/test/regres
 
 TAP_TESTS = 1
 PROVE_TESTS = $(if $(IOSAT_TAP),$(IOSAT_TAP),test/t/*.pl)
-PROVE_FLAGS = -I $(srcdir)/test/lib --timer
 
 EXTRA_CLEAN = tmp_regress results regression.diffs regression.out
 
 PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
+
+# PGXS tracks no header dependencies (Debian's build has no autodepend):
+# every object depends on every header, so a struct change rebuilds all.
+$(OBJS): $(wildcard $(srcdir)/src/*.h $(srcdir)/src/bpf/*.h)
+
+# after the include: Makefile.global resets PROVE_FLAGS
+PROVE_FLAGS = -I $(srcdir)/test/lib --timer
 
 # The companion daemon and BPF program (src/bpf, src/iosatd) have their own
 # rules; they are skipped, with the reason printed, where the toolchain is absent.

@@ -60,6 +60,9 @@ typedef struct IosatRates
 	double		w_await_ms;
 	double		aqu_sz;
 	double		util_pct;
+	/* ms of request time per second: smoothed await = ticks_ps / iops */
+	double		r_ticks_ps;
+	double		w_ticks_ps;
 } IosatRates;
 
 typedef struct IosatDevice

@@ -650,6 +650,49 @@ kparse_loadavg(const char *buf, size_t len, KLoadAvg *out)
 }
 
 /*
+ * /proc/stat: only the "procs_running N" and "procs_blocked N" lines, which
+ * come after the (possibly very long) per-CPU and "intr" lines.  Both must
+ * be present exactly once.
+ */
+bool
+kparse_sysstat(const char *buf, size_t len, KSysStat *out)
+{
+	Cursor		c;
+	bool		have_running = false,
+				have_blocked = false;
+
+	memset(out, 0, sizeof(*out));
+	cur_init(&c, buf, len);
+	while (c.p < c.end)
+	{
+		bool	   *seen = NULL;
+		uint64_t   *slot = NULL;
+
+		if (take_literal(&c, "procs_running "))
+		{
+			seen = &have_running;
+			slot = &out->procs_running;
+		}
+		else if (take_literal(&c, "procs_blocked "))
+		{
+			seen = &have_blocked;
+			slot = &out->procs_blocked;
+		}
+		if (seen != NULL)
+		{
+			if (*seen)
+				return false;	/* duplicated line */
+			skip_blanks(&c);
+			if (!take_u64(&c, slot) || !at_end_or_space(&c))
+				return false;
+			*seen = true;
+		}
+		next_line(&c);
+	}
+	return have_running && have_blocked;
+}
+
+/*
  * Find the mount whose st_dev is major:minor in /proc/self/mountinfo:
  *   36 35 98:0 /mnt1 /mnt2 rw,noatime master:1 - ext3 /dev/root rw
  * Optional fields end at " - ", then fstype and source.

@@ -104,6 +104,13 @@ typedef struct KProcIo
 	int			nfound;
 } KProcIo;
 
+/* /proc/stat: the scheduler's instantaneous task counts */
+typedef struct KSysStat
+{
+	uint64_t	procs_running;	/* tasks runnable now */
+	uint64_t	procs_blocked;	/* tasks waiting for I/O now (nr_iowait) */
+} KSysStat;
+
 /* /proc/loadavg */
 typedef struct KLoadAvg
 {
@@ -129,6 +136,7 @@ extern bool kparse_proc_status(const char *buf, size_t len, KProcStatus *out);
 extern bool kparse_proc_io(const char *buf, size_t len, KProcIo *out);
 extern bool kparse_wchan(const char *buf, size_t len, char *out, size_t outlen);
 extern bool kparse_loadavg(const char *buf, size_t len, KLoadAvg *out);
+extern bool kparse_sysstat(const char *buf, size_t len, KSysStat *out);
 extern bool kparse_mountinfo_find(const char *buf, size_t len,
 								  unsigned int major, unsigned int minor,
 								  char *fstype, size_t fstypelen,

@@ -284,6 +284,8 @@ derive_rates(const KDiskStat *a, const KDiskStat *b, double dt_ms,
 	r->r_await_ms = rd_ios > 0 ? (double) rd_ticks / rd_ios : 0.0;
 	r->w_await_ms = wr_ios > 0 ? (double) wr_ticks / wr_ios : 0.0;
 	r->aqu_sz = tiq / dt_ms;
+	r->r_ticks_ps = rd_ticks * 1000.0 / dt_ms;
+	r->w_ticks_ps = wr_ticks * 1000.0 / dt_ms;
 	r->util_pct = Min(100.0, io_ticks * 100.0 / dt_ms);
 	return true;
 }
@@ -295,8 +297,18 @@ smooth_rates(IosatRates *s, const IosatRates *r, double alpha)
 	s->w_iops = smooth(s->w_iops, r->w_iops, alpha);
 	s->r_mbps = smooth(s->r_mbps, r->r_mbps, alpha);
 	s->w_mbps = smooth(s->w_mbps, r->w_mbps, alpha);
-	s->r_await_ms = smooth(s->r_await_ms, r->r_await_ms, alpha);
-	s->w_await_ms = smooth(s->w_await_ms, r->w_await_ms, alpha);
+	s->r_ticks_ps = smooth(s->r_ticks_ps, r->r_ticks_ps, alpha);
+	s->w_ticks_ps = smooth(s->w_ticks_ps, r->w_ticks_ps, alpha);
+
+	/*
+	 * Latency is smoothed as a ratio of smoothed time to smoothed requests,
+	 * weighting each interval by its I/O: an idle interval carries no
+	 * latency information, and must not pull the average towards zero.
+	 */
+	if (s->r_iops > 0.01)
+		s->r_await_ms = s->r_ticks_ps / s->r_iops;
+	if (s->w_iops > 0.01)
+		s->w_await_ms = s->w_ticks_ps / s->w_iops;
 	s->aqu_sz = smooth(s->aqu_sz, r->aqu_sz, alpha);
 	s->util_pct = smooth(s->util_pct, r->util_pct, alpha);
 }

@@ -1,0 +1,131 @@
+/*-------------------------------------------------------------------------
+ *
+ * profile.h
+ *	  The kernel-state views: iosat_backends (pg_stat_activity joined with
+ *	  /proc/<pid>), the sampled wait/kernel-state profile, and the load
+ *	  average breakdown.
+ *
+ * backends.c reads one process's kernel state and maps pids to PGPROCs;
+ * profile.c is the "iosat profiler" background worker and its shared
+ * table; loadavg.c is the iosat_loadavg view.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef IOSAT_PROFILE_H
+#define IOSAT_PROFILE_H
+
+#include "postgres.h"
+
+#include "port/atomics.h"
+#include "storage/proc.h"
+#include "utils/timestamp.h"
+
+#define IOSAT_BTYPE_LEN		48	/* backend type, e.g. "client backend" */
+#define IOSAT_WCHAN_LEN		48	/* kernel function, e.g. "folio_wait_bit_common" */
+
+/* what a read of /proc/<pid>/<file> came to */
+typedef enum IosatProcRead
+{
+	IOSAT_PROC_OK = 0,
+	IOSAT_PROC_GONE,			/* the process exited (ENOENT, ESRCH, empty) */
+	IOSAT_PROC_DENIED,			/* EACCES, EPERM */
+	IOSAT_PROC_FAILED			/* anything else, or unparsable content */
+} IosatProcRead;
+
+/* a pid and its PGPROC, sorted by pid for bsearch */
+typedef struct IosatPidProc
+{
+	int			pid;
+	PGPROC	   *proc;
+} IosatPidProc;
+
+/*
+ * Key of one profile bucket.  Compared as bytes (the collector zeroes it
+ * before filling it), so it has no padding holes with garbage.
+ */
+typedef struct IosatProfileKey
+{
+	char		backend_type[IOSAT_BTYPE_LEN];
+	char		wchan[IOSAT_WCHAN_LEN];
+	uint32		wait_event_info;
+	char		state;			/* task state letter; '?' unknown */
+	char		pad[3];
+} IosatProfileKey;
+
+typedef struct IosatProfileEntry
+{
+	IosatProfileKey key;
+	uint64		count;
+} IosatProfileEntry;
+
+/* time constants of the kernel's load averages: 1, 5 and 15 minutes */
+#define IOSAT_NLOADS 3
+
+/*
+ * The profile in shared memory.  The profiler is its only writer: it
+ * publishes one pass at a time under changecount (even: stable), and
+ * readers copy the header and the used entries and retry if it moved.
+ */
+typedef struct IosatProfileShared
+{
+	pg_atomic_uint32 changecount;
+	pg_atomic_uint32 profiler_pid;	/* 0: not running */
+	pg_atomic_uint32 profiler_procno;	/* its latch, for reset requests */
+	pg_atomic_uint64 reset_requested;	/* bumped by iosat_wait_profile_reset */
+	pg_atomic_uint64 reset_done;	/* the last request the profiler applied */
+
+	/* below: written under changecount */
+	bool		enabled;		/* iosat.profile at the last pass */
+	int			max_entries;
+	int			nentries;
+	uint64		passes;			/* since the last reset */
+	uint64		samples;		/* process samples since the last reset */
+	uint64		overflow_samples;	/* counted in the "(other)" bucket */
+	TimestampTz since;			/* last reset, or profiler start */
+	TimestampTz last_pass;
+	double		last_pass_ms;
+	double		sum_pass_ms;
+	int			last_procs;		/* processes sampled in the last pass */
+
+	/* Postgres processes in R and D: the last pass and sums since reset */
+	int			now_running;
+	int			now_disk_sleep;
+	uint64		sum_running;
+	uint64		sum_disk_sleep;
+
+	/*
+	 * Exponentially damped averages of (R + D) over Postgres processes with
+	 * the kernel's load-average time constants (60, 300, 900 s).
+	 */
+	double		pg_load[IOSAT_NLOADS];
+	TimestampTz load_since;		/* 0: no value yet */
+
+	IosatProfileEntry entries[FLEXIBLE_ARRAY_MEMBER];
+} IosatProfileShared;
+
+extern IosatProfileShared *iosat_profile;
+
+/* guc.c */
+extern bool iosat_profile_enabled;
+extern int	iosat_profile_interval_ms;
+extern int	iosat_profile_max_entries;
+
+/* profile.c */
+extern Size iosat_profile_shmem_size(void);
+extern void iosat_profile_shmem_init(void);
+extern void iosat_register_profiler(void);
+extern PGDLLEXPORT void iosat_profiler_main(Datum arg);
+extern void iosat_read_profile_header(IosatProfileShared *out);
+
+/* backends.c */
+extern IosatProcRead iosat_proc_read(int pid, const char *file, char *buf,
+									 size_t size, ssize_t *len, int *err);
+extern IosatProcRead iosat_task_state(int pid, bool want_wchan, char *state,
+									  int *ppid, char *wchan, size_t wchanlen);
+extern const char *iosat_task_state_name(char state);
+extern int	iosat_collect_procs(IosatPidProc *out, int max);
+extern PGPROC *iosat_find_proc(const IosatPidProc *procs, int n, int pid);
+extern uint32 iosat_proc_wait_event(PGPROC *proc);
+extern double iosat_clock_ticks(void);
+
+#endif							/* IOSAT_PROFILE_H */

@@ -1,0 +1,86 @@
+#!/usr/bin/env bash
+# Runs every iosat test suite.  As root on Debian 12:
+#
+#     bash test/run-tests.sh
+#
+# Installs its own dependencies (apt-get), builds and installs the extension
+# (and iosatd where the toolchain allows), then, as the postgres OS user
+# (initdb refuses root):
+#   - pg_regress on a self-contained temp instance (make installcheck), and
+#   - the TAP suites under test/t (PostgreSQL::Test::Cluster), which reach
+#     the few root-only operations (loop devices, throttles, caches, iosatd)
+#     through one audited helper, test/lib/rootctl, via sudo;
+# then the root-side suites (BPF, fuzzing).  It removes everything it
+# created — the temp build tree, the sudoers drop-in, loop devices, mounts,
+# cgroups — on exit, including after Ctrl-C.
+#
+# IOSAT_TAP="test/t/010_devices.pl ..." limits the TAP tests run.
+set -euo pipefail
+
+repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+# shellcheck source=lib/deps.sh
+. "$repo/test/lib/deps.sh"
+
+if [[ $EUID -ne 0 ]]; then
+	echo "run-tests.sh: run as root (it installs packages and creates loop devices)" >&2
+	exit 2
+fi
+
+helper_dir=/usr/local/libexec/iosat-test
+sudoers=/etc/sudoers.d/iosat-test
+work=""
+status=0
+
+cleanup() {
+	local rc=$?
+	set +e
+	if [[ -x $helper_dir/rootctl ]]; then
+		"$helper_dir/rootctl" destroy-all >/dev/null 2>&1
+	fi
+	rm -f "$sudoers"
+	rm -rf "$helper_dir"
+	[[ -n $work ]] && rm -rf "$work"
+	exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+iosat_install_deps
+
+# a private, postgres-owned copy of the working tree: tests write results there
+work=$(mktemp -d /tmp/iosat-test.XXXXXX)
+chmod 755 "$work"
+tar -C "$repo" --exclude=.git --exclude=tmp_check --exclude=tmp_regress \
+	--exclude=results --exclude='test/bench/work' -cf - . | tar -C "$work" -xf -
+chown -R postgres:postgres "$work"
+
+# the root helper, root-owned, and exactly it allowed through sudo
+install -d -m 755 "$helper_dir"
+install -m 755 "$repo/test/lib/rootctl" "$repo/test/lib/device.sh" "$helper_dir/"
+echo "postgres ALL=(root) NOPASSWD: $helper_dir/rootctl" >"$sudoers.tmp"
+chmod 440 "$sudoers.tmp"
+visudo -cqf "$sudoers.tmp"
+mv "$sudoers.tmp" "$sudoers"
+export IOSAT_ROOTCTL="sudo -n $helper_dir/rootctl"
+
+cd "$work"
+make -s 2>&1
+make -s install
+
+echo "== pg_regress and TAP (as postgres)"
+runuser -u postgres -- env IOSAT_ROOTCTL="$IOSAT_ROOTCTL" PATH="$PATH" \
+	make installcheck ${IOSAT_TAP:+IOSAT_TAP="$IOSAT_TAP"} || status=1
+if [[ $status -ne 0 ]]; then
+	for f in regression.diffs tmp_check/log/regress_log_*; do
+		[[ -f $f ]] && { echo "---- $f"; tail -n 80 "$f"; }
+	done
+fi
+
+# root-side suites: each is an executable printing TAP
+for t in test/root/*.t; do
+	[[ -e $t ]] || continue
+	echo "== $t (as root)"
+	prove --timer "$t" || status=1
+done
+
+exit $status
