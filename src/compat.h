@@ -51,4 +51,16 @@ typedef uint64 iosat_queryid;
 #define IOSAT_HAVE_CUSTOM_WAIT_EVENTS 1
 #endif
 
+/*
+ * Backend-status snapshot by 1-based index (the rows of pg_stat_activity):
+ * 17 renamed pgstat_fetch_stat_local_beentry() to
+ * pgstat_get_local_beentry_by_index().  Callers include
+ * utils/backend_status.h.
+ */
+#if PG_VERSION_NUM >= 170000
+#define iosat_local_beentry(idx)	pgstat_get_local_beentry_by_index(idx)
+#else
+#define iosat_local_beentry(idx)	pgstat_fetch_stat_local_beentry(idx)
+#endif
+
 #endif							/* IOSAT_COMPAT_H */

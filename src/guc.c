@@ -13,6 +13,7 @@
 #include "utils/guc.h"
 
 #include "iosat.h"
+#include "profile.h"
 
 int			iosat_sample_interval_ms = 500;
 int			iosat_smoothing_ms = 2000;
@@ -20,6 +21,9 @@ int			iosat_iops_limit = 0;
 char	   *iosat_devices = NULL;
 char	   *iosat_sysfs_root = NULL;
 char	   *iosat_procfs_root = NULL;
+bool		iosat_profile_enabled = true;
+int			iosat_profile_interval_ms = 250;
+int			iosat_profile_max_entries = 1024;
 
 static bool
 path_contains_dotdot(const char *p)
@@ -188,6 +192,34 @@ iosat_define_gucs(void)
 							   PGC_POSTMASTER,
 							   GUC_SUPERUSER_ONLY,
 							   check_kernel_root, NULL, NULL);
+
+	DefineCustomBoolVariable("iosat.profile",
+							 "Samples the wait events and kernel task states of Postgres processes.",
+							 "Feeds iosat_wait_profile and the averages of iosat_loadavg; "
+							 "iosat_backends works without it.",
+							 &iosat_profile_enabled,
+							 true,
+							 PGC_SIGHUP,
+							 0,
+							 NULL, NULL, NULL);
+
+	DefineCustomIntVariable("iosat.profile_interval",
+							"Interval between two samples of the wait/kernel-state profile.",
+							"Each sample reads /proc/<pid>/stat (and wchan) of every Postgres process.",
+							&iosat_profile_interval_ms,
+							250, 10, 60000,
+							PGC_SIGHUP,
+							GUC_UNIT_MS,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("iosat.profile_max_entries",
+							"Number of distinct (backend type, wait event, state, wchan) keys the profile holds.",
+							"Samples of further keys are counted in one \"(other)\" row.",
+							&iosat_profile_max_entries,
+							1024, 64, 65536,
+							PGC_POSTMASTER,
+							0,
+							NULL, NULL, NULL);
 
 	MarkGUCPrefixReserved("iosat");
 }

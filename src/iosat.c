@@ -20,6 +20,7 @@
 
 #include "compat.h"
 #include "iosat.h"
+#include "profile.h"
 
 PG_MODULE_MAGIC;
 
@@ -34,6 +35,7 @@ iosat_shmem_request(void)
 	if (prev_shmem_request_hook)
 		prev_shmem_request_hook();
 	RequestAddinShmemSpace(iosat_shmem_size());
+	RequestAddinShmemSpace(iosat_profile_shmem_size());
 }
 
 static void
@@ -43,6 +45,7 @@ iosat_shmem_startup(void)
 		prev_shmem_startup_hook();
 	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
 	iosat_shmem_init();
+	iosat_profile_shmem_init();
 	LWLockRelease(AddinShmemInitLock);
 }
 
@@ -65,6 +68,7 @@ _PG_init(void)
 	shmem_startup_hook = iosat_shmem_startup;
 
 	iosat_register_sampler();
+	iosat_register_profiler();
 }
 
 /* every SQL entry point starts here */

@@ -411,7 +411,11 @@ kparse_proc_stat(const char *buf, size_t len, KProcStat *out)
 	if (!at_end_or_space(&c))
 		return false;
 
-	/* fields 4..52, all integers; keep the ones we use */
+	/*
+	 * fields 4..52, all integers; keep the ones we use.  Some are unsigned
+	 * and print values above INT64_MAX (rsslim is 18446744073709551615 when
+	 * unlimited, as it is for most processes): read those as uint64.
+	 */
 	for (field = 4; field <= 52; field++)
 	{
 		int64_t		v;
@@ -419,7 +423,20 @@ kparse_proc_stat(const char *buf, size_t len, KProcStat *out)
 		skip_blanks(&c);
 		if (c.p >= c.end || *c.p == '\n')
 			break;
-		if (!take_i64(&c, &v) || !at_end_or_space(&c))
+		if (*c.p == '-')
+		{
+			if (!take_i64(&c, &v))
+				return false;
+		}
+		else
+		{
+			uint64_t	u;
+
+			if (!take_u64(&c, &u))
+				return false;
+			v = (int64_t) u;
+		}
+		if (!at_end_or_space(&c))
 			return false;
 		switch (field)
 		{

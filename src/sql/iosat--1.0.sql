@@ -85,3 +85,187 @@ CREATE VIEW iosat_status AS
 
 -- device figures are no more sensitive than pg_stat_io; everyone may read them
 GRANT SELECT ON iosat_devices, iosat_status TO PUBLIC;
+
+--
+-- Kernel-state views (iosat_backends, iosat_wait_profile, iosat_loadavg)
+--
+
+-- the kernel's view of each process pg_stat_activity shows; the kernel
+-- columns are NULL ("insufficient privilege") for processes of roles the
+-- caller may not see in pg_stat_activity
+CREATE FUNCTION iosat_proc_info(
+    OUT pid int4,
+    OUT wait_event_type text,
+    OUT wait_event text,
+    OUT task_state text,
+    OUT task_state_name text,
+    OUT wchan text,
+    OUT pending_signals text[],
+    OUT rchar int8,
+    OUT wchar int8,
+    OUT read_bytes int8,
+    OUT write_bytes int8,
+    OUT cancelled_write_bytes int8,
+    OUT syscr int8,
+    OUT syscw int8,
+    OUT voluntary_ctxt_switches int8,
+    OUT nonvoluntary_ctxt_switches int8,
+    OUT user_cpu_s float8,
+    OUT system_cpu_s float8,
+    OUT last_cpu int4,
+    OUT minor_faults int8,
+    OUT major_faults int8,
+    OUT rss_kb int8,
+    OUT blkio_delay_s float8,
+    OUT kernel_note text
+)
+RETURNS SETOF record
+AS 'MODULE_PATHNAME', 'iosat_proc_info_srf'
+LANGUAGE C STRICT VOLATILE PARALLEL RESTRICTED;
+
+-- pg_stat_activity (its visibility rules for query text and the rest) joined
+-- with the kernel's view; the wait event is the one read next to the task
+-- state when the kernel columns were read, pg_stat_activity's otherwise.
+-- A process that exits between the two is not shown.
+CREATE VIEW iosat_backends AS
+    SELECT a.pid,
+           a.datname,
+           a.usename,
+           a.application_name,
+           a.backend_type,
+           a.state,
+           CASE WHEN k.task_state IS NOT NULL THEN k.wait_event_type
+                ELSE a.wait_event_type END AS wait_event_type,
+           CASE WHEN k.task_state IS NOT NULL THEN k.wait_event
+                ELSE a.wait_event END AS wait_event,
+           a.backend_start,
+           a.xact_start,
+           a.query_start,
+           a.state_change,
+           a.query,
+           k.task_state,
+           k.task_state_name,
+           k.wchan,
+           k.pending_signals,
+           k.rchar,
+           k.wchar,
+           k.read_bytes,
+           k.write_bytes,
+           k.cancelled_write_bytes,
+           k.syscr,
+           k.syscw,
+           k.voluntary_ctxt_switches,
+           k.nonvoluntary_ctxt_switches,
+           k.user_cpu_s,
+           k.system_cpu_s,
+           k.last_cpu,
+           k.minor_faults,
+           k.major_faults,
+           k.rss_kb,
+           k.blkio_delay_s,
+           k.kernel_note
+      FROM pg_stat_activity a
+      JOIN iosat_proc_info() k ON k.pid = a.pid;
+
+GRANT SELECT ON iosat_backends TO PUBLIC;
+
+-- the sampled profile: one row per (backend type, wait event, task state,
+-- wchan) with its sample count
+CREATE FUNCTION iosat_wait_profile(
+    OUT backend_type text,
+    OUT wait_event_type text,
+    OUT wait_event text,
+    OUT state text,
+    OUT state_name text,
+    OUT wchan text,
+    OUT samples int8
+)
+RETURNS SETOF record
+AS 'MODULE_PATHNAME', 'iosat_wait_profile_srf'
+LANGUAGE C STRICT VOLATILE PARALLEL RESTRICTED;
+
+-- pct_of_wait_event: share of the samples of the same wait event (over all
+-- backend types; NULL wait event = not waiting); pct_of_total: of all samples
+CREATE VIEW iosat_wait_profile AS
+    SELECT p.*,
+           round(100.0 * p.samples /
+                 sum(p.samples) OVER (PARTITION BY p.wait_event_type, p.wait_event), 2)
+               AS pct_of_wait_event,
+           round(100.0 * p.samples / sum(p.samples) OVER (), 2) AS pct_of_total
+      FROM iosat_wait_profile() p;
+
+CREATE FUNCTION iosat_profiler(
+    OUT profiler_pid int4,
+    OUT enabled bool,
+    OUT interval_ms int4,
+    OUT since timestamptz,
+    OUT last_pass timestamptz,
+    OUT passes int8,
+    OUT samples int8,
+    OUT entries int4,
+    OUT max_entries int4,
+    OUT overflow_samples int8,
+    OUT last_pass_processes int4,
+    OUT last_pass_ms float8,
+    OUT avg_pass_ms float8,
+    OUT note text
+)
+RETURNS SETOF record
+AS 'MODULE_PATHNAME', 'iosat_profiler_srf'
+LANGUAGE C STRICT VOLATILE PARALLEL RESTRICTED;
+
+CREATE VIEW iosat_profiler AS
+    SELECT * FROM iosat_profiler();
+
+CREATE FUNCTION iosat_wait_profile_reset()
+RETURNS void
+AS 'MODULE_PATHNAME', 'iosat_wait_profile_reset'
+LANGUAGE C STRICT VOLATILE PARALLEL RESTRICTED;
+
+-- load averages, and how much of them Postgres accounts for
+CREATE FUNCTION iosat_loadavg(
+    OUT load1 float8,
+    OUT load5 float8,
+    OUT load15 float8,
+    OUT ncpu int4,
+    OUT running_tasks int4,
+    OUT total_tasks int4,
+    OUT procs_running int4,
+    OUT procs_blocked int4,
+    OUT pg_processes int4,
+    OUT pg_running int4,
+    OUT pg_disk_sleep int4,
+    OUT other_running int4,
+    OUT other_disk_sleep int4,
+    OUT pg_running_avg float8,
+    OUT pg_disk_sleep_avg float8,
+    OUT window_s float8,
+    OUT window_passes int8,
+    OUT pg_load1 float8,
+    OUT pg_load5 float8,
+    OUT pg_load15 float8,
+    OUT pg_share1_pct float8,
+    OUT pg_share5_pct float8,
+    OUT pg_share15_pct float8,
+    OUT pg_load_since timestamptz,
+    OUT note text
+)
+RETURNS SETOF record
+AS 'MODULE_PATHNAME', 'iosat_loadavg_srf'
+LANGUAGE C STRICT VOLATILE PARALLEL RESTRICTED;
+
+CREATE VIEW iosat_loadavg AS
+    SELECT * FROM iosat_loadavg();
+
+-- load figures are as public as /proc/loadavg
+GRANT SELECT ON iosat_loadavg TO PUBLIC;
+
+-- the profile spans every role's backends: pg_read_all_stats (and so
+-- pg_monitor) may read it; resetting it is for superusers and pg_monitor
+REVOKE ALL ON FUNCTION iosat_wait_profile() FROM PUBLIC;
+REVOKE ALL ON FUNCTION iosat_profiler() FROM PUBLIC;
+REVOKE ALL ON FUNCTION iosat_wait_profile_reset() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION iosat_wait_profile() TO pg_read_all_stats;
+GRANT EXECUTE ON FUNCTION iosat_profiler() TO pg_read_all_stats;
+GRANT SELECT ON iosat_wait_profile, iosat_profiler TO pg_read_all_stats;
+GRANT EXECUTE ON FUNCTION iosat_wait_profile_reset() TO pg_monitor;

@@ -1,0 +1,594 @@
+/*-------------------------------------------------------------------------
+ *
+ * backends.c
+ *	  iosat_proc_info(), behind the iosat_backends view: the kernel's view
+ *	  of every process pg_stat_activity shows (task state, wchan, pending
+ *	  signals, /proc/<pid>/io, context switches, CPU time, block-I/O delay),
+ *	  and the /proc and PGPROC helpers the profiler shares.
+ *
+ * Visibility mirrors pg_stat_activity: the kernel columns of a process are
+ * returned when the caller has the privileges of the process's role, or of
+ * pg_read_all_stats (superusers have both); otherwise the row carries only
+ * the pid and the note "insufficient privilege".  Auxiliary processes have
+ * no role, so only pg_read_all_stats members and superusers see theirs.
+ *
+ * A process that exits while it is being read (ENOENT, ESRCH, an empty
+ * read, or its PGPROC taken by another pid afterwards) is left out, never
+ * an error.  A file that cannot be read for another reason (EACCES on
+ * /proc/<pid>/io, say) leaves its columns NULL and says why in kernel_note.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <signal.h>
+#include <unistd.h>
+
+#include "catalog/pg_authid.h"
+#include "catalog/pg_type.h"
+#include "fmgr.h"
+#include "funcapi.h"
+#include "lib/stringinfo.h"
+#include "miscadmin.h"
+#include "pgstat.h"
+#include "storage/proc.h"
+#include "utils/acl.h"
+#include "utils/array.h"
+#include "utils/backend_status.h"
+#include "utils/builtins.h"
+#include "utils/wait_event.h"
+
+#include "compat.h"
+#include "devices.h"
+#include "iosat.h"
+#include "kparse.h"
+#include "profile.h"
+#include "views.h"
+
+PG_FUNCTION_INFO_V1(iosat_proc_info_srf);
+
+/* signal numbers as this platform defines them, for SigPnd/ShdPnd */
+static const struct
+{
+	int			signo;
+	const char *name;
+}			signal_names[] =
+{
+	{SIGHUP, "SIGHUP"},
+	{SIGINT, "SIGINT"},
+	{SIGQUIT, "SIGQUIT"},
+	{SIGILL, "SIGILL"},
+	{SIGTRAP, "SIGTRAP"},
+	{SIGABRT, "SIGABRT"},
+	{SIGBUS, "SIGBUS"},
+	{SIGFPE, "SIGFPE"},
+	{SIGKILL, "SIGKILL"},
+	{SIGUSR1, "SIGUSR1"},
+	{SIGSEGV, "SIGSEGV"},
+	{SIGUSR2, "SIGUSR2"},
+	{SIGPIPE, "SIGPIPE"},
+	{SIGALRM, "SIGALRM"},
+	{SIGTERM, "SIGTERM"},
+#ifdef SIGSTKFLT
+	{SIGSTKFLT, "SIGSTKFLT"},
+#endif
+	{SIGCHLD, "SIGCHLD"},
+	{SIGCONT, "SIGCONT"},
+	{SIGSTOP, "SIGSTOP"},
+	{SIGTSTP, "SIGTSTP"},
+	{SIGTTIN, "SIGTTIN"},
+	{SIGTTOU, "SIGTTOU"},
+	{SIGURG, "SIGURG"},
+	{SIGXCPU, "SIGXCPU"},
+	{SIGXFSZ, "SIGXFSZ"},
+	{SIGVTALRM, "SIGVTALRM"},
+	{SIGPROF, "SIGPROF"},
+	{SIGWINCH, "SIGWINCH"},
+#ifdef SIGIO
+	{SIGIO, "SIGIO"},
+#endif
+#ifdef SIGPWR
+	{SIGPWR, "SIGPWR"},
+#endif
+	{SIGSYS, "SIGSYS"},
+};
+
+/*
+ * The letters of fs/proc/array.c's task_state_array, and the letters of
+ * older kernels (K, W, x).  D covers both TASK_UNINTERRUPTIBLE and
+ * TASK_KILLABLE: a backend reading a page sleeps killable, shows D, counts
+ * in the load average, and still dies on SIGKILL once the read returns.
+ */
+const char *
+iosat_task_state_name(char state)
+{
+	switch (state)
+	{
+		case 'R':
+			return "running";
+		case 'S':
+			return "sleeping";
+		case 'D':
+			return "disk sleep";
+		case 'T':
+			return "stopped";
+		case 't':
+			return "tracing stop";
+		case 'X':
+		case 'x':
+			return "dead";
+		case 'Z':
+			return "zombie";
+		case 'P':
+			return "parked";
+		case 'I':
+			return "idle";
+		case 'K':
+			return "wakekill";
+		case 'W':
+			return "waking";
+	}
+	return "unknown";
+}
+
+double
+iosat_clock_ticks(void)
+{
+	static double hz = 0;
+
+	if (hz <= 0)
+	{
+		long		v = sysconf(_SC_CLK_TCK);
+
+		hz = v > 0 ? (double) v : 100.0;
+	}
+	return hz;
+}
+
+/*
+ * Read /proc/<pid>/<file> whole.  An empty read means the process is gone:
+ * every file iosat reads prints something while the process exists.
+ */
+IosatProcRead
+iosat_proc_read(int pid, const char *file, char *buf, size_t size,
+				ssize_t *len, int *err)
+{
+	char		path[MAXPGPATH];
+	ssize_t		n;
+
+	*err = 0;
+	*len = 0;
+	iosat_procfs_path(path, sizeof(path), "/%d/%s", pid, file);
+	n = iosat_read_small_file(path, buf, size);
+	if (n < 0)
+	{
+		*err = errno;
+		if (errno == ENOENT || errno == ESRCH)
+			return IOSAT_PROC_GONE;
+		if (errno == EACCES || errno == EPERM)
+			return IOSAT_PROC_DENIED;
+		return IOSAT_PROC_FAILED;
+	}
+	if (n == 0)
+		return IOSAT_PROC_GONE;
+	*len = n;
+	return IOSAT_PROC_OK;
+}
+
+/* wchan, truncated rather than dropped when the symbol is very long */
+static bool
+read_wchan(int pid, char *wchan, size_t wchanlen, IosatProcRead *res)
+{
+	char		buf[256];
+	char		sym[256];
+	ssize_t		n;
+	int			err;
+
+	wchan[0] = '\0';
+	*res = iosat_proc_read(pid, "wchan", buf, sizeof(buf), &n, &err);
+	if (*res != IOSAT_PROC_OK)
+		return false;
+	if (!kparse_wchan(buf, n, sym, sizeof(sym)))
+	{
+		*res = IOSAT_PROC_FAILED;
+		return false;
+	}
+	strlcpy(wchan, sym, wchanlen);
+	return true;
+}
+
+/*
+ * The task state letter (and parent pid) from /proc/<pid>/stat and, when
+ * asked and the task is not running, the kernel function it sleeps in.
+ * Used by the profiler, which reads nothing else.
+ */
+IosatProcRead
+iosat_task_state(int pid, bool want_wchan, char *state, int *ppid,
+				 char *wchan, size_t wchanlen)
+{
+	char		buf[1024];
+	ssize_t		n;
+	int			err;
+	KProcStat	st;
+	IosatProcRead res;
+
+	wchan[0] = '\0';
+	res = iosat_proc_read(pid, "stat", buf, sizeof(buf), &n, &err);
+	if (res != IOSAT_PROC_OK)
+		return res;
+	if (!kparse_proc_stat(buf, n, &st))
+		return IOSAT_PROC_FAILED;
+	*state = st.state;
+	if (ppid)
+		*ppid = st.ppid;
+	if (want_wchan && st.state != 'R')
+	{
+		if (!read_wchan(pid, wchan, wchanlen, &res) && res == IOSAT_PROC_GONE)
+			return IOSAT_PROC_GONE;
+	}
+	return IOSAT_PROC_OK;
+}
+
+static int
+pidproc_cmp(const void *a, const void *b)
+{
+	int			pa = ((const IosatPidProc *) a)->pid;
+	int			pb = ((const IosatPidProc *) b)->pid;
+
+	return (pa > pb) - (pa < pb);
+}
+
+/*
+ * Every PGPROC in use (backends, auxiliary processes, background workers),
+ * sorted by pid.  No lock: pid is read once per slot, and callers re-check
+ * it after reading /proc, as pg_stat_activity reads wait_event_info.
+ */
+int
+iosat_collect_procs(IosatPidProc *out, int max)
+{
+	int			n = 0;
+	uint32		count = ProcGlobal->allProcCount;
+
+	for (uint32 i = 0; i < count && n < max; i++)
+	{
+		PGPROC	   *proc = &ProcGlobal->allProcs[i];
+		int			pid = *((volatile int *) &proc->pid);
+
+		if (pid <= 0)
+			continue;
+		out[n].pid = pid;
+		out[n].proc = proc;
+		n++;
+	}
+	qsort(out, n, sizeof(IosatPidProc), pidproc_cmp);
+	return n;
+}
+
+PGPROC *
+iosat_find_proc(const IosatPidProc *procs, int n, int pid)
+{
+	IosatPidProc key;
+	IosatPidProc *hit;
+
+	key.pid = pid;
+	key.proc = NULL;
+	hit = bsearch(&key, procs, n, sizeof(IosatPidProc), pidproc_cmp);
+	return hit ? hit->proc : NULL;
+}
+
+uint32
+iosat_proc_wait_event(PGPROC *proc)
+{
+	return *((volatile uint32 *) &proc->wait_event_info);
+}
+
+/* still the same process?  A PGPROC whose pid changed was given up */
+static bool
+proc_still(PGPROC *proc, int pid)
+{
+	pg_read_barrier();
+	return proc == NULL || *((volatile int *) &proc->pid) == pid;
+}
+
+typedef enum DelayAcct
+{
+	DELAYACCT_ON,
+	DELAYACCT_OFF,
+	DELAYACCT_UNKNOWN			/* no sysctl (kernel < 5.14): on unless nodelayacct */
+} DelayAcct;
+
+static DelayAcct
+delayacct_state(void)
+{
+	char		path[MAXPGPATH];
+	char		buf[32];
+	ssize_t		n;
+	uint64		v;
+
+	iosat_procfs_path(path, sizeof(path), "/sys/kernel/task_delayacct");
+	n = iosat_read_small_file(path, buf, sizeof(buf));
+	if (n <= 0 || !kparse_u64(buf, n, &v))
+		return DELAYACCT_UNKNOWN;
+	return v != 0 ? DELAYACCT_ON : DELAYACCT_OFF;
+}
+
+static Datum
+signals_datum(uint64 mask)
+{
+	Datum		elems[64];
+	int			n = 0;
+
+	for (int bit = 0; bit < 64; bit++)
+	{
+		int			signo = bit + 1;
+		const char *name = NULL;
+
+		if ((mask & (UINT64CONST(1) << bit)) == 0)
+			continue;
+		for (int i = 0; i < lengthof(signal_names); i++)
+			if (signal_names[i].signo == signo)
+				name = signal_names[i].name;
+		elems[n++] = CStringGetTextDatum(name ? name : psprintf("SIG%d", signo));
+	}
+	return PointerGetDatum(construct_array(elems, n, TEXTOID, -1, false,
+										   TYPALIGN_INT));
+}
+
+static void
+add_note(StringInfo note, const char *fmt,...) pg_attribute_printf(2, 3);
+
+static void
+add_note(StringInfo note, const char *fmt,...)
+{
+	va_list		ap;
+
+	if (note->len > 0)
+		appendStringInfoString(note, "; ");
+	for (;;)
+	{
+		int			needed;
+
+		va_start(ap, fmt);
+		needed = appendStringInfoVA(note, fmt, ap);
+		va_end(ap);
+		if (needed == 0)
+			break;
+		enlargeStringInfo(note, needed);
+	}
+}
+
+static const char *
+read_failure(const char *file, IosatProcRead res, int err)
+{
+	if (res == IOSAT_PROC_DENIED)
+		return psprintf("/proc/<pid>/%s: permission denied", file);
+	if (err != 0)
+		return psprintf("/proc/<pid>/%s: %s", file, strerror(err));
+	return psprintf("/proc/<pid>/%s: unexpected content", file);
+}
+
+#define NCOLS_KERNEL 21			/* columns after pid and the wait event */
+
+static void
+put_nulls(IosatRow *row, int n)
+{
+	for (int i = 0; i < n; i++)
+		iosat_put_null(row);
+}
+
+static void
+put_wait_event(IosatRow *row, PGPROC *proc, uint32 wei)
+{
+	const char *type = NULL;
+	const char *event = NULL;
+
+	if (proc != NULL && wei != 0)
+	{
+		type = pgstat_get_wait_event_type(wei);
+		event = pgstat_get_wait_event(wei);
+	}
+	iosat_put_text(row, type);
+	iosat_put_text(row, event);
+}
+
+/*
+ * Fill one row with the kernel's view of pid.  Returns false, with the row
+ * unusable, when the process exited while it was being read.
+ */
+static bool
+kernel_row(IosatRow *row, int pid, PGPROC *proc, DelayAcct delayacct,
+		   StringInfo note)
+{
+	char		buf[8192];
+	ssize_t		n;
+	int			err;
+	uint32		wei = 0;
+	KProcStat	st;
+	KProcStatus status;
+	KProcIo		io;
+	bool		have_status,
+				have_io;
+	char		wchan[IOSAT_WCHAN_LEN * 4];
+	IosatProcRead res;
+	double		hz = iosat_clock_ticks();
+
+	resetStringInfo(note);
+
+	/* the wait event right before the task state, so that they agree */
+	if (proc != NULL)
+		wei = iosat_proc_wait_event(proc);
+
+	res = iosat_proc_read(pid, "stat", buf, sizeof(buf), &n, &err);
+	if (res == IOSAT_PROC_GONE)
+		return false;
+	if (res != IOSAT_PROC_OK || !kparse_proc_stat(buf, n, &st))
+	{
+		/* nothing useful without stat; say why */
+		put_wait_event(row, proc, wei);
+		put_nulls(row, NCOLS_KERNEL - 1);
+		add_note(note, "%s", read_failure("stat", res, err));
+		iosat_put_text(row, note->data);
+		return proc_still(proc, pid);
+	}
+
+	res = iosat_proc_read(pid, "status", buf, sizeof(buf), &n, &err);
+	if (res == IOSAT_PROC_GONE)
+		return false;
+	have_status = res == IOSAT_PROC_OK && kparse_proc_status(buf, n, &status);
+	if (!have_status)
+		add_note(note, "%s", read_failure("status", res, err));
+
+	res = iosat_proc_read(pid, "io", buf, sizeof(buf), &n, &err);
+	if (res == IOSAT_PROC_GONE)
+		return false;
+	have_io = res == IOSAT_PROC_OK && kparse_proc_io(buf, n, &io);
+	if (!have_io)
+		add_note(note, "%s", read_failure("io", res, err));
+
+	if (!read_wchan(pid, wchan, sizeof(wchan), &res))
+	{
+		if (res == IOSAT_PROC_GONE)
+			return false;
+		add_note(note, "%s", read_failure("wchan", res, 0));
+	}
+
+	/* a PGPROC that changed hands means the process we read has exited */
+	if (!proc_still(proc, pid))
+		return false;
+
+	put_wait_event(row, proc, wei);
+	{
+		char		letter[2] = {st.state, '\0'};
+
+		iosat_put_text(row, letter);
+		iosat_put_text(row, iosat_task_state_name(st.state));
+	}
+	iosat_put_text(row, wchan);
+
+	if (have_status && status.have_sig)
+		iosat_put(row, signals_datum(status.sigpnd | status.shdpnd));
+	else
+		iosat_put_null(row);
+
+	if (have_io)
+	{
+		iosat_put(row, Int64GetDatum((int64) io.rchar));
+		iosat_put(row, Int64GetDatum((int64) io.wchar));
+		iosat_put(row, Int64GetDatum((int64) io.read_bytes));
+		iosat_put(row, Int64GetDatum((int64) io.write_bytes));
+		iosat_put(row, Int64GetDatum((int64) io.cancelled_write_bytes));
+		iosat_put(row, Int64GetDatum((int64) io.syscr));
+		iosat_put(row, Int64GetDatum((int64) io.syscw));
+	}
+	else
+		put_nulls(row, 7);
+
+	if (have_status && status.have_ctxt)
+	{
+		iosat_put(row, Int64GetDatum((int64) status.voluntary_ctxt_switches));
+		iosat_put(row, Int64GetDatum((int64) status.nonvoluntary_ctxt_switches));
+	}
+	else
+		put_nulls(row, 2);
+
+	iosat_put(row, Float8GetDatum(st.utime / hz));
+	iosat_put(row, Float8GetDatum(st.stime / hz));
+	iosat_put(row, Int32GetDatum(st.processor));
+	iosat_put(row, Int64GetDatum((int64) st.minflt));
+	iosat_put(row, Int64GetDatum((int64) st.majflt));
+	if (have_status)
+		iosat_put(row, Int64GetDatum((int64) status.vm_rss_kb));
+	else
+		iosat_put_null(row);
+
+	switch (delayacct)
+	{
+		case DELAYACCT_ON:
+			iosat_put(row, Float8GetDatum(st.delayacct_blkio_ticks / hz));
+			break;
+		case DELAYACCT_OFF:
+			iosat_put_null(row);
+			add_note(note, "blkio_delay_s: delay accounting is off (sysctl kernel.task_delayacct = 0)");
+			break;
+		case DELAYACCT_UNKNOWN:
+			iosat_put(row, Float8GetDatum(st.delayacct_blkio_ticks / hz));
+			add_note(note, "blkio_delay_s: kernel.task_delayacct not found; 0 if the kernel was booted with nodelayacct");
+			break;
+	}
+	iosat_put_text(row, note->data);
+	return true;
+}
+
+static bool
+has_stats_privs(Oid role, bool read_all)
+{
+	return read_all || has_privs_of_role(GetUserId(), role);
+}
+
+Datum
+iosat_proc_info_srf(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	IosatPidProc *procs;
+	int			nprocs;
+	int			nbackends;
+	bool		read_all;
+	DelayAcct	delayacct;
+	StringInfoData note;
+	MemoryContext rowcxt,
+				oldcxt;
+
+	iosat_check_loaded();
+	InitMaterializedSRF(fcinfo, 0);
+
+	read_all = has_privs_of_role(GetUserId(), ROLE_PG_READ_ALL_STATS);
+	delayacct = delayacct_state();
+	initStringInfo(&note);
+
+	procs = palloc(sizeof(IosatPidProc) * Max(ProcGlobal->allProcCount, 1));
+	nprocs = iosat_collect_procs(procs, ProcGlobal->allProcCount);
+
+	rowcxt = AllocSetContextCreate(CurrentMemoryContext, "iosat_proc_info row",
+								   ALLOCSET_SMALL_SIZES);
+
+	/* the same snapshot pg_stat_activity uses within this transaction */
+	nbackends = pgstat_fetch_stat_numbackends();
+	for (int i = 1; i <= nbackends; i++)
+	{
+		LocalPgBackendStatus *local = iosat_local_beentry(i);
+		PgBackendStatus *be;
+		IosatRow	row;
+		int			pid;
+		bool		keep = true;
+
+		CHECK_FOR_INTERRUPTS();
+		if (local == NULL)
+			continue;
+		be = &local->backendStatus;
+		pid = be->st_procpid;
+		if (pid <= 0)
+			continue;
+
+		oldcxt = MemoryContextSwitchTo(rowcxt);
+		iosat_set_values_init(&row, rsinfo->setDesc);
+		iosat_put(&row, Int32GetDatum(pid));
+		if (!has_stats_privs(be->st_userid, read_all))
+		{
+			put_nulls(&row, 2 + NCOLS_KERNEL - 1);
+			iosat_put_text(&row, "insufficient privilege");
+		}
+		else
+			keep = kernel_row(&row, pid, iosat_find_proc(procs, nprocs, pid),
+							  delayacct, &note);
+		MemoryContextSwitchTo(oldcxt);
+
+		if (keep)
+		{
+			Assert(row.n == row.natts);
+			tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc,
+								 row.values, row.nulls);
+		}
+		MemoryContextReset(rowcxt);
+	}
+	return (Datum) 0;
+}

@@ -1,0 +1,755 @@
+/*-------------------------------------------------------------------------
+ *
+ * profile.c
+ *	  The "iosat profiler" background worker: a sampled profile of what
+ *	  Postgres processes wait for, both as Postgres sees it (the wait event
+ *	  in PGPROC) and as the kernel sees it (task state and wchan).
+ *
+ * Every iosat.profile_interval the profiler walks ProcGlobal->allProcs; for
+ * each process it reads wait_event_info and, right after, /proc/<pid>/stat
+ * (and /proc/<pid>/wchan unless the task is running), and counts one sample
+ * in the bucket (backend type, wait event, task state, wchan).  The
+ * postmaster, which has no PGPROC, is sampled too; the profiler itself is
+ * not (it would always be running).  The buckets live in a fixed-size table
+ * in shared memory (iosat.profile_max_entries); when it is full, samples of
+ * new keys are counted in one "(other)" bucket and iosat_profiler says so.
+ *
+ * It is a worker of its own rather than a step of the sampler so that
+ * reading /proc for hundreds of backends never delays the device samples
+ * that admission control and vacuum backpressure act on, and so that it can
+ * be switched off (iosat.profile = off) without touching them.
+ *
+ * The profiler is the only writer.  It publishes one pass at a time under a
+ * change counter; readers copy the table and retry if the counter moved.
+ * A reset is a request the profiler carries out at its next wake-up (the
+ * resetting backend sets its latch and waits for the acknowledgement).
+ *
+ * Backend types come from the backend-status array (the snapshot
+ * pg_stat_activity uses), cached per PGPROC slot and refreshed only when a
+ * slot's pid changes, so a steady pool costs no snapshot at all.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <math.h>
+#include <time.h>
+
+#include "fmgr.h"
+#include "funcapi.h"
+#include "miscadmin.h"
+#include "pgstat.h"
+#include "postmaster/bgworker.h"
+#include "postmaster/interrupt.h"
+#include "storage/ipc.h"
+#include "storage/latch.h"
+#include "storage/proc.h"
+#include "storage/shmem.h"
+#include "utils/backend_status.h"
+#include "utils/builtins.h"
+#include "utils/guc.h"
+#include "utils/hsearch.h"
+#include "utils/memutils.h"
+#include "utils/wait_event.h"
+
+#include "compat.h"
+#include "iosat.h"
+#include "profile.h"
+#include "views.h"
+
+PG_FUNCTION_INFO_V1(iosat_wait_profile_srf);
+PG_FUNCTION_INFO_V1(iosat_profiler_srf);
+PG_FUNCTION_INFO_V1(iosat_wait_profile_reset);
+
+IosatProfileShared *iosat_profile = NULL;
+
+/* the kernel's load-average time constants, in seconds */
+static const double load_tau_s[IOSAT_NLOADS] = {60.0, 300.0, 900.0};
+
+/* a gap longer than this (profiling was off) restarts the load averages */
+#define LOAD_GAP_MS		60000.0
+
+/* how long iosat_wait_profile_reset() waits for the profiler */
+#define RESET_WAIT_MS	5000
+
+#define OTHER_BUCKET	"(other)"
+
+/* the profiler's private state */
+typedef struct TypeCache
+{
+	int			pid;			/* 0: nothing cached for this slot */
+	char		type[IOSAT_BTYPE_LEN];
+} TypeCache;
+
+typedef struct IndexEntry
+{
+	IosatProfileKey key;
+	int			slot;
+} IndexEntry;
+
+typedef struct Sample
+{
+	IosatProfileKey key;
+	int			slot;			/* -1: the "(other)" bucket */
+	bool		fresh;			/* this sample created the bucket */
+} Sample;
+
+static TypeCache *type_cache;
+static int	type_cache_len;
+static HTAB *key_index;
+static double last_pass_mono;
+static double load_start_mono;
+
+static double
+mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000.0 + ts.tv_nsec / 1e6;
+}
+
+Size
+iosat_profile_shmem_size(void)
+{
+	return MAXALIGN(add_size(offsetof(IosatProfileShared, entries),
+							 mul_size(sizeof(IosatProfileEntry),
+									  iosat_profile_max_entries)));
+}
+
+/* called from shmem_startup_hook with AddinShmemInitLock held */
+void
+iosat_profile_shmem_init(void)
+{
+	bool		found;
+
+	iosat_profile = ShmemInitStruct("iosat profile",
+									iosat_profile_shmem_size(), &found);
+	if (!found)
+	{
+		memset(iosat_profile, 0, iosat_profile_shmem_size());
+		pg_atomic_init_u32(&iosat_profile->changecount, 0);
+		pg_atomic_init_u32(&iosat_profile->profiler_pid, 0);
+		pg_atomic_init_u32(&iosat_profile->profiler_procno, 0);
+		pg_atomic_init_u64(&iosat_profile->reset_requested, 0);
+		pg_atomic_init_u64(&iosat_profile->reset_done, 0);
+		iosat_profile->max_entries = iosat_profile_max_entries;
+	}
+}
+
+void
+iosat_register_profiler(void)
+{
+	BackgroundWorker worker;
+
+	memset(&worker, 0, sizeof(worker));
+	worker.bgw_flags = BGWORKER_SHMEM_ACCESS;
+	worker.bgw_start_time = BgWorkerStart_PostmasterStart;
+	worker.bgw_restart_time = 10;
+	snprintf(worker.bgw_library_name, sizeof(worker.bgw_library_name), "iosat");
+	snprintf(worker.bgw_function_name, sizeof(worker.bgw_function_name),
+			 "iosat_profiler_main");
+	snprintf(worker.bgw_name, sizeof(worker.bgw_name), "iosat profiler");
+	snprintf(worker.bgw_type, sizeof(worker.bgw_type), "iosat profiler");
+	RegisterBackgroundWorker(&worker);
+}
+
+/*
+ * Copy the header (everything before the entries), consistent with respect
+ * to the profiler.
+ */
+void
+iosat_read_profile_header(IosatProfileShared *out)
+{
+	iosat_seq_read(&iosat_profile->changecount, out, iosat_profile,
+				   offsetof(IosatProfileShared, entries));
+}
+
+/* copy the header and the used entries; palloc'd */
+static IosatProfileShared *
+read_profile(void)
+{
+	IosatProfileShared *p = iosat_profile;
+	Size		hdr = offsetof(IosatProfileShared, entries);
+	IosatProfileShared *copy;
+
+	copy = palloc(hdr + sizeof(IosatProfileEntry) * p->max_entries);
+	for (int tries = 0;; tries++)
+	{
+		uint32		before = pg_atomic_read_u32(&p->changecount);
+		uint32		after;
+		int			n;
+
+		pg_read_barrier();
+		memcpy(copy, p, hdr);
+		n = Min(Max(copy->nentries, 0), p->max_entries);
+		memcpy(copy->entries, p->entries, sizeof(IosatProfileEntry) * n);
+		pg_read_barrier();
+		after = pg_atomic_read_u32(&p->changecount);
+		if ((before == after && (before & 1) == 0) || tries >= 1000)
+		{
+			copy->nentries = n;
+			break;
+		}
+		CHECK_FOR_INTERRUPTS();
+		if (tries > 10)
+			pg_usleep(100);
+	}
+	return copy;
+}
+
+/* ---------------------------------------------------------------- profiler */
+
+static void
+index_create(void)
+{
+	HASHCTL		ctl;
+
+	if (key_index)
+		hash_destroy(key_index);
+	memset(&ctl, 0, sizeof(ctl));
+	ctl.keysize = sizeof(IosatProfileKey);
+	ctl.entrysize = sizeof(IndexEntry);
+	ctl.hcxt = TopMemoryContext;
+	key_index = hash_create("iosat profile index", iosat_profile->max_entries,
+							&ctl, HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+}
+
+/* carry out a pending iosat_wait_profile_reset() */
+static void
+handle_reset(void)
+{
+	IosatProfileShared *p = iosat_profile;
+	uint64		req = pg_atomic_read_u64(&p->reset_requested);
+
+	if (req == pg_atomic_read_u64(&p->reset_done))
+		return;
+
+	index_create();
+	iosat_seq_begin_write(&p->changecount);
+	p->nentries = 0;
+	p->passes = 0;
+	p->samples = 0;
+	p->overflow_samples = 0;
+	p->sum_pass_ms = 0;
+	p->sum_running = 0;
+	p->sum_disk_sleep = 0;
+	p->since = GetCurrentTimestamp();
+	memset(p->entries, 0, sizeof(IosatProfileEntry) * p->max_entries);
+	iosat_seq_end_write(&p->changecount);
+	pg_atomic_write_u64(&p->reset_done, req);
+	ereport(DEBUG1, (errmsg("iosat profiler: profile reset")));
+}
+
+static int
+pidtype_cmp(const void *a, const void *b)
+{
+	int			pa = ((const int *) a)[0];
+	int			pb = ((const int *) b)[0];
+
+	return (pa > pb) - (pa < pb);
+}
+
+static void
+type_name(char *out, BackendType btype, int pid)
+{
+	const char *name = NULL;
+
+	if (btype == B_BG_WORKER)
+		name = GetBackgroundWorkerTypeByPid(pid);
+	if (name == NULL)
+		name = GetBackendTypeDesc(btype);
+	strlcpy(out, name, IOSAT_BTYPE_LEN);
+}
+
+/*
+ * Resolve the backend type of the slots whose pid is new, from the backend
+ * status snapshot.  A process not in it (a background worker without a
+ * database connection) is looked up among the background workers; one in
+ * neither (a backend still starting) is "unknown" and asked about again at
+ * the next pass.
+ */
+static void
+resolve_types(const int *slots, const int *pids, int n)
+{
+	int			nbe;
+	int		   *table;			/* pairs (pid, BackendType), sorted */
+	int			ntable = 0;
+
+	pgstat_clear_backend_activity_snapshot();
+	nbe = pgstat_fetch_stat_numbackends();
+	table = palloc(sizeof(int) * 2 * Max(nbe, 1));
+	for (int i = 1; i <= nbe; i++)
+	{
+		LocalPgBackendStatus *local = iosat_local_beentry(i);
+
+		if (local == NULL || local->backendStatus.st_procpid <= 0)
+			continue;
+		table[2 * ntable] = local->backendStatus.st_procpid;
+		table[2 * ntable + 1] = (int) local->backendStatus.st_backendType;
+		ntable++;
+	}
+	pgstat_clear_backend_activity_snapshot();
+	qsort(table, ntable, sizeof(int) * 2, pidtype_cmp);
+
+	for (int i = 0; i < n; i++)
+	{
+		TypeCache  *tc = &type_cache[slots[i]];
+		int			key[2] = {pids[i], 0};
+		int		   *hit = bsearch(key, table, ntable, sizeof(int) * 2,
+								  pidtype_cmp);
+
+		if (hit != NULL)
+		{
+			type_name(tc->type, (BackendType) hit[1], pids[i]);
+			tc->pid = pids[i];
+		}
+		else
+		{
+			const char *bgw = GetBackgroundWorkerTypeByPid(pids[i]);
+
+			if (bgw != NULL)
+			{
+				strlcpy(tc->type, bgw, IOSAT_BTYPE_LEN);
+				tc->pid = pids[i];
+			}
+			else
+			{
+				strlcpy(tc->type, "unknown", IOSAT_BTYPE_LEN);
+				tc->pid = 0;	/* try again next time */
+			}
+		}
+	}
+	pfree(table);
+}
+
+static int
+slot_for(const IosatProfileKey *key, int *nentries, bool *fresh)
+{
+	IndexEntry *e;
+	bool		found;
+
+	*fresh = false;
+	e = hash_search(key_index, key, HASH_FIND, NULL);
+	if (e != NULL)
+		return e->slot;
+	if (*nentries >= iosat_profile->max_entries)
+		return -1;
+	e = hash_search(key_index, key, HASH_ENTER, &found);
+	e->slot = (*nentries)++;
+	*fresh = true;
+	return e->slot;
+}
+
+static void
+fill_key(IosatProfileKey *key, const char *btype, uint32 wei, char state,
+		 const char *wchan)
+{
+	memset(key, 0, sizeof(*key));
+	strlcpy(key->backend_type, btype, IOSAT_BTYPE_LEN);
+	strlcpy(key->wchan, wchan, IOSAT_WCHAN_LEN);
+	key->wait_event_info = wei;
+	key->state = state;
+}
+
+static void
+profile_pass(void)
+{
+	IosatProfileShared *p = iosat_profile;
+	double		t0 = mono_ms();
+	int			count = Min((int) ProcGlobal->allProcCount, type_cache_len);
+	int		   *slots = palloc(sizeof(int) * (count + 1));
+	int		   *pids = palloc(sizeof(int) * (count + 1));
+	int		   *newslots = palloc(sizeof(int) * (count + 1));
+	int		   *newpids = palloc(sizeof(int) * (count + 1));
+	Sample	   *samples = palloc(sizeof(Sample) * (count + 1));
+	int			nlive = 0,
+				nnew = 0,
+				nsamples = 0;
+	int			running = 0,
+				disk_sleep = 0;
+	int			nentries = p->nentries;
+	char		state;
+	char		wchan[IOSAT_WCHAN_LEN];
+	TimestampTz now;
+	double		t1;
+
+	/* which slots hold a process, and which of those are new to us */
+	for (int i = 0; i < count; i++)
+	{
+		int			pid = *((volatile int *) &ProcGlobal->allProcs[i].pid);
+
+		if (pid <= 0 || pid == MyProcPid)
+		{
+			type_cache[i].pid = 0;
+			continue;
+		}
+		slots[nlive] = i;
+		pids[nlive] = pid;
+		nlive++;
+		if (type_cache[i].pid != pid)
+		{
+			newslots[nnew] = i;
+			newpids[nnew] = pid;
+			nnew++;
+		}
+	}
+	if (nnew > 0)
+		resolve_types(newslots, newpids, nnew);
+
+	for (int k = 0; k < nlive; k++)
+	{
+		PGPROC	   *proc = &ProcGlobal->allProcs[slots[k]];
+		uint32		wei = iosat_proc_wait_event(proc);
+		IosatProcRead res;
+
+		res = iosat_task_state(pids[k], true, &state, NULL, wchan, sizeof(wchan));
+		pg_read_barrier();
+		if (*((volatile int *) &proc->pid) != pids[k])
+			continue;			/* exited while we looked */
+		if (res == IOSAT_PROC_GONE)
+			continue;
+		if (res != IOSAT_PROC_OK)
+		{
+			state = '?';
+			wchan[0] = '\0';
+		}
+		fill_key(&samples[nsamples].key, type_cache[slots[k]].type, wei,
+				 state, wchan);
+		nsamples++;
+		running += (state == 'R');
+		disk_sleep += (state == 'D');
+	}
+
+	/* the postmaster has no PGPROC but is a Postgres process all the same */
+	if (iosat_task_state(PostmasterPid, true, &state, NULL, wchan,
+						 sizeof(wchan)) == IOSAT_PROC_OK)
+	{
+		fill_key(&samples[nsamples].key, "postmaster", 0, state, wchan);
+		nsamples++;
+		running += (state == 'R');
+		disk_sleep += (state == 'D');
+	}
+
+	/* find every sample's bucket before publishing: this may allocate */
+	for (int k = 0; k < nsamples; k++)
+		samples[k].slot = slot_for(&samples[k].key, &nentries,
+								   &samples[k].fresh);
+
+	now = GetCurrentTimestamp();
+	t1 = mono_ms();
+
+	iosat_seq_begin_write(&p->changecount);
+	for (int k = 0; k < nsamples; k++)
+	{
+		int			slot = samples[k].slot;
+
+		if (slot < 0)
+		{
+			p->overflow_samples++;
+			continue;
+		}
+		if (samples[k].fresh)
+		{
+			p->entries[slot].key = samples[k].key;
+			p->entries[slot].count = 0;
+		}
+		p->entries[slot].count++;
+	}
+	p->nentries = nentries;
+	p->enabled = true;
+	p->passes++;
+	p->samples += nsamples;
+	p->last_pass = now;
+	p->last_pass_ms = t1 - t0;
+	p->sum_pass_ms += t1 - t0;
+	p->last_procs = nsamples;
+	p->now_running = running;
+	p->now_disk_sleep = disk_sleep;
+	p->sum_running += running;
+	p->sum_disk_sleep += disk_sleep;
+
+	/*
+	 * The kernel's load-average recurrence on our own sampling clock:
+	 * load = load * e + active * (1 - e), e = exp(-dt / tau).  Until one
+	 * time constant has passed since the start, the weight of a sample is
+	 * at least dt / (elapsed + dt), which makes the figure the plain mean
+	 * of the samples so far instead of one dominated by the first sample.
+	 */
+	if (p->load_since == 0 || last_pass_mono <= 0 ||
+		t1 - last_pass_mono > LOAD_GAP_MS)
+	{
+		for (int i = 0; i < IOSAT_NLOADS; i++)
+			p->pg_load[i] = running + disk_sleep;
+		p->load_since = now;
+		load_start_mono = t1;
+	}
+	else
+	{
+		double		dt_s = (t1 - last_pass_mono) / 1000.0;
+		double		elapsed_s = (t1 - load_start_mono) / 1000.0;
+
+		for (int i = 0; i < IOSAT_NLOADS; i++)
+		{
+			double		w = 1.0 - exp(-dt_s / load_tau_s[i]);
+
+			if (dt_s / (elapsed_s + dt_s) > w)
+				w = dt_s / (elapsed_s + dt_s);
+			p->pg_load[i] += w * ((running + disk_sleep) - p->pg_load[i]);
+		}
+	}
+	iosat_seq_end_write(&p->changecount);
+	last_pass_mono = t1;
+}
+
+static void
+publish_disabled(void)
+{
+	IosatProfileShared *p = iosat_profile;
+
+	if (!p->enabled && p->load_since == 0)
+		return;
+	iosat_seq_begin_write(&p->changecount);
+	p->enabled = false;
+	p->load_since = 0;
+	p->now_running = 0;
+	p->now_disk_sleep = 0;
+	iosat_seq_end_write(&p->changecount);
+	last_pass_mono = 0;
+}
+
+static void
+profiler_exit(int code, Datum arg)
+{
+	pg_atomic_write_u32(&iosat_profile->profiler_pid, 0);
+}
+
+void
+iosat_profiler_main(Datum arg)
+{
+	double		next_due;
+	MemoryContext cxt;
+
+	pqsignal(SIGHUP, SignalHandlerForConfigReload);
+	pqsignal(SIGTERM, SignalHandlerForShutdownRequest);
+	BackgroundWorkerUnblockSignals();
+
+	type_cache_len = (int) ProcGlobal->allProcCount;
+	type_cache = MemoryContextAllocZero(TopMemoryContext,
+										sizeof(TypeCache) * Max(type_cache_len, 1));
+	index_create();
+	cxt = AllocSetContextCreate(TopMemoryContext, "iosat profiler",
+								ALLOCSET_DEFAULT_SIZES);
+	MemoryContextSwitchTo(cxt);
+
+	/*
+	 * A restarted profiler keeps the published counts but not its index of
+	 * them: start a fresh profile rather than duplicate buckets.
+	 */
+	pg_atomic_fetch_add_u64(&iosat_profile->reset_requested, 1);
+	handle_reset();
+
+	before_shmem_exit(profiler_exit, 0);
+	pg_atomic_write_u32(&iosat_profile->profiler_procno, (uint32) IOSAT_MY_PROCNO());
+	pg_atomic_write_u32(&iosat_profile->profiler_pid, (uint32) MyProcPid);
+	ereport(LOG,
+			(errmsg("iosat profiler started (interval %d ms, %s)",
+					iosat_profile_interval_ms,
+					iosat_profile_enabled ? "on" : "off")));
+
+	next_due = mono_ms();
+	while (!ShutdownRequestPending)
+	{
+		double		now;
+
+		if (ConfigReloadPending)
+		{
+			ConfigReloadPending = false;
+			ProcessConfigFile(PGC_SIGHUP);
+		}
+		handle_reset();
+
+		now = mono_ms();
+		if (!iosat_profile_enabled)
+		{
+			publish_disabled();
+			(void) WaitLatch(MyLatch,
+							 WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+							 10000L, PG_WAIT_EXTENSION);
+			ResetLatch(MyLatch);
+			CHECK_FOR_INTERRUPTS();
+			next_due = mono_ms();
+			continue;
+		}
+		if (now < next_due)
+		{
+			(void) WaitLatch(MyLatch,
+							 WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+							 (long) ceil(next_due - now), PG_WAIT_EXTENSION);
+			ResetLatch(MyLatch);
+			CHECK_FOR_INTERRUPTS();
+			continue;
+		}
+
+		profile_pass();
+		MemoryContextReset(cxt);
+
+		/* fixed rate; after falling behind, start again from now */
+		next_due += iosat_profile_interval_ms;
+		if (next_due < mono_ms())
+			next_due = mono_ms() + iosat_profile_interval_ms;
+		CHECK_FOR_INTERRUPTS();
+	}
+	proc_exit(0);
+}
+
+/* ---------------------------------------------------------------- SQL */
+
+Datum
+iosat_wait_profile_srf(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	IosatProfileShared *copy;
+
+	iosat_check_loaded();
+	InitMaterializedSRF(fcinfo, 0);
+	copy = read_profile();
+
+	for (int i = 0; i < copy->nentries; i++)
+	{
+		IosatProfileEntry *e = &copy->entries[i];
+		IosatRow	row;
+		uint32		wei = e->key.wait_event_info;
+		char		letter[2] = {e->key.state, '\0'};
+
+		if (e->count == 0)
+			continue;
+		e->key.backend_type[IOSAT_BTYPE_LEN - 1] = '\0';
+		e->key.wchan[IOSAT_WCHAN_LEN - 1] = '\0';
+
+		iosat_set_values_init(&row, rsinfo->setDesc);
+		iosat_put_text(&row, e->key.backend_type);
+		iosat_put_text(&row, wei != 0 ? pgstat_get_wait_event_type(wei) : NULL);
+		iosat_put_text(&row, wei != 0 ? pgstat_get_wait_event(wei) : NULL);
+		iosat_put_text(&row, e->key.state == '?' ? NULL : letter);
+		iosat_put_text(&row, e->key.state == '?' ? NULL :
+					   iosat_task_state_name(e->key.state));
+		iosat_put_text(&row, e->key.wchan);
+		iosat_put(&row, Int64GetDatum((int64) e->count));
+		Assert(row.n == row.natts);
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc,
+							 row.values, row.nulls);
+	}
+	if (copy->overflow_samples > 0)
+	{
+		IosatRow	row;
+
+		iosat_set_values_init(&row, rsinfo->setDesc);
+		iosat_put_text(&row, OTHER_BUCKET);
+		for (int i = 0; i < 5; i++)
+			iosat_put_null(&row);
+		iosat_put(&row, Int64GetDatum((int64) copy->overflow_samples));
+		Assert(row.n == row.natts);
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc,
+							 row.values, row.nulls);
+	}
+	return (Datum) 0;
+}
+
+Datum
+iosat_profiler_srf(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	IosatProfileShared h;
+	IosatRow	row;
+	uint32		pid;
+	const char *note = NULL;
+
+	iosat_check_loaded();
+	InitMaterializedSRF(fcinfo, 0);
+	iosat_read_profile_header(&h);
+	pid = pg_atomic_read_u32(&iosat_profile->profiler_pid);
+
+	if (pid == 0)
+		note = "the iosat profiler is not running";
+	else if (!iosat_profile_enabled)
+		note = "profiling is off (iosat.profile)";
+	else if (h.overflow_samples > 0)
+		note = psprintf("the profile table is full (%d entries): " UINT64_FORMAT
+						" samples were counted in the \"%s\" row; raise iosat.profile_max_entries or reset the profile",
+						h.max_entries, h.overflow_samples, OTHER_BUCKET);
+
+	iosat_set_values_init(&row, rsinfo->setDesc);
+	if (pid != 0)
+		iosat_put(&row, Int32GetDatum((int32) pid));
+	else
+		iosat_put_null(&row);
+	iosat_put(&row, BoolGetDatum(iosat_profile_enabled));
+	iosat_put(&row, Int32GetDatum(iosat_profile_interval_ms));
+	iosat_put_timestamp(&row, h.since);
+	iosat_put_timestamp(&row, h.last_pass);
+	iosat_put(&row, Int64GetDatum((int64) h.passes));
+	iosat_put(&row, Int64GetDatum((int64) h.samples));
+	iosat_put(&row, Int32GetDatum(h.nentries));
+	iosat_put(&row, Int32GetDatum(h.max_entries));
+	iosat_put(&row, Int64GetDatum((int64) h.overflow_samples));
+	if (h.passes > 0)
+	{
+		iosat_put(&row, Int32GetDatum(h.last_procs));
+		iosat_put(&row, Float8GetDatum(h.last_pass_ms));
+		iosat_put(&row, Float8GetDatum(h.sum_pass_ms / h.passes));
+	}
+	else
+	{
+		iosat_put_null(&row);
+		iosat_put_null(&row);
+		iosat_put_null(&row);
+	}
+	iosat_put_text(&row, note);
+	Assert(row.n == row.natts);
+	tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, row.values, row.nulls);
+	return (Datum) 0;
+}
+
+/*
+ * Ask the profiler to start a new profile, and wait (a few seconds at most)
+ * until it has.  The profiler is the table's only writer, so the reset is
+ * its job; if it is not running, the request waits for it.
+ */
+Datum
+iosat_wait_profile_reset(PG_FUNCTION_ARGS)
+{
+	IosatProfileShared *p;
+	uint64		req;
+	uint32		pid;
+	double		deadline;
+
+	iosat_check_loaded();
+	p = iosat_profile;
+	req = pg_atomic_add_fetch_u64(&p->reset_requested, 1);
+	pid = pg_atomic_read_u32(&p->profiler_pid);
+	if (pid != 0)
+	{
+		uint32		procno = pg_atomic_read_u32(&p->profiler_procno);
+
+		if (procno < ProcGlobal->allProcCount)
+			SetLatch(&ProcGlobal->allProcs[procno].procLatch);
+	}
+
+	deadline = mono_ms() + RESET_WAIT_MS;
+	while (pg_atomic_read_u64(&p->reset_done) < req)
+	{
+		if (pg_atomic_read_u32(&p->profiler_pid) == 0 || mono_ms() > deadline)
+		{
+			ereport(WARNING,
+					(errmsg("the iosat profiler did not acknowledge the reset"),
+					 errdetail("The profile will be reset when the profiler next runs.")));
+			break;
+		}
+		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+						 10L, PG_WAIT_EXTENSION);
+		ResetLatch(MyLatch);
+		CHECK_FOR_INTERRUPTS();
+	}
+	PG_RETURN_VOID();
+}
