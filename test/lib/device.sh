@@ -109,6 +109,67 @@ iosat_lock() {
 	flock -w 300 "$IOSAT_LOCK_FD" || iosat_die "could not take $IOSAT_STATE_ROOT/.lock"
 }
 
+# ---------------------------------------------------------------- holders
+# Several engineers' tests and benchmarks share the machine, and a test runner
+# calls destroy-all when it ends. Each object records its holder: the process
+# group of the process that asked for it (above sudo/runuser), with its start
+# time against pid reuse. destroy-all leaves objects whose holder is alive and
+# is not the caller's own process group or an ancestor of the caller: another
+# run still uses them. After kill -9 of the creating shell the holder is dead
+# and destroy-all removes everything. `destroy NAME` and `destroy-all --force`
+# do not look at holders.
+
+iosat_proc_field() { # PID FIELD(1-based, after comm) -> value
+	local s
+	s=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
+	s=${s##*) }
+	# shellcheck disable=SC2086
+	set -- $s "$2"
+	local n=${!#}
+	echo "${!n}"
+}
+
+iosat_pid_start() { iosat_proc_field "$1" 20; } # starttime is field 22 overall
+
+# iosat_caller_group: "pgid:starttime" of the caller's process group
+iosat_caller_group() {
+	local p=$PPID c
+	while [[ -n $p && $p -gt 1 ]]; do
+		c=$(cat "/proc/$p/comm" 2>/dev/null || true)
+		case $c in
+		sudo | runuser | su | env | setsid | timeout) p=$(iosat_proc_field "$p" 2) || break ;;
+		*) break ;;
+		esac
+	done
+	local g
+	g=$(iosat_proc_field "$p" 3 2>/dev/null || echo "$p")
+	[[ -n $g && -d /proc/$g ]] || g=$p
+	echo "$g:$(iosat_pid_start "$g" || echo 0)"
+}
+
+iosat_holder_alive() { # "pid:start"
+	local pid=${1%%:*} start=${1##*:}
+	[[ $pid =~ ^[0-9]+$ && $pid -gt 1 ]] || return 1
+	[[ $(iosat_pid_start "$pid" 2>/dev/null) == "$start" ]]
+}
+
+# iosat_held_by_other HOLDER: alive, not our group, not one of our ancestors
+iosat_held_by_other() {
+	local h=$1 pid
+	[[ -n $h ]] || return 1
+	iosat_holder_alive "$h" || return 1
+	[[ $h == "$(iosat_caller_group)" ]] && return 1
+	pid=${h%%:*}
+	local p=$$
+	while [[ -n $p && $p -gt 1 ]]; do
+		[[ $p == "$pid" ]] && return 1
+		p=$(iosat_proc_field "$p" 2) || break
+	done
+	return 0
+}
+
+iosat_memcg_holder_file() { echo "$IOSAT_STATE_ROOT/.memcg/$1.holder"; }
+
 # ---------------------------------------------------------------- loop helpers
 
 # iosat_loop_back DEV: backing file of a loop device ("" if not attached)
@@ -213,7 +274,7 @@ iosat_dev_prepare() {
 	backing="$IOSAT_BACKING_ROOT/$name.img"
 	iosat_state_set "$name" kind "$kind"
 	iosat_state_set "$name" created "$(date -u +%FT%TZ)"
-	iosat_state_set "$name" creator_pid "$$"
+	iosat_state_set "$name" holder "$(iosat_caller_group)"
 	iosat_state_set "$name" backing "$backing"
 	rm -f -- "$backing"
 	# preallocated, so the first write to a block does not pay for host allocation
@@ -436,13 +497,27 @@ iosat_orphan_names() {
 }
 
 iosat_dev_destroy_all() {
-	local n
+	local n force=${1-} h
 	for n in $( (iosat_state_names; iosat_orphan_names) | sort -u); do
+		if [[ $force != --force ]]; then
+			h=$(iosat_state_get "$n" holder)
+			[[ -n $h ]] || h=$(cat "$(iosat_memcg_holder_file "$n")" 2>/dev/null || true)
+			if iosat_held_by_other "$h"; then
+				echo "skipped=$n"
+				iosat_log "leaving '$n': still held by live process group ${h%%:*} (destroy $n, or destroy-all --force)"
+				continue
+			fi
+		fi
 		iosat_dev_destroy "$n"
 	done
 	# loops whose backing file is under our root but deleted or misnamed
 	local l
 	for l in $(losetup -n -O NAME,BACK-FILE 2>/dev/null | awk -v r="$IOSAT_BACKING_ROOT/" 'index($2, r) == 1 { print $1 }'); do
+		n=$(iosat_loop_back "$l")
+		n=${n##*/}
+		n=${n%.img}
+		# a skipped (held) device still has its backing file: not an orphan
+		[[ -e $IOSAT_BACKING_ROOT/$n.img && -d $(iosat_state_dir "$n") ]] && continue
 		iosat_log "orphan loop $l ($(iosat_loop_back "$l"))"
 		for u in $(iosat_loops_on "$l"); do
 			iosat_loop_detach_if_ours "$u" "$l"
@@ -475,6 +550,8 @@ iosat_memcg_create() {
 	mkdir -p "$IOSAT_MEMCG_ROOT"
 	d=$(iosat_memcg_dir "$name")
 	mkdir -p "$d"
+	mkdir -p "$IOSAT_STATE_ROOT/.memcg"
+	iosat_caller_group >"$(iosat_memcg_holder_file "$name")"
 	echo $((limit * 1024 * 1024)) >"$d/memory.limit_in_bytes"
 	echo "memcg=$d"
 	echo "limit_mb=$limit"
@@ -515,6 +592,7 @@ iosat_memcg_destroy() {
 	iosat_valid_name "$name"
 	d=$(iosat_memcg_dir "$name")
 	if [[ ! -d $d ]]; then
+		rm -f "$(iosat_memcg_holder_file "$name")"
 		[[ -n $quiet ]] || echo "memcg_destroyed=$name"
 		return 0
 	fi
@@ -526,6 +604,7 @@ iosat_memcg_destroy() {
 		sleep 0.3
 	done
 	[[ ! -d $d ]] || iosat_log "warning: could not remove $d"
+	rm -f "$(iosat_memcg_holder_file "$name")"
 	rmdir "$IOSAT_MEMCG_ROOT" 2>/dev/null || true
 	[[ -n $quiet ]] || echo "memcg_destroyed=$name"
 }
@@ -551,6 +630,9 @@ iosat_dev_status() {
 		fi
 		line+=" mnt=${mnt:--} mounted=$(mountpoint -q "${mnt:-/nonexistent}" 2>/dev/null && echo 1 || echo 0)"
 		line+=" backing=$(iosat_state_get "$n" backing)"
+		local h
+		h=$(iosat_state_get "$n" holder)
+		line+=" holder=${h%%:*} holder_alive=$(iosat_holder_alive "$h" && echo 1 || echo 0)"
 		echo "$line"
 	done
 	for d in "$IOSAT_MEMCG_ROOT"/*/; do

@@ -1,0 +1,58 @@
+-- Storm benchmark data set. psql variables: core_rows, oltp_rows, vac_rows,
+-- heavy_accounts (accounts with heavy_rows rows each, scattered over the heap).
+\set ON_ERROR_STOP 1
+CREATE EXTENSION IF NOT EXISTS pg_prewarm;
+DROP TABLE IF EXISTS core_lead, oltp, vac_target;
+
+-- The incident's table: index on account_id only; the heavy query filters on
+-- JSONB and deleted_at, so it visits every row of the account and returns none.
+CREATE TABLE core_lead (
+    id bigserial PRIMARY KEY,
+    account_id int NOT NULL,
+    payload jsonb NOT NULL,
+    deleted_at timestamptz,
+    created_at timestamptz NOT NULL DEFAULT now()
+) WITH (autovacuum_enabled = false);
+INSERT INTO core_lead (account_id, payload, deleted_at)
+SELECT CASE WHEN random() < (:heavy_accounts * :heavy_rows)::float8 / :core_rows
+            THEN 1 + (g % :heavy_accounts)
+            ELSE 1000 + (random() * (:core_rows / 25))::int END,
+       jsonb_build_object('source', (ARRAY['web','api','import','partner'])[1 + g % 4],
+                          'status', (ARRAY['open','won','lost','stale'])[1 + (g / 7) % 4],
+                          'score', g % 1000,
+                          'tags', jsonb_build_array('t' || g % 17, 't' || g % 29),
+                          'note', md5(g::text) || md5((g + 1)::text)),
+       CASE WHEN g % 10 = 0 THEN now() END
+FROM generate_series(1, :core_rows) g;
+CREATE INDEX idx_account_id ON core_lead (account_id);
+
+-- OLTP: cheap primary-key read + update.
+CREATE TABLE oltp (
+    id int PRIMARY KEY,
+    balance bigint NOT NULL DEFAULT 0,
+    filler text NOT NULL
+) WITH (fillfactor = 90, autovacuum_enabled = false);
+INSERT INTO oltp SELECT g, 0, repeat('x', 150) FROM generate_series(1, :oltp_rows) g;
+
+-- VACUUM target: large indexes, dead tuples recreated before each run.
+CREATE TABLE vac_target (
+    id int PRIMARY KEY,
+    a int NOT NULL,
+    b int NOT NULL,
+    c text NOT NULL,
+    filler text NOT NULL
+) WITH (autovacuum_enabled = false);
+INSERT INTO vac_target
+SELECT g, (random() * 1e6)::int, (random() * 1e6)::int, md5(g::text), repeat('v', 40)
+FROM generate_series(1, :vac_rows) g;
+CREATE INDEX vac_a ON vac_target (a);
+CREATE INDEX vac_b ON vac_target (b);
+CREATE INDEX vac_c ON vac_target (c);
+
+VACUUM ANALYZE core_lead;
+VACUUM ANALYZE oltp;
+VACUUM ANALYZE vac_target;
+CHECKPOINT;
+SELECT relname, pg_size_pretty(pg_total_relation_size(oid)) AS total,
+       pg_relation_size(oid) / 8192 AS heap_pages
+FROM pg_class WHERE relname IN ('core_lead', 'oltp', 'vac_target') ORDER BY 1;
