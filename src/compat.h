@@ -52,6 +52,36 @@ typedef uint64 iosat_queryid;
 #endif
 
 /*
+ * The wait event of a statement queued by admission control: its own name,
+ * "IosatAdmission", on 17+ (registered lazily, in the backend that first
+ * waits); the generic "Extension" before.
+ */
+#ifdef IOSAT_HAVE_CUSTOM_WAIT_EVENTS
+#include "utils/wait_event.h"
+static inline uint32
+iosat_wait_event_admission(void)
+{
+	static uint32 ev = 0;
+
+	if (ev == 0)
+		ev = WaitEventExtensionNew("IosatAdmission");
+	return ev;
+}
+#else
+#include "pgstat.h"
+#define iosat_wait_event_admission() ((uint32) PG_WAIT_EXTENSION)
+#endif
+
+/* 18 dropped ExecutorRun's execute_once argument */
+#if PG_VERSION_NUM >= 180000
+#define IOSAT_EXECUTORRUN_EXTRA_PARAM
+#define IOSAT_EXECUTORRUN_EXTRA_ARG
+#else
+#define IOSAT_EXECUTORRUN_EXTRA_PARAM , bool execute_once
+#define IOSAT_EXECUTORRUN_EXTRA_ARG , execute_once
+#endif
+
+/*
  * Backend-status snapshot by 1-based index (the rows of pg_stat_activity):
  * 17 renamed pgstat_fetch_stat_local_beentry() to
  * pgstat_get_local_beentry_by_index().  Callers include

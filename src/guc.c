@@ -10,10 +10,13 @@
  */
 #include "postgres.h"
 
+#include "postmaster/postmaster.h"
 #include "utils/guc.h"
 
+#include "admission.h"
 #include "iosat.h"
 #include "profile.h"
+#include "querystats.h"
 
 int			iosat_sample_interval_ms = 500;
 int			iosat_smoothing_ms = 2000;
@@ -21,6 +24,40 @@ int			iosat_iops_limit = 0;
 char	   *iosat_devices = NULL;
 char	   *iosat_sysfs_root = NULL;
 char	   *iosat_procfs_root = NULL;
+char	   *iosat_device_iops_limits = NULL;
+int			iosat_latency_target_ms = 20;
+int			iosat_queue_depth_target = 0;
+int			iosat_admission_mode = IOSAT_ADMISSION_OFF;
+int			iosat_cheap_reads = 100;
+int			iosat_cheap_cost = 10000;
+int			iosat_queue_timeout_ms = 10000;
+int			iosat_max_queued = 64;
+char	   *iosat_exempt_roles = NULL;
+int			iosat_monitor_log_level = LOG;
+
+extern int	iosat_exempt_roles_gen;
+
+static const struct config_enum_entry admission_options[] = {
+	{"off", IOSAT_ADMISSION_OFF, false},
+	{"monitor", IOSAT_ADMISSION_MONITOR, false},
+	{"queue", IOSAT_ADMISSION_QUEUE, false},
+	{"reject", IOSAT_ADMISSION_REJECT, false},
+	{NULL, 0, false}
+};
+
+static const struct config_enum_entry log_level_options[] = {
+	{"debug5", DEBUG5, false},
+	{"debug4", DEBUG4, false},
+	{"debug3", DEBUG3, false},
+	{"debug2", DEBUG2, false},
+	{"debug1", DEBUG1, false},
+	{"debug", DEBUG2, true},
+	{"info", INFO, false},
+	{"notice", NOTICE, false},
+	{"warning", WARNING, false},
+	{"log", LOG, false},
+	{NULL, 0, false}
+};
 bool		iosat_profile_enabled = true;
 int			iosat_profile_interval_ms = 250;
 int			iosat_profile_max_entries = 1024;
@@ -131,6 +168,60 @@ check_devices(char **newval, void **extra, GucSource source)
 	return true;
 }
 
+/* "name:iops, name:iops": device names as in iosat.devices, positive IOPS */
+static bool
+check_device_iops_limits(char **newval, void **extra, GucSource source)
+{
+	const char *p = *newval;
+
+	if (p == NULL)
+		return true;
+	while (*p)
+	{
+		const char *name;
+		long		iops;
+		char	   *end;
+
+		while (*p == ' ' || *p == ',')
+			p++;
+		if (*p == '\0')
+			break;
+		name = p;
+		while ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+			   (*p >= '0' && *p <= '9') || *p == '-' || *p == '_' || *p == '.')
+			p++;
+		if (p == name || *p != ':' || p - name >= IOSAT_NAME_LEN)
+		{
+			GUC_check_errdetail("Entries must look like \"device:iops\", e.g. \"nvme1n1:3000\".");
+			return false;
+		}
+		p++;
+		errno = 0;
+		iops = strtol(p, &end, 10);
+		if (end == p || errno != 0 || iops <= 0 || iops > 100000000)
+		{
+			GUC_check_errdetail("The IOPS of \"%.*s\" must be an integer between 1 and 100000000.",
+								(int) (p - 1 - name), name);
+			return false;
+		}
+		p = end;
+		while (*p == ' ')
+			p++;
+		if (*p != '\0' && *p != ',')
+		{
+			GUC_check_errdetail("Entries must be separated by commas.");
+			return false;
+		}
+	}
+	return true;
+}
+
+static void
+assign_exempt_roles(const char *newval, void *extra)
+{
+	iosat_exempt_roles_gen++;
+}
+
 void
 iosat_define_gucs(void)
 {
@@ -217,6 +308,108 @@ iosat_define_gucs(void)
 							"Samples of further keys are counted in one \"(other)\" row.",
 							&iosat_profile_max_entries,
 							1024, 64, 65536,
+							PGC_POSTMASTER,
+							0,
+							NULL, NULL, NULL);
+
+	DefineCustomStringVariable("iosat.device_iops_limits",
+							   "Per-device IOPS ceilings that override iosat.iops_limit.",
+							   "A comma-separated list of device:iops, e.g. \"nvme1n1:3000, nvme2n1:16000\".",
+							   &iosat_device_iops_limits,
+							   "",
+							   PGC_SIGHUP,
+							   GUC_LIST_INPUT,
+							   check_device_iops_limits, NULL, NULL);
+
+	DefineCustomIntVariable("iosat.latency_target",
+							"Read latency above which a device counts as saturated.",
+							"Compared with the smoothed read await of each device. 0 disables the latency signal.",
+							&iosat_latency_target_ms,
+							20, 0, 60000,
+							PGC_SIGHUP,
+							GUC_UNIT_MS,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("iosat.queue_depth_target",
+							"Average queue depth above which a device counts as saturated.",
+							"0 disables the queue-depth signal.",
+							&iosat_queue_depth_target,
+							0, 0, 100000,
+							PGC_SIGHUP,
+							0,
+							NULL, NULL, NULL);
+
+	DefineCustomEnumVariable("iosat.admission",
+							 "What admission control does with heavy statements while the storage is saturated.",
+							 "off: nothing; monitor: decide and count, admit everything, log would-be decisions; "
+							 "queue: wait for a slot (up to iosat.queue_timeout); reject: refuse at once.",
+							 &iosat_admission_mode,
+							 IOSAT_ADMISSION_OFF,
+							 admission_options,
+							 PGC_SUSET,
+							 0,
+							 NULL, NULL, NULL);
+
+	DefineCustomIntVariable("iosat.cheap_reads",
+							"Blocks read per execution under which a statement is cheap.",
+							"Cheap statements are never queued. Learned per queryid at ExecutorEnd.",
+							&iosat_cheap_reads,
+							100, 0, INT_MAX,
+							PGC_SUSET,
+							0,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("iosat.cheap_cost",
+							"Planner cost under which a statement with no history is cheap.",
+							NULL,
+							&iosat_cheap_cost,
+							10000, 0, INT_MAX,
+							PGC_SUSET,
+							0,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("iosat.queue_timeout",
+							"Longest time a heavy statement waits for a slot before it is refused.",
+							NULL,
+							&iosat_queue_timeout_ms,
+							10000, 1, 3600000,
+							PGC_SUSET,
+							GUC_UNIT_MS,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("iosat.max_queued",
+							"Most statements that may wait for a slot at once; more are refused.",
+							NULL,
+							&iosat_max_queued,
+							64, 0, MAX_BACKENDS,
+							PGC_SIGHUP,
+							0,
+							NULL, NULL, NULL);
+
+	DefineCustomStringVariable("iosat.exempt_roles",
+							   "Roles (and their members) whose statements never wait or are refused.",
+							   "A comma-separated list of role names.",
+							   &iosat_exempt_roles,
+							   "",
+							   PGC_SIGHUP,
+							   GUC_LIST_INPUT | GUC_LIST_QUOTE,
+							   NULL, assign_exempt_roles, NULL);
+
+	DefineCustomEnumVariable("iosat.monitor_log_level",
+							 "Log level of the decisions logged in monitor mode.",
+							 NULL,
+							 &iosat_monitor_log_level,
+							 LOG,
+							 log_level_options,
+							 PGC_SUSET,
+							 0,
+							 NULL, NULL, NULL);
+
+	DefineCustomIntVariable("iosat.max_queries",
+							"Number of distinct queryids whose I/O iosat learns.",
+							NULL,
+							&iosat_max_queries,
+							5000, 100, 1000000,
 							PGC_POSTMASTER,
 							0,
 							NULL, NULL, NULL);

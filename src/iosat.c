@@ -18,8 +18,10 @@
 #include "storage/lwlock.h"
 #include "storage/shmem.h"
 
+#include "admission.h"
 #include "compat.h"
 #include "iosat.h"
+#include "querystats.h"
 #include "profile.h"
 
 PG_MODULE_MAGIC;
@@ -36,6 +38,8 @@ iosat_shmem_request(void)
 		prev_shmem_request_hook();
 	RequestAddinShmemSpace(iosat_shmem_size());
 	RequestAddinShmemSpace(iosat_profile_shmem_size());
+	RequestAddinShmemSpace(iosat_querystats_shmem_size());
+	iosat_admission_shmem_request();
 }
 
 static void
@@ -46,6 +50,8 @@ iosat_shmem_startup(void)
 	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
 	iosat_shmem_init();
 	iosat_profile_shmem_init();
+	iosat_querystats_shmem_init();
+	iosat_admission_shmem_init();
 	LWLockRelease(AddinShmemInitLock);
 }
 
@@ -69,6 +75,10 @@ _PG_init(void)
 
 	iosat_register_sampler();
 	iosat_register_profiler();
+
+	/* admission control and per-queryid learning need query ids */
+	EnableQueryId();
+	iosat_admission_install_hooks();
 }
 
 /* every SQL entry point starts here */

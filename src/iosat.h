@@ -117,6 +117,34 @@ typedef struct IosatErrorState
 	TimestampTz time;
 } IosatErrorState;
 
+/*
+ * The governor's verdict, written by the sampler after each sample and read
+ * by ExecutorStart.  The hot path reads "saturated" only; the rest is read
+ * when a statement has to be limited, or by the views.
+ */
+typedef struct IosatVerdict
+{
+	pg_atomic_uint32 changecount;
+	char		device[IOSAT_NAME_LEN];	/* the most pressed device */
+	char		reason[IOSAT_NOTE_LEN];	/* why saturated, in words */
+	double		iops;			/* smoothed r+w IOPS of that device */
+	int64		ceiling;		/* its IOPS ceiling, 0 if unknown */
+	double		r_await_ms;
+	double		aqu_sz;
+	double		pressure;		/* max of the ratios to their thresholds */
+	TimestampTz since;			/* saturated since, or 0 */
+} IosatVerdict;
+
+typedef struct IosatGate
+{
+	pg_atomic_uint32 saturated; /* 1: limit heavy statements */
+	pg_atomic_uint32 limit;		/* heavy statements allowed to run */
+	pg_atomic_uint64 updated;	/* TimestampTz of the last verdict */
+	pg_atomic_uint32 running_heavy; /* as counted at the last verdict */
+	pg_atomic_uint64 saturation_events;
+	IosatVerdict verdict;
+} IosatGate;
+
 typedef struct IosatShared
 {
 	/* sampler liveness; written by the sampler only */
@@ -131,6 +159,7 @@ typedef struct IosatShared
 	IosatErrorState error;
 
 	IosatPsiState psi;
+	IosatGate	gate;
 	IosatDevice devices[IOSAT_MAX_DEVICES];
 } IosatShared;
 
@@ -144,6 +173,9 @@ extern void iosat_check_loaded(void);
 extern int	iosat_sample_interval_ms;
 extern int	iosat_smoothing_ms;
 extern int	iosat_iops_limit;
+extern char *iosat_device_iops_limits;
+extern int	iosat_latency_target_ms;
+extern int	iosat_queue_depth_target;
 extern char *iosat_devices;
 extern char *iosat_sysfs_root;
 extern char *iosat_procfs_root;
@@ -161,6 +193,11 @@ extern void iosat_read_psi(IosatPsiState *out);
 extern void iosat_set_error(const char *msg);
 extern void iosat_read_error(char *buf, Size len, TimestampTz *when);
 extern int64 iosat_sample_age_ms(TimestampTz now);
+
+/* governor.c */
+extern void iosat_governor_update(TimestampTz now);
+extern int64 iosat_device_ceiling(const char *name);
+extern void iosat_read_verdict(IosatVerdict *out);
 
 /* sampler.c */
 extern void iosat_register_sampler(void);

@@ -31,6 +31,7 @@
 #include "utils/guc.h"
 #include "utils/memutils.h"
 
+#include "admission.h"
 #include "compat.h"
 #include "devices.h"
 #include "iosat.h"
@@ -214,7 +215,7 @@ install_devices(const IosatDeviceList *list)
 				d->status = IOSAT_DEV_WARMING;
 				d->note[0] = '\0';
 			}
-			d->iops_limit = iosat_iops_limit;
+			d->iops_limit = iosat_device_ceiling(d->name);
 		}
 		iosat_seq_end_write(&d->changecount);
 
@@ -416,7 +417,7 @@ sample_device(int i, double now_mono, TimestampTz now, uint64 sampleno)
 	d->nr_requests = nr_requests;
 	d->rotational = rotational;
 	strlcpy(d->scheduler, scheduler, IOSAT_NAME_LEN);
-	d->iops_limit = iosat_iops_limit;
+	d->iops_limit = iosat_device_ceiling(d->name);
 	if (have_rates)
 	{
 		double		dt = now_mono - l->prev_mono_ms;
@@ -594,6 +595,10 @@ iosat_sampler_main(Datum arg)
 				lost = true;
 		sample_psi(now_mono, now);
 		sampleno++;
+
+		/* decide, free what dead backends left, wake the queue */
+		iosat_admission_reclaim();
+		iosat_governor_update(now);
 
 		pg_atomic_write_u64(&iosat_shared->last_sample_time, (uint64) now);
 		pg_atomic_fetch_add_u64(&iosat_shared->samples, 1);

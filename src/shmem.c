@@ -41,6 +41,12 @@ iosat_shmem_init(void)
 		pg_atomic_init_u64(&iosat_shared->sample_errors, 0);
 		pg_atomic_init_u32(&iosat_shared->error.changecount, 0);
 		pg_atomic_init_u32(&iosat_shared->psi.changecount, 0);
+		pg_atomic_init_u32(&iosat_shared->gate.saturated, 0);
+		pg_atomic_init_u32(&iosat_shared->gate.limit, 0);
+		pg_atomic_init_u64(&iosat_shared->gate.updated, 0);
+		pg_atomic_init_u32(&iosat_shared->gate.running_heavy, 0);
+		pg_atomic_init_u64(&iosat_shared->gate.saturation_events, 0);
+		pg_atomic_init_u32(&iosat_shared->gate.verdict.changecount, 0);
 		for (int i = 0; i < IOSAT_MAX_DEVICES; i++)
 			pg_atomic_init_u32(&iosat_shared->devices[i].changecount, 0);
 	}

@@ -269,3 +269,75 @@ GRANT EXECUTE ON FUNCTION iosat_wait_profile() TO pg_read_all_stats;
 GRANT EXECUTE ON FUNCTION iosat_profiler() TO pg_read_all_stats;
 GRANT SELECT ON iosat_wait_profile, iosat_profiler TO pg_read_all_stats;
 GRANT EXECUTE ON FUNCTION iosat_wait_profile_reset() TO pg_monitor;
+
+--
+-- Admission control: the gate and what each statement costs
+--
+CREATE FUNCTION iosat_admission(
+    OUT mode text,
+    OUT saturated bool,
+    OUT stale bool,
+    OUT reason text,
+    OUT device text,
+    OUT saturated_since timestamptz,
+    OUT heavy_limit int4,
+    OUT heavy_running int4,
+    OUT queued int4,
+    OUT pressure float8,
+    OUT passed_cheap int8,
+    OUT admitted_slot int8,
+    OUT entered_queue int8,
+    OUT admitted_from_queue int8,
+    OUT timed_out int8,
+    OUT rejected int8,
+    OUT left_queue int8,
+    OUT bypass_exempt int8,
+    OUT bypass_locks int8,
+    OUT bypass_holder int8,
+    OUT would_queue int8,
+    OUT fail_open int8,
+    OUT reclaimed int8,
+    OUT saturation_events int8,
+    OUT avg_wait_ms float8,
+    OUT max_wait_ms float8
+)
+RETURNS SETOF record
+AS 'MODULE_PATHNAME', 'iosat_admission_srf'
+LANGUAGE C STRICT VOLATILE PARALLEL RESTRICTED;
+
+CREATE VIEW iosat_admission AS
+    SELECT * FROM iosat_admission();
+
+CREATE FUNCTION iosat_queries(
+    OUT queryid int8,
+    OUT calls int8,
+    OUT blocks_read int8,
+    OUT rows int8,
+    OUT blocks_per_call float8,
+    OUT rows_per_call float8,
+    OUT read_amplification float8,
+    OUT heavy bool,
+    OUT times_queued int8,
+    OUT times_refused int8,
+    OUT last_decision text
+)
+RETURNS SETOF record
+AS 'MODULE_PATHNAME', 'iosat_queries_srf'
+LANGUAGE C STRICT VOLATILE PARALLEL RESTRICTED;
+
+CREATE VIEW iosat_queries AS
+    SELECT * FROM iosat_queries();
+
+CREATE FUNCTION iosat_queries_reset()
+RETURNS void
+AS 'MODULE_PATHNAME', 'iosat_queries_reset'
+LANGUAGE C STRICT VOLATILE PARALLEL RESTRICTED;
+
+-- the gate is public like the devices; per-query figures are for monitoring
+-- roles (join them with pg_stat_statements for the text); resets for admins
+GRANT SELECT ON iosat_admission TO PUBLIC;
+REVOKE ALL ON FUNCTION iosat_queries() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION iosat_queries() TO pg_read_all_stats;
+GRANT SELECT ON iosat_queries TO pg_read_all_stats;
+REVOKE ALL ON FUNCTION iosat_queries_reset() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION iosat_queries_reset() TO pg_monitor;

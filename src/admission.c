@@ -1,0 +1,890 @@
+/*-------------------------------------------------------------------------
+ *
+ * admission.c
+ *	  Admission control in ExecutorStart: while the storage is saturated,
+ *	  heavy statements need a slot; without one they wait in a bounded FIFO
+ *	  queue or are refused with SQLSTATE 53000.  Cheap statements pass.
+ *
+ * Who is gated: top-level statements of client backends (and the statement
+ * under a top-level EXPLAIN ANALYZE).  Never nested statements (functions,
+ * SPI), parallel workers, utility statements, or EXPLAIN without ANALYZE.
+ *
+ * The hot path.  On a healthy device a statement reads the gate word and
+ * its queryid's learned cost (atomics, no lock, no syscall, no allocation).
+ * A heavy statement also stores to its own backend's slot entry, so that
+ * the number of heavy statements running is exact when saturation begins.
+ *
+ * Deadlocks.  A queued statement holds its snapshot and the locks taken at
+ * parse and plan time; a statement whose transaction already wrote
+ * something (has an xid) or ran earlier statements may hold row or table
+ * locks that a slot holder waits for.  Such statements never wait: they
+ * are admitted at once (counted as bypass_locks), the way CockroachDB lets
+ * lock holders go first.  A backend that already holds a slot (an open
+ * cursor) is never made to wait for a second one.  What remains (an
+ * advisory lock held across statements, say) is bounded by
+ * iosat.queue_timeout.
+ *
+ * Releasing.  A slot is released at ExecutorEnd; when ExecutorEnd is not
+ * reached (an error, a cancel, a statement_timeout, an error inside a
+ * savepoint or a PL/pgSQL EXCEPTION block, a cursor closed early), by the
+ * release of the resource owner that was current at ExecutorStart (the
+ * portal's); at top-level abort by the transaction callback; at backend
+ * exit (FATAL, terminate) by a before_shmem_exit callback; and when a
+ * backend died without any of these, the sampler frees the slots of pids
+ * that no longer exist.  A crashed backend makes the postmaster
+ * re-initialise shared memory, so nothing survives it.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <signal.h>
+
+#include "access/parallel.h"
+#include "access/twophase.h"
+#include "access/xact.h"
+#include "executor/executor.h"
+#include "executor/instrument.h"
+#include "miscadmin.h"
+#include "nodes/parsenodes.h"
+#include "storage/ipc.h"
+#include "storage/lwlock.h"
+#include "storage/proc.h"
+#include "storage/shmem.h"
+#include "tcop/utility.h"
+#include "utils/acl.h"
+#include "utils/builtins.h"
+#include "utils/resowner.h"
+#include "utils/timestamp.h"
+#include "utils/varlena.h"
+
+#include "admission.h"
+#include "compat.h"
+#include "iosat.h"
+#include "querystats.h"
+#include "views.h"
+
+IosatAdmissionShared *iosat_adm = NULL;
+
+/* slots this backend holds, one per open top-level executor */
+#define MAX_HELD 64
+typedef struct HeldSlot
+{
+	QueryDesc  *qd;
+	ResourceOwner owner;
+} HeldSlot;
+
+static HeldSlot held[MAX_HELD];
+static int	nheld = 0;
+
+/* I/O accounting of top-level statements, for learning */
+typedef struct Tracked
+{
+	QueryDesc  *qd;
+	uint64		queryid;
+	int64		blocks_at_start;
+} Tracked;
+
+static Tracked tracked[MAX_HELD];
+static int	ntracked = 0;
+
+static int	nesting_level = 0;
+static bool in_toplevel_explain = false;
+static bool backend_registered = false;
+
+/* exempt-role cache */
+static Oid	exempt_cached_user = InvalidOid;
+static int	exempt_cached_gen = -1;
+static bool exempt_cached = false;
+int			iosat_exempt_roles_gen = 0;
+
+static ExecutorStart_hook_type prev_ExecutorStart = NULL;
+static ExecutorRun_hook_type prev_ExecutorRun = NULL;
+static ExecutorFinish_hook_type prev_ExecutorFinish = NULL;
+static ExecutorEnd_hook_type prev_ExecutorEnd = NULL;
+static ProcessUtility_hook_type prev_ProcessUtility = NULL;
+
+static inline int *
+queue_ring(void)
+{
+	return (int *) &iosat_adm->slots[iosat_adm->nslots];
+}
+
+static int
+total_procs(void)
+{
+	return MaxBackends + NUM_AUXILIARY_PROCS + max_prepared_xacts;
+}
+
+Size
+iosat_admission_shmem_size(void)
+{
+	Size		sz = offsetof(IosatAdmissionShared, slots);
+
+	sz = add_size(sz, mul_size(sizeof(IosatBackendSlot), total_procs()));
+	sz = add_size(sz, mul_size(sizeof(int), total_procs()));
+	return MAXALIGN(sz);
+}
+
+void
+iosat_admission_shmem_request(void)
+{
+	RequestAddinShmemSpace(iosat_admission_shmem_size());
+	RequestNamedLWLockTranche("iosat", 1);
+}
+
+void
+iosat_admission_shmem_init(void)
+{
+	bool		found;
+
+	iosat_adm = ShmemInitStruct("iosat admission", iosat_admission_shmem_size(),
+								&found);
+	if (!found)
+	{
+		iosat_adm->lock = &(GetNamedLWLockTranche("iosat"))->lock;
+		iosat_adm->nslots = total_procs();
+		iosat_adm->qhead = 0;
+		iosat_adm->qlen = 0;
+		pg_atomic_init_u32(&iosat_adm->queued, 0);
+		for (int i = 0; i < IOSAT_NUM_COUNTERS; i++)
+			pg_atomic_init_u64(&iosat_adm->counters[i], 0);
+		for (int i = 0; i < iosat_adm->nslots; i++)
+		{
+			IosatBackendSlot *s = &iosat_adm->slots[i];
+
+			pg_atomic_init_u32(&s->heavy_running, 0);
+			s->pid = 0;
+			s->queued = false;
+			s->queued_since = 0;
+			s->queryid = 0;
+			ConditionVariableInit(&s->cv);
+		}
+	}
+}
+
+static inline void
+count(IosatCounter c)
+{
+	pg_atomic_fetch_add_u64(&iosat_adm->counters[c], 1);
+}
+
+static inline IosatBackendSlot *
+my_slot(void)
+{
+	return &iosat_adm->slots[IOSAT_MY_PROCNO()];
+}
+
+/* ---------------------------------------------------------------------
+ * The queue (all under iosat_adm->lock)
+ * ---------------------------------------------------------------------
+ */
+static void
+queue_push(int procno)
+{
+	int		   *ring = queue_ring();
+
+	ring[(iosat_adm->qhead + iosat_adm->qlen) % iosat_adm->nslots] = procno;
+	iosat_adm->qlen++;
+	pg_atomic_write_u32(&iosat_adm->queued, iosat_adm->qlen);
+}
+
+static int
+queue_head(void)
+{
+	return iosat_adm->qlen > 0 ? queue_ring()[iosat_adm->qhead] : -1;
+}
+
+/* remove procno wherever it stands; returns whether it was there */
+static bool
+queue_remove(int procno)
+{
+	int		   *ring = queue_ring();
+	int			n = iosat_adm->nslots;
+	int			pos = -1;
+
+	for (int i = 0; i < iosat_adm->qlen; i++)
+		if (ring[(iosat_adm->qhead + i) % n] == procno)
+		{
+			pos = i;
+			break;
+		}
+	if (pos < 0)
+		return false;
+	for (int i = pos; i < iosat_adm->qlen - 1; i++)
+		ring[(iosat_adm->qhead + i) % n] = ring[(iosat_adm->qhead + i + 1) % n];
+	iosat_adm->qlen--;
+	if (iosat_adm->qlen == 0)
+		iosat_adm->qhead = 0;
+	pg_atomic_write_u32(&iosat_adm->queued, iosat_adm->qlen);
+	return true;
+}
+
+uint32
+iosat_admission_count_running(void)
+{
+	uint32		n = 0;
+
+	if (iosat_adm == NULL)
+		return 0;
+	for (int i = 0; i < iosat_adm->nslots; i++)
+		n += pg_atomic_read_u32(&iosat_adm->slots[i].heavy_running);
+	return n;
+}
+
+uint32
+iosat_admission_queued(void)
+{
+	return iosat_adm ? pg_atomic_read_u32(&iosat_adm->queued) : 0;
+}
+
+/* signal the queue head (or everyone queued, when the gate opened) */
+void
+iosat_admission_wake(bool all)
+{
+	if (iosat_adm == NULL || pg_atomic_read_u32(&iosat_adm->queued) == 0)
+		return;
+	LWLockAcquire(iosat_adm->lock, LW_SHARED);
+	if (all)
+	{
+		int		   *ring = queue_ring();
+
+		for (int i = 0; i < iosat_adm->qlen; i++)
+			ConditionVariableSignal(&iosat_adm->slots[ring[(iosat_adm->qhead + i) %
+														   iosat_adm->nslots]].cv);
+	}
+	else if (iosat_adm->qlen > 0)
+		ConditionVariableSignal(&iosat_adm->slots[queue_head()].cv);
+	LWLockRelease(iosat_adm->lock);
+}
+
+/*
+ * Called by the sampler each sample: free the slots and queue places of
+ * backends that are gone without having released them.
+ */
+void
+iosat_admission_reclaim(void)
+{
+	if (iosat_adm == NULL)
+		return;
+	for (int i = 0; i < iosat_adm->nslots; i++)
+	{
+		IosatBackendSlot *s = &iosat_adm->slots[i];
+		int			pid = s->pid;
+
+		if (pid == 0 ||
+			(pg_atomic_read_u32(&s->heavy_running) == 0 && !s->queued))
+			continue;
+		if (kill(pid, 0) == 0 || errno != ESRCH)
+			continue;
+		LWLockAcquire(iosat_adm->lock, LW_EXCLUSIVE);
+		if (s->pid == pid)
+		{
+			uint32		held_slots = pg_atomic_read_u32(&s->heavy_running);
+
+			queue_remove(i);
+			s->queued = false;
+			pg_atomic_write_u32(&s->heavy_running, 0);
+			s->pid = 0;
+			if (held_slots > 0)
+			{
+				pg_atomic_fetch_add_u64(&iosat_adm->counters[IOSAT_C_RECLAIMED],
+										held_slots);
+				ereport(LOG,
+						(errmsg("iosat: freed %u admission slots of exited process %d",
+								held_slots, pid)));
+			}
+		}
+		LWLockRelease(iosat_adm->lock);
+	}
+}
+
+/* ---------------------------------------------------------------------
+ * Slots held by this backend
+ * ---------------------------------------------------------------------
+ */
+static void
+wake_next_if_room(void)
+{
+	if (pg_atomic_read_u32(&iosat_adm->queued) > 0)
+		iosat_admission_wake(pg_atomic_read_u32(&iosat_shared->gate.saturated) == 0);
+}
+
+static void
+take_slot(QueryDesc *qd)
+{
+	IosatBackendSlot *s = my_slot();
+
+	if (nheld >= MAX_HELD)
+		return;					/* untracked: more open cursors than we count */
+	held[nheld].qd = qd;
+	held[nheld].owner = CurrentResourceOwner;
+	nheld++;
+	pg_atomic_write_u32(&s->heavy_running, nheld);
+}
+
+static void
+drop_held(int i)
+{
+	held[i] = held[--nheld];
+	pg_atomic_write_u32(&my_slot()->heavy_running, nheld);
+	wake_next_if_room();
+}
+
+static void
+release_slot_of(QueryDesc *qd)
+{
+	for (int i = nheld - 1; i >= 0; i--)
+		if (held[i].qd == qd)
+		{
+			drop_held(i);
+			return;
+		}
+}
+
+static void
+release_all_slots(void)
+{
+	if (nheld == 0)
+		return;
+	nheld = 0;
+	pg_atomic_write_u32(&my_slot()->heavy_running, 0);
+	wake_next_if_room();
+}
+
+/* leave the queue if we are in it (error, cancel, timeout, exit) */
+static void
+leave_queue(void)
+{
+	IosatBackendSlot *s = my_slot();
+	bool		was_head;
+
+	if (!s->queued)
+		return;
+	LWLockAcquire(iosat_adm->lock, LW_EXCLUSIVE);
+	was_head = queue_head() == IOSAT_MY_PROCNO();
+	if (queue_remove(IOSAT_MY_PROCNO()))
+		count(IOSAT_C_CANCELLED);
+	s->queued = false;
+	LWLockRelease(iosat_adm->lock);
+	if (was_head)
+		wake_next_if_room();
+}
+
+static void
+forget_tracked(void)
+{
+	ntracked = 0;
+}
+
+/* resource owner release: the portal that took a slot is going away */
+static void
+resowner_release(ResourceReleasePhase phase, bool isCommit, bool isTopLevel,
+				 void *arg)
+{
+	if (phase != RESOURCE_RELEASE_AFTER_LOCKS)
+		return;
+	for (int i = nheld - 1; i >= 0; i--)
+		if (held[i].owner == CurrentResourceOwner)
+			drop_held(i);
+	for (int i = ntracked - 1; i >= 0; i--)
+		if (tracked[i].qd != NULL && !isCommit)
+			tracked[i] = tracked[--ntracked];
+}
+
+static void
+xact_callback(XactEvent event, void *arg)
+{
+	if (event == XACT_EVENT_ABORT || event == XACT_EVENT_PARALLEL_ABORT)
+	{
+		leave_queue();
+		release_all_slots();
+		forget_tracked();
+		nesting_level = 0;
+		in_toplevel_explain = false;
+	}
+}
+
+static void
+backend_exit(int code, Datum arg)
+{
+	IosatBackendSlot *s;
+
+	if (iosat_adm == NULL || MyProc == NULL)
+		return;
+	s = my_slot();
+	ConditionVariableCancelSleep();
+	leave_queue();
+	release_all_slots();
+	LWLockAcquire(iosat_adm->lock, LW_EXCLUSIVE);
+	s->pid = 0;
+	LWLockRelease(iosat_adm->lock);
+}
+
+/* first gated statement of this backend: claim its slot entry */
+static void
+register_backend(void)
+{
+	IosatBackendSlot *s;
+
+	if (backend_registered)
+		return;
+	s = my_slot();
+	LWLockAcquire(iosat_adm->lock, LW_EXCLUSIVE);
+	if (s->queued)				/* a previous owner's leftovers */
+		queue_remove(IOSAT_MY_PROCNO());
+	s->queued = false;
+	s->pid = MyProcPid;
+	pg_atomic_write_u32(&s->heavy_running, 0);
+	LWLockRelease(iosat_adm->lock);
+	before_shmem_exit(backend_exit, 0);
+	RegisterXactCallback(xact_callback, NULL);
+	RegisterResourceReleaseCallback(resowner_release, NULL);
+	backend_registered = true;
+}
+
+/* ---------------------------------------------------------------------
+ * Deciding
+ * ---------------------------------------------------------------------
+ */
+static bool
+role_is_exempt(void)
+{
+	Oid			user = GetUserId();
+	char	   *copy;
+	List	   *names;
+	ListCell   *lc;
+	bool		result = false;
+
+	if (iosat_exempt_roles == NULL || iosat_exempt_roles[0] == '\0')
+		return false;
+	if (user == exempt_cached_user && exempt_cached_gen == iosat_exempt_roles_gen)
+		return exempt_cached;
+
+	copy = pstrdup(iosat_exempt_roles);
+	if (SplitIdentifierString(copy, ',', &names))
+	{
+		foreach(lc, names)
+		{
+			Oid			role = get_role_oid((char *) lfirst(lc), true);
+
+			if (OidIsValid(role) && is_member_of_role(user, role))
+			{
+				result = true;
+				break;
+			}
+		}
+	}
+	list_free(names);
+	pfree(copy);
+	exempt_cached_user = user;
+	exempt_cached_gen = iosat_exempt_roles_gen;
+	exempt_cached = result;
+	return result;
+}
+
+/* does this transaction possibly hold locks that others wait for? */
+static bool
+may_hold_locks(void)
+{
+	if (TransactionIdIsValid(GetTopTransactionIdIfAny()))
+		return true;
+	return IsTransactionBlock() &&
+		GetCurrentTransactionStartTimestamp() != GetCurrentStatementStartTimestamp();
+}
+
+static bool
+is_heavy(QueryDesc *qd, IosatQueryEntry *e)
+{
+	double		rpc = iosat_query_reads_per_call(e);
+
+	if (rpc >= 0)
+		return rpc >= iosat_cheap_reads;
+	return qd->plannedstmt->planTree != NULL &&
+		qd->plannedstmt->planTree->total_cost >= iosat_cheap_cost;
+}
+
+static void
+describe(char *buf, size_t len, uint32 running, uint32 limit, uint32 queued,
+		 IosatVerdict *v)
+{
+	snprintf(buf, len,
+			 "Device \"%s\": %.0f IOPS%s, read latency %.1f ms, queue depth %.1f (%s); "
+			 "%u heavy statements running, limit %u; %u queued.",
+			 v->device, v->iops,
+			 v->ceiling > 0 ? psprintf(" of %lld provisioned", (long long) v->ceiling) : "",
+			 v->r_await_ms, v->aqu_sz,
+			 v->reason[0] ? v->reason : "saturated",
+			 running, limit, queued);
+}
+
+static void
+refuse(const char *why, uint64 queryid, IosatDecision d)
+{
+	IosatVerdict v;
+	char		detail[512];
+
+	iosat_read_verdict(&v);
+	describe(detail, sizeof(detail), iosat_admission_count_running(),
+			 pg_atomic_read_u32(&iosat_shared->gate.limit),
+			 iosat_admission_queued(), &v);
+	iosat_query_note_decision(queryid, d);
+	ereport(ERROR,
+			(errcode(ERRCODE_INSUFFICIENT_RESOURCES),
+			 errmsg("%s: device \"%s\" is saturated", why, v.device),
+			 errdetail_internal("%s", detail),
+			 errhint("The statement was not started and is safe to retry after a short delay. "
+					 "See the iosat_admission view.")));
+}
+
+static bool
+gate_enforcing(void)
+{
+	int64		age_ms;
+
+	if (pg_atomic_read_u32(&iosat_shared->gate.saturated) == 0)
+		return false;
+	/* fail open: a verdict older than a few samples is not trusted */
+	age_ms = (GetCurrentTimestamp() -
+			  (TimestampTz) pg_atomic_read_u64(&iosat_shared->gate.updated)) / 1000;
+	return age_ms <= iosat_stale_after_ms();
+}
+
+/* wait in the queue for a slot; returns with the slot taken, or throws */
+static void
+wait_for_slot(QueryDesc *qd, uint64 queryid)
+{
+	IosatBackendSlot *s = my_slot();
+	TimestampTz start = GetCurrentTimestamp();
+	uint32		wait_event = iosat_wait_event_admission();
+
+	PG_TRY();
+	{
+		ConditionVariablePrepareToSleep(&s->cv);
+		for (;;)
+		{
+			bool		go = false;
+			long		elapsed_ms;
+
+			LWLockAcquire(iosat_adm->lock, LW_EXCLUSIVE);
+			if (!gate_enforcing())
+				go = true;
+			else if (queue_head() == IOSAT_MY_PROCNO() &&
+					 iosat_admission_count_running() <
+					 pg_atomic_read_u32(&iosat_shared->gate.limit))
+				go = true;
+			if (go)
+			{
+				queue_remove(IOSAT_MY_PROCNO());
+				s->queued = false;
+				take_slot(qd);
+			}
+			LWLockRelease(iosat_adm->lock);
+			if (go)
+				break;
+
+			elapsed_ms = (GetCurrentTimestamp() - start) / 1000;
+			if (elapsed_ms >= iosat_queue_timeout_ms)
+			{
+				leave_queue();
+				count(IOSAT_C_TIMED_OUT);
+				refuse(psprintf("statement waited %ld ms for I/O capacity", elapsed_ms),
+					   queryid, IOSAT_DEC_TIMED_OUT);
+			}
+			(void) ConditionVariableTimedSleep(&s->cv,
+											   Min(100, iosat_queue_timeout_ms - elapsed_ms),
+											   wait_event);
+		}
+	}
+	PG_CATCH();
+	{
+		ConditionVariableCancelSleep();
+		leave_queue();
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
+	ConditionVariableCancelSleep();
+
+	{
+		uint64		waited = (GetCurrentTimestamp() - start);
+		uint64		max = pg_atomic_read_u64(&iosat_adm->counters[IOSAT_C_WAIT_MAX_US]);
+
+		pg_atomic_fetch_add_u64(&iosat_adm->counters[IOSAT_C_WAIT_US], waited);
+		while (waited > max &&
+			   !pg_atomic_compare_exchange_u64(&iosat_adm->counters[IOSAT_C_WAIT_MAX_US],
+											   &max, waited))
+			;
+	}
+	count(IOSAT_C_ADMITTED_FROM_QUEUE);
+	iosat_query_note_decision(queryid, IOSAT_DEC_QUEUED);
+	/* more room? let the next one in too */
+	wake_next_if_room();
+}
+
+static void
+admit_saturated(QueryDesc *qd, uint64 queryid, IosatQueryEntry *e)
+{
+	IosatBackendSlot *s = my_slot();
+	uint32		running;
+	uint32		limit;
+
+	if (!is_heavy(qd, e))
+	{
+		count(IOSAT_C_CHEAP);
+		iosat_query_note_decision(queryid, IOSAT_DEC_CHEAP);
+		return;
+	}
+	if (nheld > 0)
+	{
+		count(IOSAT_C_BYPASS_HOLDER);
+		iosat_query_note_decision(queryid, IOSAT_DEC_BYPASS);
+		take_slot(qd);
+		return;
+	}
+	if (role_is_exempt())
+	{
+		count(IOSAT_C_BYPASS_EXEMPT);
+		iosat_query_note_decision(queryid, IOSAT_DEC_BYPASS);
+		take_slot(qd);
+		return;
+	}
+	if (may_hold_locks())
+	{
+		count(IOSAT_C_BYPASS_LOCKS);
+		iosat_query_note_decision(queryid, IOSAT_DEC_BYPASS);
+		take_slot(qd);
+		return;
+	}
+
+	if (iosat_admission_mode == IOSAT_ADMISSION_MONITOR)
+	{
+		running = iosat_admission_count_running();
+		limit = pg_atomic_read_u32(&iosat_shared->gate.limit);
+		if (running >= limit)
+		{
+			IosatVerdict v;
+
+			iosat_read_verdict(&v);
+			count(IOSAT_C_WOULD_QUEUE);
+			iosat_query_note_decision(queryid, IOSAT_DEC_WOULD_QUEUE);
+			ereport(iosat_monitor_log_level,
+					(errmsg("iosat (monitor): statement would have been queued: device \"%s\" is saturated",
+							v.device),
+					 errdetail("%u heavy statements running, limit %u; queryid %lld.",
+							   running, limit, (long long) queryid)));
+		}
+		else
+		{
+			count(IOSAT_C_SLOT);
+			iosat_query_note_decision(queryid, IOSAT_DEC_SLOT);
+		}
+		take_slot(qd);
+		return;
+	}
+
+	LWLockAcquire(iosat_adm->lock, LW_EXCLUSIVE);
+	running = iosat_admission_count_running();
+	limit = pg_atomic_read_u32(&iosat_shared->gate.limit);
+	if (iosat_adm->qlen == 0 && running < limit)
+	{
+		take_slot(qd);
+		LWLockRelease(iosat_adm->lock);
+		count(IOSAT_C_SLOT);
+		iosat_query_note_decision(queryid, IOSAT_DEC_SLOT);
+		return;
+	}
+	if (iosat_admission_mode == IOSAT_ADMISSION_REJECT)
+	{
+		LWLockRelease(iosat_adm->lock);
+		count(IOSAT_C_REJECTED);
+		refuse("statement rejected", queryid, IOSAT_DEC_REJECTED);
+	}
+	if (iosat_adm->qlen >= iosat_max_queued)
+	{
+		LWLockRelease(iosat_adm->lock);
+		count(IOSAT_C_REJECTED);
+		refuse(psprintf("I/O admission queue is full (%d statements)", iosat_max_queued),
+			   queryid, IOSAT_DEC_REJECTED);
+	}
+	queue_push(IOSAT_MY_PROCNO());
+	s->queued = true;
+	s->queued_since = GetCurrentTimestamp();
+	s->queryid = queryid;
+	LWLockRelease(iosat_adm->lock);
+	count(IOSAT_C_QUEUED);
+
+	wait_for_slot(qd, queryid);
+}
+
+/* ---------------------------------------------------------------------
+ * Hooks
+ * ---------------------------------------------------------------------
+ */
+static inline int64
+blocks_read_now(void)
+{
+	return pgBufferUsage.shared_blks_read + pgBufferUsage.local_blks_read +
+		pgBufferUsage.temp_blks_read;
+}
+
+static void
+iosat_ExecutorStart(QueryDesc *queryDesc, int eflags)
+{
+	bool		toplevel;
+
+	toplevel = (nesting_level == 0 ||
+				(nesting_level == 1 && in_toplevel_explain)) &&
+		!(eflags & EXEC_FLAG_EXPLAIN_ONLY) &&
+		queryDesc->plannedstmt->commandType != CMD_UTILITY &&
+		MyBackendType == B_BACKEND && !IsParallelWorker() &&
+		iosat_adm != NULL;
+
+	if (toplevel)
+	{
+		uint64		queryid = (uint64) queryDesc->plannedstmt->queryId;
+
+		if (iosat_admission_mode != IOSAT_ADMISSION_OFF)
+		{
+			IosatQueryEntry *e = iosat_query_find(queryid);
+
+			if (pg_atomic_read_u32(&iosat_shared->gate.saturated) == 0)
+			{
+				/* the hot path: healthy device */
+				if (is_heavy(queryDesc, e))
+				{
+					register_backend();
+					take_slot(queryDesc);
+				}
+			}
+			else
+			{
+				register_backend();
+				if (gate_enforcing())
+					admit_saturated(queryDesc, queryid, e);
+				else
+				{
+					count(IOSAT_C_FAIL_OPEN);
+					if (is_heavy(queryDesc, e))
+						take_slot(queryDesc);
+				}
+			}
+		}
+		if (ntracked < MAX_HELD)
+		{
+			tracked[ntracked].qd = queryDesc;
+			tracked[ntracked].queryid = queryid;
+			tracked[ntracked].blocks_at_start = blocks_read_now();
+			ntracked++;
+		}
+	}
+
+	if (prev_ExecutorStart)
+		prev_ExecutorStart(queryDesc, eflags);
+	else
+		standard_ExecutorStart(queryDesc, eflags);
+}
+
+static void
+iosat_ExecutorRun(QueryDesc *queryDesc, ScanDirection direction, uint64 count_
+				  IOSAT_EXECUTORRUN_EXTRA_PARAM)
+{
+	nesting_level++;
+	PG_TRY();
+	{
+		if (prev_ExecutorRun)
+			prev_ExecutorRun(queryDesc, direction, count_ IOSAT_EXECUTORRUN_EXTRA_ARG);
+		else
+			standard_ExecutorRun(queryDesc, direction, count_ IOSAT_EXECUTORRUN_EXTRA_ARG);
+	}
+	PG_FINALLY();
+	{
+		nesting_level--;
+	}
+	PG_END_TRY();
+}
+
+static void
+iosat_ExecutorFinish(QueryDesc *queryDesc)
+{
+	nesting_level++;
+	PG_TRY();
+	{
+		if (prev_ExecutorFinish)
+			prev_ExecutorFinish(queryDesc);
+		else
+			standard_ExecutorFinish(queryDesc);
+	}
+	PG_FINALLY();
+	{
+		nesting_level--;
+	}
+	PG_END_TRY();
+}
+
+static void
+iosat_ExecutorEnd(QueryDesc *queryDesc)
+{
+	for (int i = ntracked - 1; i >= 0; i--)
+	{
+		if (tracked[i].qd == queryDesc)
+		{
+			int64		blocks = blocks_read_now() - tracked[i].blocks_at_start;
+			uint64		rows = queryDesc->estate ? queryDesc->estate->es_processed : 0;
+
+			iosat_query_record(tracked[i].queryid, blocks > 0 ? blocks : 0, rows);
+			tracked[i] = tracked[--ntracked];
+			break;
+		}
+	}
+	if (nheld > 0)
+		release_slot_of(queryDesc);
+
+	if (prev_ExecutorEnd)
+		prev_ExecutorEnd(queryDesc);
+	else
+		standard_ExecutorEnd(queryDesc);
+}
+
+static void
+iosat_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
+					 bool readOnlyTree, ProcessUtilityContext context,
+					 ParamListInfo params, QueryEnvironment *queryEnv,
+					 DestReceiver *dest, QueryCompletion *qc)
+{
+	bool		explain = nesting_level == 0 && IsA(pstmt->utilityStmt, ExplainStmt);
+
+	if (explain)
+		in_toplevel_explain = true;
+	nesting_level++;
+	PG_TRY();
+	{
+		if (prev_ProcessUtility)
+			prev_ProcessUtility(pstmt, queryString, readOnlyTree, context,
+								params, queryEnv, dest, qc);
+		else
+			standard_ProcessUtility(pstmt, queryString, readOnlyTree, context,
+									params, queryEnv, dest, qc);
+	}
+	PG_FINALLY();
+	{
+		nesting_level--;
+		if (explain)
+			in_toplevel_explain = false;
+	}
+	PG_END_TRY();
+}
+
+void
+iosat_admission_install_hooks(void)
+{
+	prev_ExecutorStart = ExecutorStart_hook;
+	ExecutorStart_hook = iosat_ExecutorStart;
+	prev_ExecutorRun = ExecutorRun_hook;
+	ExecutorRun_hook = iosat_ExecutorRun;
+	prev_ExecutorFinish = ExecutorFinish_hook;
+	ExecutorFinish_hook = iosat_ExecutorFinish;
+	prev_ExecutorEnd = ExecutorEnd_hook;
+	ExecutorEnd_hook = iosat_ExecutorEnd;
+	prev_ProcessUtility = ProcessUtility_hook;
+	ProcessUtility_hook = iosat_ProcessUtility;
+}

@@ -1,0 +1,171 @@
+/*-------------------------------------------------------------------------
+ *
+ * admission_views.c
+ *	  iosat_admission (the gate, its limit and counters), iosat_queries
+ *	  (what each queryid costs in I/O) and iosat_queries_reset().
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "fmgr.h"
+#include "funcapi.h"
+#include "utils/builtins.h"
+#include "utils/timestamp.h"
+
+#include "admission.h"
+#include "iosat.h"
+#include "querystats.h"
+#include "views.h"
+
+PG_FUNCTION_INFO_V1(iosat_admission_srf);
+PG_FUNCTION_INFO_V1(iosat_queries_srf);
+PG_FUNCTION_INFO_V1(iosat_queries_reset);
+
+static const char *const mode_names[] = {"off", "monitor", "queue", "reject"};
+
+static Datum
+counter(IosatCounter c)
+{
+	return Int64GetDatum((int64) pg_atomic_read_u64(&iosat_adm->counters[c]));
+}
+
+Datum
+iosat_admission_srf(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	IosatRow	row;
+	IosatVerdict v;
+	bool		saturated;
+	int64		age_ms;
+	bool		stale;
+	uint64		admitted_from_queue;
+
+	iosat_check_loaded();
+	InitMaterializedSRF(fcinfo, 0);
+	iosat_read_verdict(&v);
+	saturated = pg_atomic_read_u32(&iosat_shared->gate.saturated) != 0;
+	age_ms = (GetCurrentTimestamp() -
+			  (TimestampTz) pg_atomic_read_u64(&iosat_shared->gate.updated)) / 1000;
+	stale = pg_atomic_read_u64(&iosat_shared->gate.updated) == 0 ||
+		age_ms > iosat_stale_after_ms();
+
+	iosat_set_values_init(&row, rsinfo->setDesc);
+	iosat_put_text(&row, mode_names[iosat_admission_mode]);
+	iosat_put(&row, BoolGetDatum(saturated && !stale));
+	iosat_put(&row, BoolGetDatum(stale));
+	iosat_put_text(&row, saturated ? v.reason : NULL);
+	iosat_put_text(&row, v.device);
+	iosat_put_timestamp(&row, saturated ? v.since : 0);
+	if (saturated)
+		iosat_put(&row, Int32GetDatum((int32) pg_atomic_read_u32(&iosat_shared->gate.limit)));
+	else
+		iosat_put_null(&row);
+	iosat_put(&row, Int32GetDatum((int32) iosat_admission_count_running()));
+	iosat_put(&row, Int32GetDatum((int32) iosat_admission_queued()));
+	iosat_put(&row, Float8GetDatum(v.pressure));
+	iosat_put(&row, counter(IOSAT_C_CHEAP));
+	iosat_put(&row, counter(IOSAT_C_SLOT));
+	iosat_put(&row, counter(IOSAT_C_QUEUED));
+	iosat_put(&row, counter(IOSAT_C_ADMITTED_FROM_QUEUE));
+	iosat_put(&row, counter(IOSAT_C_TIMED_OUT));
+	iosat_put(&row, counter(IOSAT_C_REJECTED));
+	iosat_put(&row, counter(IOSAT_C_CANCELLED));
+	iosat_put(&row, counter(IOSAT_C_BYPASS_EXEMPT));
+	iosat_put(&row, counter(IOSAT_C_BYPASS_LOCKS));
+	iosat_put(&row, counter(IOSAT_C_BYPASS_HOLDER));
+	iosat_put(&row, counter(IOSAT_C_WOULD_QUEUE));
+	iosat_put(&row, counter(IOSAT_C_FAIL_OPEN));
+	iosat_put(&row, counter(IOSAT_C_RECLAIMED));
+	iosat_put(&row, Int64GetDatum((int64) pg_atomic_read_u64(&iosat_shared->gate.saturation_events)));
+	admitted_from_queue = pg_atomic_read_u64(&iosat_adm->counters[IOSAT_C_ADMITTED_FROM_QUEUE]);
+	if (admitted_from_queue > 0)
+		iosat_put(&row, Float8GetDatum(pg_atomic_read_u64(&iosat_adm->counters[IOSAT_C_WAIT_US]) /
+									   1000.0 / admitted_from_queue));
+	else
+		iosat_put_null(&row);
+	iosat_put(&row, Float8GetDatum(pg_atomic_read_u64(&iosat_adm->counters[IOSAT_C_WAIT_MAX_US]) / 1000.0));
+
+	Assert(row.n == row.natts);
+	tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, row.values, row.nulls);
+	return (Datum) 0;
+}
+
+Datum
+iosat_queries_srf(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	IosatQueryTable *t;
+
+	iosat_check_loaded();
+	InitMaterializedSRF(fcinfo, 0);
+	t = iosat_query_table();
+	for (int i = 0; i < t->size; i++)
+	{
+		IosatQueryEntry *e = &t->entries[i];
+		uint64		qid = pg_atomic_read_u64(&e->queryid);
+		uint64		calls,
+					blocks,
+					rows;
+		IosatRow	row;
+
+		if (qid == 0)
+			continue;
+		calls = pg_atomic_read_u64(&e->calls);
+		blocks = pg_atomic_read_u64(&e->blocks_read);
+		rows = pg_atomic_read_u64(&e->rows);
+
+		iosat_set_values_init(&row, rsinfo->setDesc);
+		iosat_put(&row, Int64GetDatum((int64) qid));
+		iosat_put(&row, Int64GetDatum((int64) calls));
+		iosat_put(&row, Int64GetDatum((int64) blocks));
+		iosat_put(&row, Int64GetDatum((int64) rows));
+		if (calls > 0)
+		{
+			iosat_put(&row, Float8GetDatum((double) blocks / calls));
+			iosat_put(&row, Float8GetDatum((double) rows / calls));
+		}
+		else
+		{
+			iosat_put_null(&row);
+			iosat_put_null(&row);
+		}
+		/* blocks read per row returned; all of them when nothing came back */
+		iosat_put(&row, Float8GetDatum((double) blocks / Max(rows, 1)));
+		iosat_put(&row, BoolGetDatum(calls > 0 &&
+									 (double) blocks / calls >= iosat_cheap_reads));
+		iosat_put(&row, Int64GetDatum((int64) pg_atomic_read_u64(&e->queued)));
+		iosat_put(&row, Int64GetDatum((int64) pg_atomic_read_u64(&e->rejected)));
+		iosat_put_text(&row, iosat_decision_name(pg_atomic_read_u32(&e->last_decision)));
+		Assert(row.n == row.natts);
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, row.values, row.nulls);
+	}
+	return (Datum) 0;
+}
+
+/*
+ * Forget what was learned.  Statements running meanwhile may add to an
+ * entry as it is cleared; the table stays consistent (counts only).
+ */
+Datum
+iosat_queries_reset(PG_FUNCTION_ARGS)
+{
+	IosatQueryTable *t;
+
+	iosat_check_loaded();
+	t = iosat_query_table();
+	for (int i = 0; i < t->size; i++)
+	{
+		IosatQueryEntry *e = &t->entries[i];
+
+		pg_atomic_write_u64(&e->calls, 0);
+		pg_atomic_write_u64(&e->blocks_read, 0);
+		pg_atomic_write_u64(&e->rows, 0);
+		pg_atomic_write_u64(&e->queued, 0);
+		pg_atomic_write_u64(&e->rejected, 0);
+		pg_atomic_write_u32(&e->last_decision, 0);
+		pg_atomic_write_u64(&e->queryid, 0);
+	}
+	pg_atomic_write_u64(&t->untracked, 0);
+	PG_RETURN_VOID();
+}

@@ -1,0 +1,269 @@
+/*-------------------------------------------------------------------------
+ *
+ * governor.c
+ *	  From device figures to a verdict: is the storage saturated, and how
+ *	  many heavy statements may run?  Runs in the sampler after each sample
+ *	  and publishes the answer in shared memory (IosatGate).
+ *
+ * Saturation.  A device that serves the cluster is pressed when
+ *	- its IOPS (reads + writes, smoothed) reach ENTER_IOPS of its ceiling
+ *	  (iosat.iops_limit, or its entry in iosat.device_iops_limits), or
+ *	- its read latency (smoothed await) exceeds iosat.latency_target, or
+ *	- its average queue depth exceeds iosat.queue_depth_target.
+ * Hysteresis keeps the verdict from flapping: saturation starts on the
+ * first pressed sample, and ends only after every device has stayed below
+ * the lower thresholds (EXIT_IOPS of the ceiling, EXIT_LATENCY of the
+ * target, EXIT_QUEUE of the queue target) for EXIT_HOLD_MS.
+ *
+ * The limit.  While saturated, heavy statements need a slot, and the
+ * number of slots follows AIMD, as TCP's congestion window does: on
+ * saturation it starts at half the heavy statements then running (they
+ * evidently were too many); every DECREASE_EVERY_MS that the device stays
+ * pressed it is cut by a quarter; every sample in which the device is
+ * saturated but no longer pressed it grows by one, so IOPS settle at the
+ * ceiling rather than far below it.  It never goes below 1: something
+ * must make progress.  AIMD needs no model of the device, converges under
+ * sustained overload, and its multiplicative cut acts within a second of a
+ * latency spike; its known weakness, a sawtooth around the limit, is
+ * damped here by the smoothing of the signal and the cut's rate limit.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "miscadmin.h"
+#include "utils/timestamp.h"
+
+#include "admission.h"
+#include "iosat.h"
+
+#define ENTER_IOPS		0.95
+#define EXIT_IOPS		0.85
+#define EXIT_LATENCY	0.70
+#define EXIT_QUEUE		0.70
+#define EXIT_HOLD_MS	2000
+#define DECREASE_EVERY_MS 1000
+
+static TimestampTz calm_since = 0;
+static TimestampTz last_decrease = 0;
+static uint32 limit = 0;
+
+/*
+ * The IOPS ceiling of a device: its entry in iosat.device_iops_limits
+ * ("name:iops, name:iops"), else iosat.iops_limit.  The syntax was checked
+ * when the parameter was set.
+ */
+int64
+iosat_device_ceiling(const char *name)
+{
+	const char *p = iosat_device_iops_limits;
+	size_t		nl = strlen(name);
+
+	while (p != NULL && *p)
+	{
+		const char *start;
+		const char *colon = NULL;
+
+		while (*p == ' ' || *p == ',')
+			p++;
+		start = p;
+		while (*p && *p != ',')
+		{
+			if (*p == ':' && colon == NULL)
+				colon = p;
+			p++;
+		}
+		if (colon != NULL && (size_t) (colon - start) == nl &&
+			strncmp(start, name, nl) == 0)
+			return strtol(colon + 1, NULL, 10);
+	}
+	return iosat_iops_limit;
+}
+
+/* how hard a device is pressed: the largest ratio of a figure to its threshold */
+static double
+device_pressure(const IosatDevice *d, double *iops, double *lat,
+				char *why, size_t whylen)
+{
+	double		p = 0.0;
+
+	*iops = d->smooth.r_iops + d->smooth.w_iops;
+	*lat = d->smooth.r_iops > 0.5 ? d->smooth.r_await_ms : 0.0;
+	why[0] = '\0';
+
+	if (d->iops_limit > 0)
+	{
+		double		r = *iops / (d->iops_limit * ENTER_IOPS);
+
+		if (r > p)
+		{
+			p = r;
+			snprintf(why, whylen, "%.0f IOPS of %lld provisioned",
+					 *iops, (long long) d->iops_limit);
+		}
+	}
+	if (iosat_latency_target_ms > 0)
+	{
+		double		r = *lat / iosat_latency_target_ms;
+
+		if (r > p)
+		{
+			p = r;
+			snprintf(why, whylen, "read latency %.1f ms over the %d ms target",
+					 *lat, iosat_latency_target_ms);
+		}
+	}
+	if (iosat_queue_depth_target > 0)
+	{
+		double		r = d->smooth.aqu_sz / iosat_queue_depth_target;
+
+		if (r > p)
+		{
+			p = r;
+			snprintf(why, whylen, "queue depth %.1f over the target of %d",
+					 d->smooth.aqu_sz, iosat_queue_depth_target);
+		}
+	}
+	return p;
+}
+
+/* below every lower threshold: the condition for leaving saturation */
+static bool
+device_calm(const IosatDevice *d, double iops, double lat)
+{
+	if (d->iops_limit > 0 && iops > d->iops_limit * EXIT_IOPS)
+		return false;
+	if (iosat_latency_target_ms > 0 && lat > iosat_latency_target_ms * EXIT_LATENCY)
+		return false;
+	if (iosat_queue_depth_target > 0 &&
+		d->smooth.aqu_sz > iosat_queue_depth_target * EXIT_QUEUE)
+		return false;
+	return true;
+}
+
+void
+iosat_governor_update(TimestampTz now)
+{
+	IosatGate  *g = &iosat_shared->gate;
+	int			n = pg_atomic_read_u32(&iosat_shared->ndevices);
+	bool		was = pg_atomic_read_u32(&g->saturated) != 0;
+	bool		pressed = false;
+	bool		calm = true;
+	double		worst = 0.0;
+	int			worst_i = -1;
+	double		worst_iops = 0,
+				worst_lat = 0;
+	char		worst_why[IOSAT_NOTE_LEN] = "";
+	bool		saturated;
+	uint32		running;
+
+	for (int i = 0; i < n; i++)
+	{
+		const IosatDevice *d = &iosat_shared->devices[i];
+		double		iops,
+					lat,
+					p;
+		char		why[IOSAT_NOTE_LEN];
+
+		/* the sampler is the only writer: no need for the change counter */
+		if (!d->in_use || d->status != IOSAT_DEV_OK || d->samples == 0)
+			continue;
+		p = device_pressure(d, &iops, &lat, why, sizeof(why));
+		if (p >= 1.0)
+			pressed = true;
+		if (!device_calm(d, iops, lat))
+			calm = false;
+		if (worst_i < 0 || p > worst)
+		{
+			worst = p;
+			worst_i = i;
+			worst_iops = iops;
+			worst_lat = lat;
+			strlcpy(worst_why, why, sizeof(worst_why));
+		}
+	}
+
+	running = iosat_admission_count_running();
+
+	/* hysteresis */
+	if (pressed || !was)
+	{
+		saturated = pressed;
+		calm_since = 0;
+	}
+	else if (!calm)
+	{
+		saturated = true;
+		calm_since = 0;
+	}
+	else
+	{
+		if (calm_since == 0)
+			calm_since = now;
+		saturated = !TimestampDifferenceExceeds(calm_since, now, EXIT_HOLD_MS);
+	}
+
+	/* AIMD on the heavy-statement limit */
+	if (saturated && !was)
+	{
+		limit = Max(1, running / 2);
+		last_decrease = now;
+		pg_atomic_fetch_add_u64(&g->saturation_events, 1);
+		ereport(LOG,
+				(errmsg("iosat: device \"%s\" is saturated: %s",
+						worst_i >= 0 ? iosat_shared->devices[worst_i].name : "?",
+						worst_why),
+				 errdetail("%u heavy statements running; limit set to %u.",
+						   running, limit)));
+	}
+	else if (saturated && pressed)
+	{
+		if (TimestampDifferenceExceeds(last_decrease, now, DECREASE_EVERY_MS))
+		{
+			limit = Max(1, (uint32) (limit * 3 / 4));
+			last_decrease = now;
+		}
+	}
+	else if (saturated)
+		limit = Min(limit + 1, (uint32) MaxBackends);
+	else if (was)
+		ereport(LOG,
+				(errmsg("iosat: saturation is over"),
+				 errdetail("Heavy statements are admitted without a limit.")));
+
+	iosat_seq_begin_write(&g->verdict.changecount);
+	if (worst_i >= 0)
+	{
+		const IosatDevice *d = &iosat_shared->devices[worst_i];
+
+		strlcpy(g->verdict.device, d->name, IOSAT_NAME_LEN);
+		g->verdict.iops = worst_iops;
+		g->verdict.ceiling = d->iops_limit;
+		g->verdict.r_await_ms = worst_lat;
+		g->verdict.aqu_sz = d->smooth.aqu_sz;
+	}
+	else
+		g->verdict.device[0] = '\0';
+	g->verdict.pressure = worst;
+	strlcpy(g->verdict.reason, saturated ? worst_why : "", IOSAT_NOTE_LEN);
+	if (saturated && !was)
+		g->verdict.since = now;
+	else if (!saturated)
+		g->verdict.since = 0;
+	iosat_seq_end_write(&g->verdict.changecount);
+
+	pg_atomic_write_u32(&g->limit, saturated ? limit : 0);
+	pg_atomic_write_u32(&g->running_heavy, running);
+	pg_atomic_write_u64(&g->updated, (uint64) now);
+	pg_atomic_write_u32(&g->saturated, saturated ? 1 : 0);
+
+	/* let queued statements re-check: a slot may be free, or the gate open */
+	iosat_admission_wake(!saturated);
+}
+
+void
+iosat_read_verdict(IosatVerdict *out)
+{
+	iosat_seq_read(&iosat_shared->gate.verdict.changecount, out,
+				   &iosat_shared->gate.verdict, sizeof(IosatVerdict));
+}
