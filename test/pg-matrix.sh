@@ -23,6 +23,9 @@
 #                      TAP_TESTS); default 0 = pg_regress only
 #   IOSAT_PG_REFRESH   seconds before the private apt lists are refreshed
 #                      (default 21600; 0 = always)
+#   IOSAT_MATRIX_REV   what iosat tree to test: empty (default) = the working
+#                      tree as it is on disk, uncommitted changes included;
+#                      a git revision (HEAD, main, a sha) = that commit
 #   IOSAT_PG16_SNAPSHOT snapshot.debian.org timestamp whose sid still carried
 #                      postgresql-16 (default 20240601T000000Z); only tried
 #                      when that host resolves
@@ -40,6 +43,7 @@ NICE=${IOSAT_PG_NICE:-10}
 TAP=${IOSAT_MATRIX_TAP:-0}
 REFRESH=${IOSAT_PG_REFRESH:-21600}
 PG16_SNAPSHOT=${IOSAT_PG16_SNAPSHOT:-20240601T000000Z}
+REV=${IOSAT_MATRIX_REV:-}
 BUILD_ONLY=0
 CONFIGURE_FLAGS="--without-icu --without-readline --without-zlib --enable-tap-tests"
 # What "compat.h guards are right" means here: no call to a function the
@@ -77,8 +81,14 @@ install_deps() {
     for p in "${want[@]}"; do
         dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
     done
+    # The extension's own build dependencies (libbpf-dev for -lbpf, ...) are
+    # the project's list; PostgreSQL's are ours.
+    if [ -f "$REPO/test/lib/deps.sh" ]; then
+        # shellcheck source=/dev/null
+        ( . "$REPO/test/lib/deps.sh" && iosat_install_deps ) || log "WARNING: test/lib/deps.sh could not install the project's packages"
+    fi
     [ ${#missing[@]} -eq 0 ] && return 0
-    log "installing build dependencies: ${missing[*]}"
+    log "installing PostgreSQL build dependencies: ${missing[*]}"
     if ! apt-cache policy "${missing[0]}" 2>/dev/null | grep -q 'Candidate: [0-9]'; then
         apt-get update -qq || true
     fi
@@ -199,15 +209,12 @@ setup_private_apt() {
     fi
 }
 
-# Newest released (no ~beta/~rc) source version of a package, or empty.
-newest_source_version() {
-    local pkg=$1 best="" v
-    while read -r v; do
-        case $v in *~*) continue ;; esac
-        if [ -z "$best" ] || dpkg --compare-versions "$v" gt "$best"; then best=$v; fi
-    done < <(apt-cache "${APT_OPTS[@]}" showsrc "$pkg" 2>/dev/null |
-             awk -v p="$pkg" '$1 == "Package:" { cur = $2 } $1 == "Version:" && cur == p { print $2 }')
-    echo "$best"
+# Released (no ~beta/~rc) source versions of a package, newest first.
+source_versions() {
+    local pkg=$1
+    apt-cache "${APT_OPTS[@]}" showsrc "$pkg" 2>/dev/null |
+        awk -v p="$pkg" '$1 == "Package:" { cur = $2 } $1 == "Version:" && cur == p && $2 !~ /~/ { print $2 }' |
+        sort -u | sort -r -V
 }
 
 # --------------------------------------------------------- result bookkeeping
@@ -230,31 +237,51 @@ build_pg() {
         fi
         R_SRC[$ver]=none; R_PG[$ver]=n/a; R_NOTE[$ver]="postgresql-server-dev-15 not installed"; return 1
     fi
-    srcver=$(newest_source_version "$pkg")
-    if [ -z "$srcver" ]; then
+    local candidates srcver=""
+    candidates=$(source_versions "$pkg")
+    if [ -z "$candidates" ]; then
         R_SRC[$ver]=unavailable; R_PG[$ver]=n/a
         R_NOTE[$ver]="no reachable Debian suite (trixie, sid, *-backports, trixie-security$(getent hosts snapshot.debian.org >/dev/null 2>&1 && echo ", snapshot $PG16_SNAPSHOT")) has source package $pkg; not tested"
         log "PostgreSQL $ver: ${R_NOTE[$ver]}"
         return 1
     fi
-    R_SRC[$ver]=$srcver
-    local want="$pkg $srcver | $CONFIGURE_FLAGS"
-    if [ -x "$prefix/bin/pg_config" ] && [ "$(cat "$prefix/.iosat-pg-source" 2>/dev/null)" = "$want" ]; then
-        log "PostgreSQL $ver: cached build of $pkg $srcver in $prefix"
-        PGCONFIG[$ver]=$prefix/bin/pg_config; R_PG[$ver]=cached
+    # A cached prefix built from any version still offered is kept.
+    local built; built=$(cat "$prefix/.iosat-pg-source" 2>/dev/null)
+    local newest; newest=$(echo "$candidates" | head -1)
+    if [ -x "$prefix/bin/pg_config" ] && [ "$built" = "$pkg $newest | $CONFIGURE_FLAGS" ]; then
+        log "PostgreSQL $ver: cached build of $pkg $newest in $prefix"
+        R_SRC[$ver]=$newest; PGCONFIG[$ver]=$prefix/bin/pg_config; R_PG[$ver]=cached
         return 0
     fi
 
-    local dl=$CACHE/src/$pkg
+    local dl=$CACHE/src/$pkg dsc="" c
     mkdir -p "$dl"
-    local dsc="$dl/${pkg}_${srcver#*:}.dsc"
-    if [ ! -f "$dsc" ]; then
-        log "PostgreSQL $ver: apt-get source --download-only $pkg=$srcver"
+    id _apt >/dev/null 2>&1 && chown _apt "$dl"
+    : > "$RESULTS/pg$ver-download.log"
+    # Newest first; a version the mirror lists but cannot serve (seen with
+    # trixie-security's pool) falls back to the next one.
+    for c in $candidates; do
+        if [ -f "$dl/${pkg}_${c#*:}.dsc" ]; then dsc="$dl/${pkg}_${c#*:}.dsc"; srcver=$c; break; fi
+        log "PostgreSQL $ver: apt-get source --download-only $pkg=$c"
         # apt checks each file's hash against the Sources index, whose
         # InRelease signature it checks against the Debian archive keyring.
-        (cd "$dl" && apt-get "${APT_OPTS[@]}" -qq source --download-only "$pkg=$srcver") \
-            > "$RESULTS/pg$ver-download.log" 2>&1 \
-            || { R_PG[$ver]="FAIL(download)"; R_NOTE[$ver]="see $RESULTS/pg$ver-download.log"; tail -5 "$RESULTS/pg$ver-download.log"; return 1; }
+        if (cd "$dl" && apt-get "${APT_OPTS[@]}" -qq source --download-only "$pkg=$c") >> "$RESULTS/pg$ver-download.log" 2>&1 \
+           && [ -f "$dl/${pkg}_${c#*:}.dsc" ]; then
+            dsc="$dl/${pkg}_${c#*:}.dsc"; srcver=$c; break
+        fi
+        log "PostgreSQL $ver: $pkg $c could not be downloaded: $(grep -m1 '^E:' "$RESULTS/pg$ver-download.log")"
+        rm -f "$dl/${pkg}_${c#*:}".* "$dl/${pkg}_${c%%-*}".orig.*
+    done
+    if [ -z "$dsc" ]; then
+        R_SRC[$ver]="$newest (no download)"; R_PG[$ver]="FAIL(download)"; R_NOTE[$ver]="see $RESULTS/pg$ver-download.log"
+        return 1
+    fi
+    R_SRC[$ver]=$srcver
+    local want="$pkg $srcver | $CONFIGURE_FLAGS"
+    if [ -x "$prefix/bin/pg_config" ] && [ "$built" = "$want" ]; then
+        log "PostgreSQL $ver: cached build of $pkg $srcver in $prefix"
+        PGCONFIG[$ver]=$prefix/bin/pg_config; R_PG[$ver]=cached
+        return 0
     fi
     local work=$CACHE/build/pg$ver
     rm -rf "$work"; mkdir -p "$work"
@@ -299,7 +326,9 @@ build_pg() {
 copy_tree() {   # working tree (tracked + untracked-not-ignored, as on disk) -> $1
     local dst=$1
     mkdir -p "$dst"
-    if git -C "$REPO" rev-parse --git-dir >/dev/null 2>&1; then
+    if [ -n "$REV" ]; then
+        git -C "$REPO" archive --format=tar "$REV" | tar -xf - -C "$dst"
+    elif git -C "$REPO" rev-parse --git-dir >/dev/null 2>&1; then
         (cd "$REPO" && git ls-files -z -co --exclude-standard --deduplicate |
             while IFS= read -r -d '' f; do [ -e "$f" ] || [ -L "$f" ] && printf '%s\0' "$f"; done |
             tar --null -T - -cf -) | tar -xf - -C "$dst"
@@ -313,6 +342,13 @@ as_pg() { runuser -u postgres -- env HOME=/tmp PATH="$PATH" "$@"; }
 test_ext() {
     local ver=$1 pgc=${PGCONFIG[$1]} tmp log
     tmp=$(mktemp -d /tmp/iosat-matrix-pg$ver.XXXXXX)
+    # Only the extension is under test: the BPF companion (iosatd) does not
+    # depend on the PostgreSQL version, so src/bpf/bpf.mk is told to skip it,
+    # and, should that switch ever stop working, its install goes under $tmp
+    # rather than /usr/local.
+    local mk=(PG_CONFIG="$pgc"
+              "IOSAT_BPF_MISSING=(pg-matrix: iosatd is not PostgreSQL-version specific)"
+              IOSATD_PREFIX="$tmp/iosatd-root")
     chmod 755 "$tmp"
     copy_tree "$tmp/iosat"
     chown -R postgres: "$tmp"
@@ -320,7 +356,7 @@ test_ext() {
 
     # 1. build with the compat warnings as errors; -Wall warnings are counted
     log="$RESULTS/pg$ver-iosat-build.log"
-    if ! as_pg make -C "$tmp/iosat" PG_CONFIG="$pgc" COPT="$COMPAT_CFLAGS" > "$log" 2>&1; then
+    if ! as_pg make -C "$tmp/iosat" "${mk[@]}" COPT="$COMPAT_CFLAGS" > "$log" 2>&1; then
         R_EXT[$ver]=FAIL; R_COMPAT[$ver]="$(grep -c 'error:' "$log") errors"
         R_REG[$ver]=-; R_NOTE[$ver]="see $log"
         grep -E 'error:|Error ' "$log" | head -20
@@ -332,7 +368,7 @@ test_ext() {
     [ "$nwarn" -gt 0 ] && grep 'warning:' "$log" | sort -u | head -10
 
     # 2. install into that prefix (root owns it)
-    if ! make -C "$tmp/iosat" PG_CONFIG="$pgc" install > "$RESULTS/pg$ver-iosat-install.log" 2>&1; then
+    if ! make -C "$tmp/iosat" "${mk[@]}" install > "$RESULTS/pg$ver-iosat-install.log" 2>&1; then
         R_EXT[$ver]="FAIL(install)"; R_REG[$ver]=-; R_NOTE[$ver]="see $RESULTS/pg$ver-iosat-install.log"
         tail -10 "$RESULTS/pg$ver-iosat-install.log"; return 1
     fi
@@ -343,7 +379,7 @@ test_ext() {
     [ "$TAP" = 1 ] && tapvar=()
     log="$RESULTS/pg$ver-installcheck.log"
     log "PostgreSQL $ver: make installcheck ${tapvar[*]} (log $log)"
-    as_pg timeout 1800 make -C "$tmp/iosat" PG_CONFIG="$pgc" "${tapvar[@]}" installcheck > "$log" 2>&1
+    as_pg timeout 1800 make -C "$tmp/iosat" "${mk[@]}" "${tapvar[@]}" installcheck > "$log" 2>&1
     local rc=$?
     local ntot nfail npass
     if grep -qE 'All [0-9]+ tests passed' "$log"; then
@@ -361,8 +397,8 @@ test_ext() {
     if [ "$rc" -ne 0 ] || [ "$ntot" -eq 0 ] || [ "$nfail" -ne 0 ]; then
         [ "$ntot" -eq 0 ] && R_REG[$ver]="none ran"
         R_NOTE[$ver]="installcheck rc=$rc; see $log${nfail:+ and $RESULTS/pg$ver-regression.diffs}"
-        tail -25 "$log"
-        [ -f "$RESULTS/pg$ver-regression.diffs" ] && head -60 "$RESULTS/pg$ver-regression.diffs"
+        grep -E '^(not )?ok [0-9]|^test .*\.\.\.|tests? (passed|failed)|Error [0-9]|FATAL|could not' "$log" | head -40
+        [ -f "$RESULTS/pg$ver-regression.diffs" ] && head -80 "$RESULTS/pg$ver-regression.diffs"
         [ -f "$tmp/iosat/tmp_regress/log/postmaster.log" ] && cp "$tmp/iosat/tmp_regress/log/postmaster.log" "$RESULTS/pg$ver-postmaster.log"
         return 1
     fi
@@ -372,31 +408,40 @@ test_ext() {
 }
 
 # ---------------------------------------------------------------------- main
-install_deps
-setup_private_apt
-
-for ver in $VERSIONS; do
-    R_SRC[$ver]=-; R_PG[$ver]=-; R_EXT[$ver]=-; R_COMPAT[$ver]=-; R_REG[$ver]=-; R_NOTE[$ver]=""
-    if ! build_pg "$ver"; then
-        if [ "${R_SRC[$ver]}" = unavailable ] || [ "${R_SRC[$ver]}" = none ]; then
-            SKIPPED=$((SKIPPED + 1))
-        else
-            FAILED=$((FAILED + 1))
-        fi
-        continue
+# Everything runs from main, called on the last line, so bash has read the
+# whole file before anything runs (editing it during a run is then safe).
+main() {
+    if [ -n "$REV" ]; then
+        git -C "$REPO" rev-parse --verify -q "$REV^{commit}" >/dev/null || die "IOSAT_MATRIX_REV=$REV is not a commit of $REPO"
     fi
-    if [ "$BUILD_ONLY" = 1 ]; then PASSED=$((PASSED + 1)); continue; fi
-    if test_ext "$ver"; then PASSED=$((PASSED + 1)); else FAILED=$((FAILED + 1)); fi
-done
+    install_deps
+    setup_private_apt
 
-echo
-echo "iosat PostgreSQL version matrix ($(git -C "$REPO" describe --always --dirty 2>/dev/null || echo 'no git'), $(( $(date +%s) - T0 ))s, cache $CACHE)"
-printf '| %-7s | %-22s | %-16s | %-11s | %-16s | %-10s | %s\n' PG source "PG build" "iosat build" "compat (-Werror)" regress notes
-printf '|%s|%s|%s|%s|%s|%s|%s\n' --------- ------------------------ ------------------ ------------- ------------------ ------------ ------
-for ver in $VERSIONS; do
-    printf '| %-7s | %-22s | %-16s | %-11s | %-16s | %-10s | %s\n' "$ver" "${R_SRC[$ver]}" "${R_PG[$ver]}" \
-        "${R_EXT[$ver]}" "${R_COMPAT[$ver]}" "${R_REG[$ver]}" "${R_NOTE[$ver]}"
-done
-echo
-echo "matrix: $PASSED passed, $FAILED failed, $SKIPPED skipped"
-[ "$FAILED" -eq 0 ]
+    for ver in $VERSIONS; do
+        R_SRC[$ver]=-; R_PG[$ver]=-; R_EXT[$ver]=-; R_COMPAT[$ver]=-; R_REG[$ver]=-; R_NOTE[$ver]=""
+        if ! build_pg "$ver"; then
+            if [ "${R_SRC[$ver]}" = unavailable ] || [ "${R_SRC[$ver]}" = none ]; then
+                SKIPPED=$((SKIPPED + 1))
+            else
+                FAILED=$((FAILED + 1))
+            fi
+            continue
+        fi
+        if [ "$BUILD_ONLY" = 1 ]; then PASSED=$((PASSED + 1)); continue; fi
+        if test_ext "$ver"; then PASSED=$((PASSED + 1)); else FAILED=$((FAILED + 1)); fi
+    done
+
+    echo
+    echo "iosat PostgreSQL version matrix (${REV:+$REV = }$(git -C "$REPO" describe --always ${REV:---dirty} 2>/dev/null || echo 'no git'), $(( $(date +%s) - T0 ))s, cache $CACHE)"
+    printf '| %-7s | %-22s | %-16s | %-11s | %-16s | %-10s | %s\n' PG source "PG build" "iosat build" "compat (-Werror)" regress notes
+    printf '|%s|%s|%s|%s|%s|%s|%s\n' --------- ------------------------ ------------------ ------------- ------------------ ------------ ------
+    for ver in $VERSIONS; do
+        printf '| %-7s | %-22s | %-16s | %-11s | %-16s | %-10s | %s\n' "$ver" "${R_SRC[$ver]}" "${R_PG[$ver]}" \
+            "${R_EXT[$ver]}" "${R_COMPAT[$ver]}" "${R_REG[$ver]}" "${R_NOTE[$ver]}"
+    done
+    echo
+    echo "matrix: $PASSED passed, $FAILED failed, $SKIPPED skipped"
+    [ "$FAILED" -eq 0 ]
+}
+
+main "$@"; exit $?

@@ -47,3 +47,4 @@ show BackendType                'B_AUTOVAC_WORKER|B_AUTOVAC_LAUNCHER|MyBackendTy
 show AmAutoVacuumWorker         'AmAutoVacuumWorkerProcess|IsAutoVacuumWorkerProcess|AmBackgroundWorkerProcess|AmRegularBackendProcess' miscadmin.h postmaster/autovacuum.h
 show _PG_init                   '_PG_init' fmgr.h
 show pgstat_io                  'pgstat_fetch_stat_io|PgStat_IO|IOOBJECT_RELATION|IOCONTEXT_NORMAL' pgstat.h
+show AIO_backend_io             'B_IO_WORKER|AmIoWorkerProcess|IOMETHOD_(SYNC|WORKER|IO_URING)|pgstat_fetch_stat_backend(_by_pid)?\(' miscadmin.h storage/aio.h pgstat.h
