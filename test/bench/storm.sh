@@ -20,6 +20,15 @@
 #            [--heavy N] [--phases WARM,BASE,STORM,AFTER] [--scale core_rows,oltp_rows,vac_rows]
 #            [--memcg-mb N] [--eic N] [--name NAME] [--out DIR] [--no-latest] [--keep]
 # Runs as root. Everything it creates is torn down on exit, Ctrl-C included.
+#
+# Defaults: reads capped at 400 IOPS, writes at 1000 (blk-throttle keeps separate
+# read and write budgets; the storm is a read storm, and every commit costs ~3
+# write requests -- WAL write, flush, later the page -- so a 400 write cap would
+# make the baseline itself write-bound); 250 cheap transactions/s from 80
+# connections, which keeps the baseline at ~60% of the read ceiling like the
+# incident's volume; 3 heavy queries at effective_io_concurrency 16 + VACUUM.
+# --short: 1M/2M/0.5M rows, 10+25+30+45 s per configuration, stock,queue,pgbouncer.
+# full:    2M/3M/1M rows, 15+40+60+90 s, stock,monitor,queue,reject,pgbouncer.
 set -euo pipefail
 shopt -s inherit_errexit
 
@@ -31,7 +40,7 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 SHORT=0
 CONFIGS=""
 READ_IOPS=400
-WRITE_IOPS=400
+WRITE_IOPS=1000
 RATE=""
 CLIENTS=80
 HEAVY=3
@@ -78,15 +87,15 @@ done
 if ((SHORT)); then
 	: "${CONFIGS:=stock,queue,pgbouncer}"
 	: "${PHASES:=10,25,30,45}"
-	: "${SCALE:=1000000,1000000,500000}"
+	: "${SCALE:=1000000,2000000,500000}"
 	: "${MEMCG_MB:=384}"
-	: "${RATE:=150}"
+	: "${RATE:=250}"
 else
 	: "${CONFIGS:=stock,monitor,queue,reject,pgbouncer}"
 	: "${PHASES:=15,40,60,90}"
-	: "${SCALE:=2000000,2000000,1000000}"
+	: "${SCALE:=2000000,3000000,1000000}"
 	: "${MEMCG_MB:=512}"
-	: "${RATE:=150}"
+	: "${RATE:=250}"
 fi
 IFS=, read -r P_WARM P_BASE P_STORM P_AFTER <<<"$PHASES"
 IFS=, read -r CORE_ROWS OLTP_ROWS VAC_ROWS <<<"$SCALE"
@@ -351,7 +360,9 @@ run_config() {
 		echo "$CFG,unavailable,\"${reason//\"/\'}\",,,,,,," >>"$OUT/runs.csv"
 		return 0
 	fi
+	IOSAT_LOADED=0
 	if [[ $(q "SHOW shared_preload_libraries") == *iosat* ]]; then
+		IOSAT_LOADED=1
 		q "CREATE EXTENSION IF NOT EXISTS iosat" >/dev/null 2>&1 || bench_log "note: CREATE EXTENSION iosat failed (views unavailable)"
 	fi
 
@@ -375,6 +386,7 @@ run_config() {
 	fi
 
 	rm -f "$RAW/.stop"
+	ctl_open
 	"$PY" "$here/lib/sampler.py" --dev "$DEV" --lower "$LOWER" --out "$d/samples.csv" \
 		--pidfile "$PGDATA/postmaster.pid" --memcg "$MEMCG_DIR" \
 		--psql-cmd "runuser -u $PG_USER -- $PGBIN/psql -X -q -A -t -h $SOCK -p $PGPORT_BENCH -d bench" &
@@ -405,21 +417,21 @@ run_config() {
 	hp+=($!)
 	BG_PIDS+=("${hp[@]}")
 	sleep "$P_STORM"
-	iosat_snapshot "$d/iosat_in_storm.txt"
 
 	bench_log "$CFG: trigger off (cancel heavy queries and VACUUM), arrivals continue"
 	t_stop=$(date +%s.%N)
 	touch "$RAW/.stop"
-	q "SELECT count(pg_cancel_backend(pid)) FROM pg_stat_activity
-	   WHERE pid <> pg_backend_pid()
-	     AND (application_name IN ('storm_heavy', 'storm_vacuum')
-	          OR query LIKE 'SELECT id FROM core_lead WHERE account_id%' OR query = 'VACUUM vac_target')" >/dev/null || true
+	ctl_q "EXECUTE storm_cancel" 20 >/dev/null ||
+		bench_log "warning: cancel through the control session failed"
+	bench_log "$CFG: trigger cancelled in $(awk -v a="$t_stop" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }') s"
+	iosat_snapshot "$d/iosat_in_storm.txt"
 	for i in "${hp[@]}"; do wait "$i" 2>/dev/null || true; done
 	wait "$pgb" 2>/dev/null || true
 	t_end=$(date +%s.%N)
 	kill "$sampler" 2>/dev/null || true
 	wait "$sampler" 2>/dev/null || true
 	iosat_snapshot "$d/iosat_after.txt"
+	ctl_close
 	stop_bouncer
 	local aborted
 	aborted=$(grep -c 'aborted' "$d/pgbench.err" || true)
@@ -427,13 +439,55 @@ run_config() {
 	bench_log "$CFG: done ($(grep -E '^(number of transactions actually processed|latency average|tps)' "$d/pgbench.out" | tr '\n' ' '))"
 }
 
+# A control session opened before the storm: during the storm a new connection
+# takes many seconds (its catalog reads queue behind everyone else's), which
+# would delay the trigger stop and the snapshots.
+CTL_PID=""
+ctl_open() {
+	coproc CTL { exec runuser -u "$PG_USER" -- "$PGBIN/psql" -X -q -A -t -h "$SOCK" -p "$PGPORT_BENCH" -d bench 2>&1; }
+	CTL_PID=$CTL_PID
+	BG_PIDS+=("$CTL_PID")
+	ctl_q "SET application_name = 'storm_control'" >/dev/null
+	# straight from shared memory (the pg_stat_activity view joins catalogs,
+	# whose pages may have to be read during the storm), planned in advance
+	ctl_q "PREPARE storm_cancel AS
+	   SELECT count(pg_cancel_backend(s.pid)) FROM pg_stat_get_activity(NULL) s
+	   WHERE s.pid <> pg_backend_pid()
+	     AND (s.application_name IN ('storm_heavy', 'storm_vacuum')
+	          OR s.query LIKE 'SELECT id FROM core_lead WHERE account_id%' OR s.query = 'VACUUM vac_target')" >/dev/null
+	local v
+	if ((IOSAT_LOADED)); then
+		for v in iosat_status iosat_devices iosat_admission; do
+			ctl_q "SELECT count(*) FROM $v" 10 >/dev/null 2>&1 || true
+		done
+	fi
+}
+# ctl_q SQL [TIMEOUT]: output lines of SQL on the control session
+ctl_q() {
+	local line
+	[[ -n $CTL_PID ]] || return 1
+	printf '%s;\n\\echo __END__\n' "$1" >&"${CTL[1]}" || return 1
+	while IFS= read -r -t "${2:-60}" -u "${CTL[0]}" line; do
+		[[ $line == __END__ ]] && return 0
+		printf '%s\n' "$line"
+	done
+	return 1
+}
+ctl_close() {
+	[[ -n $CTL_PID ]] || return 0
+	printf '\\q\n' >&"${CTL[1]}" 2>/dev/null || true
+	wait "$CTL_PID" 2>/dev/null || true
+	CTL_PID=""
+}
+
 # iosat_snapshot FILE: what iosat itself says, when it is loaded (for the record)
+IOSAT_LOADED=0
 iosat_snapshot() {
-	[[ $(q "SHOW shared_preload_libraries" 2>/dev/null) == *iosat* ]] || return 0
+	((IOSAT_LOADED)) || return 0
 	local v
 	for v in iosat_status iosat_devices iosat_admission; do
 		echo "== $v" >>"$1"
-		q "SELECT * FROM $v" >>"$1" 2>&1 || true
+		ctl_q "SELECT * FROM $v" 10 >>"$1" 2>&1 || true
 	done
 	return 0
 }

@@ -27,7 +27,7 @@ PGBIN=${PGBIN:-$(pg_bindir)}
 
 # as_pg CMD...: run as the postgres OS user, same environment knobs we need
 as_pg() {
-	runuser -u "$PG_USER" -- env PATH="$PGBIN:/usr/bin:/bin" LC_ALL=C \
+	runuser -u "$PG_USER" -- env PATH="$PGBIN:/usr/sbin:/usr/bin:/sbin:/bin" LC_ALL=C \
 		${PGHOST:+PGHOST=$PGHOST} ${PGPORT:+PGPORT=$PGPORT} ${PGDATABASE:+PGDATABASE=$PGDATABASE} \
 		"$@"
 }
