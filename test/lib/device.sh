@@ -147,10 +147,17 @@ iosat_caller_group() {
 	echo "$g:$(iosat_pid_start "$g" || echo 0)"
 }
 
-iosat_holder_alive() { # "pid:start"
-	local pid=${1%%:*} start=${1##*:}
+# A group is alive while any process is in it, leader gone or not (the kernel
+# never hands out a pid equal to a live process group id). If the leader's pid
+# now belongs to a different process (start time differs), the group is new.
+iosat_holder_alive() { # "pgid:leader_start"
+	local pid=${1%%:*} start=${1##*:} now
 	[[ $pid =~ ^[0-9]+$ && $pid -gt 1 ]] || return 1
-	[[ $(iosat_pid_start "$pid" 2>/dev/null) == "$start" ]]
+	now=$(iosat_pid_start "$pid" 2>/dev/null || true)
+	[[ -n $now ]] && { [[ $now == "$start" ]]; return; }
+	cat /proc/[0-9]*/stat 2>/dev/null | awk -v g="$pid" '
+		{ sub(/^.*\) /, ""); if ($3 == g) found = 1 }
+		END { exit !found }'
 }
 
 # iosat_held_by_other HOLDER: alive, not our group, not one of our ancestors
