@@ -52,7 +52,7 @@
 /* capacities */
 #define IOSAT_MAX_DISKS			512		/* leaf disks (hash) */
 #define IOSAT_MAX_PROCS			8192	/* processes (LRU: least recently done evicted) */
-#define IOSAT_MAX_REQS			32768	/* requests being tracked (internal, not pinned) */
+#define IOSAT_MAX_REQS			16384	/* requests being tracked (internal, not pinned) */
 
 /*
  * Latency histograms: log2 buckets of nanoseconds.
@@ -112,11 +112,13 @@ struct iosat_meta {
 	__u64		load_ns;			/* CLOCK_MONOTONIC when the daemon attached */
 	/* health counters (event programs) */
 	__u64		req_dropped;		/* request table full: request not tracked */
-	__u64		req_recycled;		/* stale request entry replaced (missed end event) */
-	__u64		req_swept;			/* stale entries removed by the age sweep */
+	__u64		req_recycled;		/* entry found under a new request: end event missed */
+	__u64		req_reaped;			/* issued entry whose request the kernel shows idle:
+									 * completion missed, counted by the heartbeat */
+	__u64		req_swept;			/* entries idle longer than the sweep age, dropped */
 	__u64		untracked;			/* requeue/complete of a request never seen */
 	__u64		disk_dropped;		/* disks map full: event not counted */
-	__u64		reserved[3];
+	__u64		reserved[2];
 };
 
 struct iosat_disk_key {
@@ -223,7 +225,7 @@ IOSAT_STATIC_ASSERT(sizeof(struct iosat_proc_stats) == IOSAT_PROC_VAL_SIZE, "ios
 #define IOSAT_HB_ARG_DISKS_ID	3
 #define IOSAT_HB_ARG_PROCS_ID	4
 #define IOSAT_HB_ARG_LOAD_NS	5
-#define IOSAT_HB_ARG_SWEEP_NS	6		/* >0: drop request entries older than this */
+#define IOSAT_HB_ARG_SWEEP_NS	6		/* >0: also drop entries idle longer than this */
 #define IOSAT_HB_NARGS			7
 
 #endif							/* IOSAT_ABI_H */

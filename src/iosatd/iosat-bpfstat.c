@@ -58,7 +58,7 @@ static void
 disk_name(uint32_t major, uint32_t minor, char *buf, size_t len)
 {
 	char		path[64],
-				target[PATH_MAX];
+				target[256];
 	ssize_t		n;
 	const char *base;
 
@@ -71,7 +71,7 @@ disk_name(uint32_t major, uint32_t minor, char *buf, size_t len)
 	}
 	target[n] = '\0';
 	base = strrchr(target, '/');
-	snprintf(buf, len, "%s", base ? base + 1 : target);
+	snprintf(buf, len, "%.63s", base ? base + 1 : target);
 }
 
 static double
@@ -117,11 +117,13 @@ print_status_line(const iosat_bpf_reader *r, int st, const char *err, bool kv)
 		printf("status=%s", iosat_bpf_strstatus(st));
 		if (st == IOSAT_BPF_OK || st == IOSAT_BPF_STALE)
 			printf(" pid=%u age_ms=%.0f interval_ms=%u flags=0x%x opens=%llu seq=%llu"
-				   " req_dropped=%llu req_recycled=%llu req_swept=%llu untracked=%llu disk_dropped=%llu"
+				   " req_dropped=%llu req_recycled=%llu req_reaped=%llu req_swept=%llu untracked=%llu"
+				   " disk_dropped=%llu"
 				   " disks_id=%u procs_id=%u",
 				   m->daemon_pid, r->age_ns / 1e6, m->interval_ms, m->flags,
 				   (unsigned long long) r->opens, (unsigned long long) m->heartbeat_seq,
 				   (unsigned long long) m->req_dropped, (unsigned long long) m->req_recycled,
+				   (unsigned long long) m->req_reaped,
 				   (unsigned long long) m->req_swept, (unsigned long long) m->untracked,
 				   (unsigned long long) m->disk_dropped, m->disks_map_id, m->procs_map_id);
 		printf("\n");
@@ -140,9 +142,11 @@ print_status_line(const iosat_bpf_reader *r, int st, const char *err, bool kv)
 		   (m->flags & IOSAT_META_F_IO_START) ? " io_start" : "",
 		   (m->flags & IOSAT_META_F_FROZEN) ? " frozen" : "",
 		   (m->flags & IOSAT_META_F_CAPS_DROPPED) ? " nocaps" : "");
-	if (m->req_dropped || m->req_recycled || m->req_swept || m->disk_dropped)
-		printf("  health: requests dropped %llu, recycled %llu, swept %llu; disks dropped %llu\n",
+	if (m->req_dropped || m->req_recycled || m->req_reaped || m->req_swept || m->disk_dropped)
+		printf("  repairs: requests dropped %llu, recycled %llu, reaped %llu, swept %llu; "
+			   "disks dropped %llu\n",
 			   (unsigned long long) m->req_dropped, (unsigned long long) m->req_recycled,
+			   (unsigned long long) m->req_reaped,
 			   (unsigned long long) m->req_swept, (unsigned long long) m->disk_dropped);
 	if (st == IOSAT_BPF_STALE)
 		printf("  %s\n", err);
@@ -324,7 +328,7 @@ watch(int interval_ms, int count)
 {
 	iosat_bpf_reader r;
 	char		err[512];
-	int			st,
+	int			st = IOSAT_BPF_CLOSED,
 				last_st = 99,
 				npd = 0,
 				iter;

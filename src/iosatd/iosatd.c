@@ -829,9 +829,10 @@ log_summary(struct iosat_bpf *skel)
 		ndisks++;
 	}
 	logmsg(LOG_DEBUG_, "heartbeat %llu: %d disks; requests dropped %llu, recycled %llu, "
-		   "swept %llu, untracked %llu; disks dropped %llu",
+		   "reaped %llu, swept %llu, untracked %llu; disks dropped %llu",
 		   (unsigned long long) m.heartbeat_seq, ndisks,
 		   (unsigned long long) m.req_dropped, (unsigned long long) m.req_recycled,
+		   (unsigned long long) m.req_reaped,
 		   (unsigned long long) m.req_swept, (unsigned long long) m.untracked,
 		   (unsigned long long) m.disk_dropped);
 }
