@@ -172,10 +172,12 @@ iosat_loadavg_srf(PG_FUNCTION_ARGS)
 	iosat_read_profile_header(&h);
 	have_window = h.passes > 0;
 	have_load = h.load_since != 0 && h.enabled;
-	if (!iosat_profile_enabled || !h.enabled)
+	if (!iosat_profile_enabled)
 		appendStringInfoString(&note, "profiling is off (iosat.profile): no averages; ");
 	else if (pg_atomic_read_u32(&iosat_profile->profiler_pid) == 0)
 		appendStringInfoString(&note, "the iosat profiler is not running; ");
+	else if (!h.enabled)
+		appendStringInfoString(&note, "the iosat profiler has not sampled yet; ");
 
 	loads[0] = have_la ? la.load1 : 0;
 	loads[1] = have_la ? la.load5 : 0;

@@ -66,9 +66,6 @@ IosatProfileShared *iosat_profile = NULL;
 /* the kernel's load-average time constants, in seconds */
 static const double load_tau_s[IOSAT_NLOADS] = {60.0, 300.0, 900.0};
 
-/* a gap longer than this (profiling was off) restarts the load averages */
-#define LOAD_GAP_MS		60000.0
-
 /* how long iosat_wait_profile_reset() waits for the profiler */
 #define RESET_WAIT_MS	5000
 
@@ -97,8 +94,6 @@ typedef struct Sample
 static TypeCache *type_cache;
 static int	type_cache_len;
 static HTAB *key_index;
-static double last_pass_mono;
-static double load_start_mono;
 
 static double
 mono_ms(void)
@@ -372,6 +367,7 @@ profile_pass(void)
 	char		state;
 	char		wchan[IOSAT_WCHAN_LEN];
 	TimestampTz now;
+	TimestampTz prev_pass;
 	double		t1;
 
 	/* which slots hold a process, and which of those are new to us */
@@ -439,6 +435,7 @@ profile_pass(void)
 	now = GetCurrentTimestamp();
 	t1 = mono_ms();
 
+	prev_pass = p->last_pass;
 	iosat_seq_begin_write(&p->changecount);
 	for (int k = 0; k < nsamples; k++)
 	{
@@ -471,35 +468,28 @@ profile_pass(void)
 
 	/*
 	 * The kernel's load-average recurrence on our own sampling clock:
-	 * load = load * e + active * (1 - e), e = exp(-dt / tau).  Until one
-	 * time constant has passed since the start, the weight of a sample is
-	 * at least dt / (elapsed + dt), which makes the figure the plain mean
-	 * of the samples so far instead of one dominated by the first sample.
+	 * load = load * e + active * (1 - e), e = exp(-dt / tau), started at 0
+	 * with the server, when Postgres contributed nothing to the kernel's
+	 * figures either, so both averages carry the same history.  dt is
+	 * measured from the previous pass in shared memory, so time when
+	 * profiling was off or the profiler was restarting counts with the
+	 * current sample; after a gap of several time constants the figures
+	 * therefore start again from what is seen now.
 	 */
-	if (p->load_since == 0 || last_pass_mono <= 0 ||
-		t1 - last_pass_mono > LOAD_GAP_MS)
-	{
-		for (int i = 0; i < IOSAT_NLOADS; i++)
-			p->pg_load[i] = running + disk_sleep;
+	if (p->load_since == 0)
 		p->load_since = now;
-		load_start_mono = t1;
-	}
-	else
+	if (prev_pass != 0 && now > prev_pass)
 	{
-		double		dt_s = (t1 - last_pass_mono) / 1000.0;
-		double		elapsed_s = (t1 - load_start_mono) / 1000.0;
+		double		dt_s = Min((now - prev_pass) / 1e6, 86400.0);
 
 		for (int i = 0; i < IOSAT_NLOADS; i++)
 		{
-			double		w = 1.0 - exp(-dt_s / load_tau_s[i]);
+			double		e = exp(-dt_s / load_tau_s[i]);
 
-			if (dt_s / (elapsed_s + dt_s) > w)
-				w = dt_s / (elapsed_s + dt_s);
-			p->pg_load[i] += w * ((running + disk_sleep) - p->pg_load[i]);
+			p->pg_load[i] = p->pg_load[i] * e + (running + disk_sleep) * (1.0 - e);
 		}
 	}
 	iosat_seq_end_write(&p->changecount);
-	last_pass_mono = t1;
 }
 
 static void
@@ -507,15 +497,13 @@ publish_disabled(void)
 {
 	IosatProfileShared *p = iosat_profile;
 
-	if (!p->enabled && p->load_since == 0)
+	if (!p->enabled)
 		return;
 	iosat_seq_begin_write(&p->changecount);
 	p->enabled = false;
-	p->load_since = 0;
 	p->now_running = 0;
 	p->now_disk_sleep = 0;
 	iosat_seq_end_write(&p->changecount);
-	last_pass_mono = 0;
 }
 
 static void

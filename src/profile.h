@@ -95,10 +95,11 @@ typedef struct IosatProfileShared
 
 	/*
 	 * Exponentially damped averages of (R + D) over Postgres processes with
-	 * the kernel's load-average time constants (60, 300, 900 s).
+	 * the kernel's load-average time constants (60, 300, 900 s), from 0 at
+	 * the profiler's first pass after server start.
 	 */
 	double		pg_load[IOSAT_NLOADS];
-	TimestampTz load_since;		/* 0: no value yet */
+	TimestampTz load_since;		/* the first pass; 0: none yet */
 
 	IosatProfileEntry entries[FLEXIBLE_ARRAY_MEMBER];
 } IosatProfileShared;

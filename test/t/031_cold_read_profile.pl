@@ -41,6 +41,7 @@ $node->safe_psql('postgres', <<"SQL");
 CREATE TABLESPACE slow LOCATION '$dev->{mnt}/ts';
 CREATE TABLE big (id int, pad text) TABLESPACE slow;
 INSERT INTO big SELECT g, repeat('x', 200) FROM generate_series(1, 250000) g;
+CREATE INDEX big_id ON big (id);
 VACUUM big;
 CHECKPOINT;
 SQL
@@ -52,19 +53,24 @@ cmp_ok($size, '>', 3 * 16 * 1024 * 1024, "table ($size bytes) is well over share
 # work on the machine keeps its cache
 my $file = $node->safe_psql('postgres',
 	"SELECT current_setting('data_directory') || '/' || pg_relation_filepath('big')");
-$node->restart;
-my @segs = grep { /\/\d+(\.\d+)?$/ } glob("$file $file.*");
-for my $seg (@segs)
+sub evict_table
 {
-	system('dd', "if=$seg", 'iflag=nocache', 'count=0', 'status=none') == 0
-	  or rootctl('drop-caches');
+	for my $seg (grep { /\/\d+(\.\d+)?$/ } glob("$file $file.*"))
+	{
+		system('dd', "if=$seg", 'iflag=nocache', 'count=0', 'status=none') == 0
+		  or rootctl('drop-caches');
+	}
 }
+$node->restart;
+evict_table();
 
 $node->safe_psql('postgres', 'SELECT iosat_wait_profile_reset()');
 
 my $reader = $node->background_psql('postgres');
+my $t_reader = time();
 my $rpid = $reader->query_safe('SELECT pg_backend_pid()');
-$reader->query_until(qr/reading/, "\\echo reading\nSELECT count(*) FROM big;\n");
+# sum(length(pad)) reads the heap: no index-only scan
+$reader->query_until(qr/reading/, "\\echo reading\nSELECT sum(length(pad)) FROM big;\n");
 
 sub reader_row
 {
@@ -133,7 +139,12 @@ is( $node->safe_psql('postgres',
 my ($avg_d, $pg_load1) = split /\|/, $node->safe_psql('postgres',
 	'SELECT pg_disk_sleep_avg, pg_load1 FROM iosat_loadavg');
 cmp_ok($avg_d, '>', 0.3, "average Postgres processes in D over the window: $avg_d");
-cmp_ok($pg_load1, '>', 0.3, "Postgres's damped load: $pg_load1");
+# one process in D since the reader started (the server was restarted just
+# before): the kernel's recurrence gives 1 - exp(-t / 60 s)
+my $expect1 = 1 - exp(-(time() - $t_reader) / 60);
+cmp_ok(abs($pg_load1 - $expect1), '<', 0.5 * $expect1 + 0.02,
+	sprintf("Postgres's damped load1 %.3f follows the kernel's recurrence (%.3f)",
+		$pg_load1, $expect1));
 note('iosat_loadavg: ' . $node->safe_psql('postgres',
 	'SELECT row_to_json(l) FROM iosat_loadavg l'));
 
@@ -150,6 +161,80 @@ ok( wait_until(
 		'cancel'),
 	sprintf('the cancel ended the scan in %.1f s', time() - $t0));
 eval { $reader->quit };
+
+# ---------------------------------------------------------------- a storm
+# six backends reading random heap pages through the index: the device
+# queue stays full, every one of them spends its time in D, and the load
+# average climbs with them.  (The key is computed first: "id = random()"
+# is no index condition, and six synchronized seq scans would show one
+# backend in D and five in IPC:BufferIO, sleeping in S.)
+evict_table();
+$node->safe_psql('postgres', 'SELECT iosat_wait_profile_reset()');
+my $nstorm = 6;
+my (@storm, @spids);
+for my $i (1 .. $nstorm)
+{
+	my $s = $node->background_psql('postgres');
+	push @spids, $s->query_safe('SELECT pg_backend_pid()');
+	$s->query_until(qr/storming/, "\\echo storming\n"
+		  . "DO \$\$ DECLARE k int; BEGIN FOR i IN 1..10000000 LOOP "
+		  . "k := 1 + (random() * 249998)::int; "
+		  . "PERFORM pad FROM big WHERE id = k; "
+		  . "END LOOP; END \$\$;\n");
+	push @storm, $s;
+}
+my $max_d = 0;
+my $t_storm = time();
+while (time() - $t_storm < 25)
+{
+	my $d = $node->safe_psql('postgres', 'SELECT pg_disk_sleep FROM iosat_loadavg');
+	$max_d = $d if $d > $max_d;
+	usleep(500_000);
+}
+cmp_ok($max_d, '>=', $nstorm - 2,
+	"during the storm iosat_loadavg saw $max_d Postgres processes in D at once");
+
+$split = $node->safe_psql('postgres', <<'SQL');
+SELECT state, wchan, sum(samples),
+       round(100.0 * sum(samples) / sum(sum(samples)) OVER (), 1) AS pct
+  FROM iosat_wait_profile
+ WHERE wait_event_type = 'IO' AND wait_event = 'DataFileRead'
+ GROUP BY state, wchan
+ ORDER BY 3 DESC
+SQL
+note("storm: IO:DataFileRead samples by kernel state:\n$split");
+($d_samples, $all_samples) = split /\|/, $node->safe_psql('postgres', <<'SQL');
+SELECT coalesce(sum(samples) FILTER (WHERE state = 'D'), 0), coalesce(sum(samples), 0)
+  FROM iosat_wait_profile
+ WHERE backend_type = 'client backend' AND wait_event = 'DataFileRead'
+SQL
+cmp_ok($d_samples / ($all_samples || 1), '>=', 0.5,
+	"storm: most IO:DataFileRead samples are in D ($d_samples of $all_samples)");
+cmp_ok($all_samples, '>=', 100, 'storm: many IO:DataFileRead samples');
+
+my ($load1, $pgl1, $share1, $other_d, $pg_d_avg) = split /\|/, $node->safe_psql('postgres',
+	'SELECT load1, pg_load1, coalesce(pg_share1_pct, -1), other_disk_sleep, pg_disk_sleep_avg FROM iosat_loadavg');
+note("storm: load1 $load1, Postgres's part $pgl1 ($share1%), "
+	  . "average Postgres processes in D $pg_d_avg, other processes in D now $other_d");
+cmp_ok($pgl1, '>=', 1.5, "Postgres's load1 rose with the storm ($pgl1)");
+cmp_ok($pgl1, '<=', $load1 + 1.0,
+	"and does not exceed the kernel's load1 ($load1) beyond sampling noise");
+cmp_ok($share1, '>', 0, "Postgres's share of load1 is estimated: $share1%");
+cmp_ok($pg_d_avg, '>=', $nstorm * 0.6,
+	"average Postgres processes in D over the storm: $pg_d_avg");
+
+$node->safe_psql('postgres',
+	'SELECT pg_cancel_backend(pid) FROM unnest(ARRAY[' . join(',', @spids) . ']) pid');
+ok( wait_until(
+		sub {
+			$node->safe_psql('postgres',
+				"SELECT count(*) FROM pg_stat_activity WHERE state = 'active' AND pid IN ("
+				  . join(',', @spids) . ')') == 0;
+		},
+		30,
+		'storm cancelled'),
+	'the storm is cancelled promptly');
+eval { $_->quit } for @storm;
 
 $node->stop;
 done_testing();
