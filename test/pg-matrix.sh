@@ -218,7 +218,7 @@ source_versions() {
 }
 
 # --------------------------------------------------------- result bookkeeping
-declare -A R_SRC R_PG R_EXT R_COMPAT R_REG R_NOTE
+declare -A R_SRC R_PG R_EXT R_COMPAT R_REG R_TAP R_NOTE
 FAILED=0 PASSED=0 SKIPPED=0
 RESULTS=$CACHE/results
 mkdir -p "$RESULTS"
@@ -341,6 +341,8 @@ as_pg() { runuser -u postgres -- env HOME=/tmp PATH="$PATH" "$@"; }
 
 test_ext() {
     local ver=$1 pgc=${PGCONFIG[$1]} tmp log
+    rm -rf /tmp/iosat-matrix-pg"$ver".??????   # the previous run's (kept when it failed)
+    rm -f "$RESULTS/pg$ver-"*.diffs "$RESULTS/pg$ver-postmaster.log"
     tmp=$(mktemp -d /tmp/iosat-matrix-pg$ver.XXXXXX)
     # Only the extension is under test: the BPF companion (iosatd) does not
     # depend on the PostgreSQL version, so src/bpf/bpf.mk is told to skip it,
@@ -375,11 +377,11 @@ test_ext() {
     [ "$BUILD_ONLY" = 1 ] && return 0
 
     # 3. pg_regress (temp instance from this pg_config's bindir), as postgres
-    local tapvar=(TAP_TESTS=)
-    [ "$TAP" = 1 ] && tapvar=()
+    local ok=0
+    [ "$TAP" = 1 ] && { run_tap "$ver" "$tmp" || ok=1; }
     log="$RESULTS/pg$ver-installcheck.log"
-    log "PostgreSQL $ver: make installcheck ${tapvar[*]} (log $log)"
-    as_pg timeout 1800 make -C "$tmp/iosat" "${mk[@]}" "${tapvar[@]}" installcheck > "$log" 2>&1
+    log "PostgreSQL $ver: make installcheck TAP_TESTS= (pg_regress only; log $log)"
+    as_pg timeout 1800 make -C "$tmp/iosat" "${mk[@]}" TAP_TESTS= installcheck > "$log" 2>&1
     local rc=$?
     local ntot nfail npass
     if grep -qE 'All [0-9]+ tests passed' "$log"; then
@@ -395,16 +397,46 @@ test_ext() {
         cp "$tmp/iosat/regression.diffs" "$RESULTS/pg$ver-regression.diffs"
     fi
     if [ "$rc" -ne 0 ] || [ "$ntot" -eq 0 ] || [ "$nfail" -ne 0 ]; then
-        [ "$ntot" -eq 0 ] && R_REG[$ver]="none ran"
-        R_NOTE[$ver]="installcheck rc=$rc; see $log${nfail:+ and $RESULTS/pg$ver-regression.diffs}"
-        grep -E '^(not )?ok [0-9]|^test .*\.\.\.|tests? (passed|failed)|Error [0-9]|FATAL|could not' "$log" | head -40
+        local extra="" pmlog
+        for pmlog in "$tmp/iosat/log/postmaster.log" "$tmp/iosat/tmp_regress/log/postmaster.log"; do
+            [ -f "$pmlog" ] && { cp "$pmlog" "$RESULTS/pg$ver-postmaster.log"; break; }
+        done
+        [ -f "$RESULTS/pg$ver-regression.diffs" ] && extra=" and $RESULTS/pg$ver-regression.diffs"
+        if [ "$ntot" -eq 0 ]; then
+            R_REG[$ver]="none ran"
+            if [ -f "$RESULTS/pg$ver-postmaster.log" ]; then
+                extra="$extra; server: $(grep -m1 -E 'FATAL|PANIC' "$RESULTS/pg$ver-postmaster.log" | sed 's/^.*\(FATAL\|PANIC\)/\1/')"
+            fi
+        fi
+        R_NOTE[$ver]="installcheck rc=$rc; see $log$extra; tree kept in $tmp"
+        grep -E '^(not )?ok [0-9]|^test .*\.\.\.|tests? (passed|failed)|Bail out|Error [0-9]|FATAL|could not' "$log" | head -40
+        [ "$ntot" -eq 0 ] && [ -f "$RESULTS/pg$ver-postmaster.log" ] && grep -E 'FATAL|PANIC' "$RESULTS/pg$ver-postmaster.log" | head -5
         [ -f "$RESULTS/pg$ver-regression.diffs" ] && head -80 "$RESULTS/pg$ver-regression.diffs"
-        [ -f "$tmp/iosat/tmp_regress/log/postmaster.log" ] && cp "$tmp/iosat/tmp_regress/log/postmaster.log" "$RESULTS/pg$ver-postmaster.log"
         return 1
     fi
-    grep -E 'All [0-9]+ tests passed|Result:' "$log"
-    rm -rf "$tmp"
-    return 0
+    grep -E 'All [0-9]+ tests passed' "$log"
+    [ "$ok" -eq 0 ] && rm -rf "$tmp"
+    return "$ok"
+}
+
+# TAP tests (test/t, PostgreSQL::Test::Cluster from the prefix): a run of
+# its own, so that a pg_regress failure does not hide them.  IOSAT_TAP (the
+# Makefile's) picks some of them.
+run_tap() {
+    local ver=$1 tmp=$2 log="$RESULTS/pg$1-tap.log" rc
+    log "PostgreSQL $ver: make installcheck REGRESS= (TAP only${IOSAT_TAP:+: $IOSAT_TAP}; log $log)"
+    as_pg timeout 3600 make -C "$tmp/iosat" "${mk[@]}" REGRESS= installcheck > "$log" 2>&1
+    rc=$?
+    local files tests
+    files=$(grep -oE 'Files=[0-9]+' "$log" | tail -1 | cut -d= -f2)
+    tests=$(grep -oE 'Tests=[0-9]+' "$log" | tail -1 | cut -d= -f2)
+    if [ "$rc" -eq 0 ] && grep -q 'Result: PASS' "$log"; then
+        R_TAP[$ver]="PASS ${files:-?}f/${tests:-?}t"
+        return 0
+    fi
+    R_TAP[$ver]="FAIL rc=$rc"
+    grep -E '^t/|^test/t/|Failed|Result:|not ok|Dubious|Bail out' "$log" | head -30
+    return 1
 }
 
 # ---------------------------------------------------------------------- main
@@ -418,7 +450,7 @@ main() {
     setup_private_apt
 
     for ver in $VERSIONS; do
-        R_SRC[$ver]=-; R_PG[$ver]=-; R_EXT[$ver]=-; R_COMPAT[$ver]=-; R_REG[$ver]=-; R_NOTE[$ver]=""
+        R_SRC[$ver]=-; R_PG[$ver]=-; R_EXT[$ver]=-; R_COMPAT[$ver]=-; R_REG[$ver]=-; R_TAP[$ver]=-; R_NOTE[$ver]=""
         if ! build_pg "$ver"; then
             if [ "${R_SRC[$ver]}" = unavailable ] || [ "${R_SRC[$ver]}" = none ]; then
                 SKIPPED=$((SKIPPED + 1))
@@ -433,11 +465,11 @@ main() {
 
     echo
     echo "iosat PostgreSQL version matrix (${REV:+$REV = }$(git -C "$REPO" describe --always ${REV:---dirty} 2>/dev/null || echo 'no git'), $(( $(date +%s) - T0 ))s, cache $CACHE)"
-    printf '| %-7s | %-22s | %-16s | %-11s | %-16s | %-10s | %s\n' PG source "PG build" "iosat build" "compat (-Werror)" regress notes
-    printf '|%s|%s|%s|%s|%s|%s|%s\n' --------- ------------------------ ------------------ ------------- ------------------ ------------ ------
+    printf '| %-3s | %-16s | %-11s | %-11s | %-16s | %-8s | %-11s | %s\n' PG source "PG build" "iosat build" "compat (-Werror)" regress TAP notes
+    printf '|%s|%s|%s|%s|%s|%s|%s|%s\n' ----- ------------------ ------------- ------------- ------------------ ---------- ------------- ------
     for ver in $VERSIONS; do
-        printf '| %-7s | %-22s | %-16s | %-11s | %-16s | %-10s | %s\n' "$ver" "${R_SRC[$ver]}" "${R_PG[$ver]}" \
-            "${R_EXT[$ver]}" "${R_COMPAT[$ver]}" "${R_REG[$ver]}" "${R_NOTE[$ver]}"
+        printf '| %-3s | %-16s | %-11s | %-11s | %-16s | %-8s | %-11s | %s\n' "$ver" "${R_SRC[$ver]}" "${R_PG[$ver]}" \
+            "${R_EXT[$ver]}" "${R_COMPAT[$ver]}" "${R_REG[$ver]}" "${R_TAP[$ver]}" "${R_NOTE[$ver]}"
     done
     echo
     echo "matrix: $PASSED passed, $FAILED failed, $SKIPPED skipped"
