@@ -17,6 +17,8 @@
 #                      and configure flags are unchanged
 #   IOSAT_PG_VERSIONS  majors to test (default "16 17 18"; "15" uses the
 #                      system's /usr/lib/postgresql/15 and installs iosat there)
+#   IOSAT_MATRIX_BASELINE 1 (default) = also compile iosat (compat flags, no
+#                      install, no tests) against the system's PostgreSQL 15
 #   IOSAT_PG_JOBS      make -j for PostgreSQL (default 2)
 #   IOSAT_PG_NICE      nice level of the builds (default 10)
 #   IOSAT_MATRIX_TAP   1 = also run the TAP tests (make installcheck with
@@ -219,7 +221,7 @@ source_versions() {
 
 # --------------------------------------------------------- result bookkeeping
 declare -A R_SRC R_PG R_EXT R_COMPAT R_REG R_TAP R_NOTE
-FAILED=0 PASSED=0 SKIPPED=0
+FAILED=0 PASSED=0 SKIPPED=0 SHOWN=""
 RESULTS=$CACHE/results
 mkdir -p "$RESULTS"
 
@@ -369,6 +371,8 @@ test_ext() {
     R_COMPAT[$ver]="ok, $nwarn warnings"
     [ "$nwarn" -gt 0 ] && grep 'warning:' "$log" | sort -u | head -10
 
+    if [ "${2:-}" = compile-only ]; then rm -rf "$tmp"; return 0; fi
+
     # 2. install into that prefix (root owns it)
     if ! make -C "$tmp/iosat" "${mk[@]}" install > "$RESULTS/pg$ver-iosat-install.log" 2>&1; then
         R_EXT[$ver]="FAIL(install)"; R_REG[$ver]=-; R_NOTE[$ver]="see $RESULTS/pg$ver-iosat-install.log"
@@ -449,6 +453,19 @@ main() {
     install_deps
     setup_private_apt
 
+    # Baseline: the system's PostgreSQL 15 (what the default test command
+    # uses), compiled against only: installing there would swap iosat.so
+    # under whatever else is running on this machine.
+    local base=/usr/lib/postgresql/15/bin/pg_config
+    if [ "${IOSAT_MATRIX_BASELINE:-1}" = 1 ] && [ "$BUILD_ONLY" = 0 ] && [ -x "$base" ] &&
+       [[ " $VERSIONS " != *" 15 "* ]]; then
+        R_SRC[15]="system $("$base" --version | awk '{print $2}')"; R_PG[15]=installed
+        R_REG[15]=-; R_TAP[15]=-; R_NOTE[15]="compile check only (full test: the default test command)"
+        PGCONFIG[15]=$base
+        if test_ext 15 compile-only; then PASSED=$((PASSED + 1)); else FAILED=$((FAILED + 1)); fi
+        SHOWN="15 $VERSIONS"
+    fi
+
     for ver in $VERSIONS; do
         R_SRC[$ver]=-; R_PG[$ver]=-; R_EXT[$ver]=-; R_COMPAT[$ver]=-; R_REG[$ver]=-; R_TAP[$ver]=-; R_NOTE[$ver]=""
         if ! build_pg "$ver"; then
@@ -467,7 +484,7 @@ main() {
     echo "iosat PostgreSQL version matrix (${REV:+$REV = }$(git -C "$REPO" describe --always ${REV:---dirty} 2>/dev/null || echo 'no git'), $(( $(date +%s) - T0 ))s, cache $CACHE)"
     printf '| %-3s | %-16s | %-11s | %-11s | %-16s | %-8s | %-11s | %s\n' PG source "PG build" "iosat build" "compat (-Werror)" regress TAP notes
     printf '|%s|%s|%s|%s|%s|%s|%s|%s\n' ----- ------------------ ------------- ------------- ------------------ ---------- ------------- ------
-    for ver in $VERSIONS; do
+    for ver in ${SHOWN:-$VERSIONS}; do
         printf '| %-3s | %-16s | %-11s | %-11s | %-16s | %-8s | %-11s | %s\n' "$ver" "${R_SRC[$ver]}" "${R_PG[$ver]}" \
             "${R_EXT[$ver]}" "${R_COMPAT[$ver]}" "${R_REG[$ver]}" "${R_TAP[$ver]}" "${R_NOTE[$ver]}"
     done
