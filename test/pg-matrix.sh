@@ -2,9 +2,11 @@
 # iosat version matrix: build PostgreSQL 16/17/18 from Debian source packages
 # into a cached private prefix, then build iosat against each one, install it
 # there and run its pg_regress suite (`make installcheck`, temp instance) as
-# the postgres OS user.  Prints a summary table; exits non-zero when a version
-# whose source could be had fails to build PostgreSQL, fails to build iosat
-# or fails its regression tests.
+# the postgres OS user; iosat is compiled with compat warnings as errors
+# (and, as a baseline, against the system's PostgreSQL 15 too).  Prints a
+# summary table; exits non-zero when a version whose source could be had
+# fails to build PostgreSQL, fails to build iosat or fails its tests.  A
+# version whose source cannot be had (16, here) is reported and skipped.
 #
 #   bash test/pg-matrix.sh                  # all of IOSAT_PG_VERSIONS
 #   bash test/pg-matrix.sh 17               # only PostgreSQL 17
@@ -56,7 +58,7 @@ args=()
 for a in "$@"; do
     case $a in
         --build-only) BUILD_ONLY=1 ;;
-        -h|--help) sed -n '2,30p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,/^set -uo/p' "$0" | sed -e '$d' -e 's/^# \{0,1\}//'; exit 0 ;;
         [0-9]*) args+=("$a") ;;
         *) echo "pg-matrix: unknown argument $a" >&2; exit 2 ;;
     esac
@@ -247,7 +249,8 @@ build_pg() {
         log "PostgreSQL $ver: ${R_NOTE[$ver]}"
         return 1
     fi
-    # A cached prefix built from any version still offered is kept.
+    # Cached prefix of the newest version: nothing to fetch.  (A prefix of
+    # an older version is still used while the newest cannot be downloaded.)
     local built; built=$(cat "$prefix/.iosat-pg-source" 2>/dev/null)
     local newest; newest=$(echo "$candidates" | head -1)
     if [ -x "$prefix/bin/pg_config" ] && [ "$built" = "$pkg $newest | $CONFIGURE_FLAGS" ]; then
