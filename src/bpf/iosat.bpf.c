@@ -42,6 +42,7 @@
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
 /* request states */
+#define RQ_DONE		0		/* ended; the entry stays for the next request at that address */
 #define RQ_NEW		1		/* created (block_io_start), not yet in a queue */
 #define RQ_QUEUED	2		/* in the scheduler / software / dispatch queue */
 #define RQ_ISSUED	3		/* handed to the driver */
@@ -222,6 +223,9 @@ own(struct req_state *st, bool btf)
 	__u64		pt = bpf_get_current_pid_tgid();
 	unsigned int flags;
 
+	/* same thread as the last request at this address: comm etc. are known */
+	if (st->tid == (__u32) pt && st->tgid == (__u32) (pt >> 32) && st->tid)
+		return;
 	st->tgid = pt >> 32;
 	st->tid = (__u32) pt;
 	bpf_get_current_comm(st->comm, sizeof(st->comm));
@@ -299,35 +303,58 @@ end_unseen(const struct req_state *st, __u64 now)
 }
 
 /*
- * Start tracking rqp.  old: the entry under the same address, which belongs
- * to a request that is gone; ended: it must have completed (block_io_start
- * of a new request), so count it if it was issued.
+ * Start tracking the request at rqp.  old: the entry already under that
+ * address.  If it is live, its request is gone; ended: that request must have
+ * completed (block_io_start of a new request), so it is counted if it was
+ * issued.  Entries are kept when their request ends (state DONE) and rewritten
+ * in place when the address comes back: request structs are recycled from a
+ * fixed pool per queue, and an in-place write costs far less than a hash
+ * insert.  The heartbeat deletes entries left DONE for a while.
  */
 static __always_inline struct req_state *
 track(__u64 rqp, struct req_state *old, const struct rq_info *ri, __u8 state,
 	  __u64 t_create, __u64 now, bool btf, bool ended)
 {
-	struct req_state st = {};
+	struct req_state fresh = {};
+	struct req_state *st = old;
 
-	if (old) {
+	if (old && old->state != RQ_DONE) {
 		if (ended && old->state == RQ_ISSUED)
 			end_unseen(old, now);
 		else
 			undo(old);
 		META_INC(req_recycled);
 	}
-	st.t_create = t_create;
-	st.t_last = now;
-	st.disk = ri->disk;
-	st.state = state;
-	st.op = ri->op;
-	own(&st, btf);
-	if (bpf_map_update_elem(&iosat_reqs, &rqp, &st, BPF_ANY)) {
-		/* old (if any) was replaced in place, so the update cannot fail for it */
+	if (!st)
+		st = &fresh;
+	st->t_create = t_create;
+	st->t_issue = 0;
+	st->t_last = now;
+	st->reap_t = 0;
+	st->disk = ri->disk;
+	st->op = ri->op;
+	st->issued_once = 0;
+	st->bytes_left = 0;
+	own(st, btf);
+	if (old) {
+		/* the state last: the heartbeat reads entries concurrently */
+		asm volatile("" ::: "memory");
+		st->state = state;
+		return st;
+	}
+	fresh.state = state;
+	if (bpf_map_update_elem(&iosat_reqs, &rqp, &fresh, BPF_NOEXIST)) {
+		/* full (or raced with another CPU for the same new address) */
 		META_INC(req_dropped);
 		return NULL;
 	}
 	return bpf_map_lookup_elem(&iosat_reqs, &rqp);
+}
+
+static __always_inline bool
+live(const struct req_state *st)
+{
+	return st && st->state != RQ_DONE;
 }
 
 /* ----------------------------------------------------------------- events */
@@ -347,7 +374,7 @@ on_io_start(struct request *rq, bool btf)
 	if (!d)
 		return 0;
 	ADD(&d->created, 1);
-	/* any entry under this address belongs to a request that is gone */
+	/* a live entry under this address belongs to a request that is gone */
 	st = bpf_map_lookup_elem(&iosat_reqs, &rqp);
 	track(rqp, st, &ri, RQ_NEW, now, now, btf, true);
 	return 0;
@@ -369,11 +396,11 @@ on_insert(struct request *rq, bool btf)
 		return 0;
 	ADD(&d->inserted, 1);
 	st = bpf_map_lookup_elem(&iosat_reqs, &rqp);
-	if (!st || st->state == RQ_ISSUED) {
+	if (!live(st) || st->state == RQ_ISSUED) {
 		/*
 		 * Unknown (no block_io_start on this kernel, or started before we
-		 * attached), or an issued request inserted again without a requeue:
-		 * a missed completion, so a new request.
+		 * attached, or the flush machinery's own request), or an issued
+		 * request inserted again: its requeue was missed.
 		 */
 		if (track(rqp, st, &ri, RQ_QUEUED, now, now, btf, false))
 			ADD(&d->queued, 1);
@@ -381,10 +408,10 @@ on_insert(struct request *rq, bool btf)
 	}
 	if (st->state == RQ_NEW) {
 		st->state = RQ_QUEUED;
-		st->t_last = now;
 		ADD(&d->queued, 1);
 	}
 	/* RQ_QUEUED: re-inserted after a requeue, already counted as queued */
+	st->t_last = now;
 	return 0;
 }
 
@@ -404,8 +431,8 @@ on_issue(struct request *rq, bool btf)
 		return 0;
 	ADD(&d->issued, 1);
 	st = bpf_map_lookup_elem(&iosat_reqs, &rqp);
-	if (!st || st->state == RQ_ISSUED) {
-		/* unknown, or issued twice without requeue/completion (stale) */
+	if (!live(st) || st->state == RQ_ISSUED) {
+		/* unknown, or issued twice: a requeue or completion was missed */
 		st = track(rqp, st, &ri, RQ_ISSUED, 0, now, btf, false);
 		if (st) {
 			st->t_issue = now;
@@ -423,10 +450,10 @@ on_issue(struct request *rq, bool btf)
 		if (st->t_create && st->op <= IOSAT_OP_WRITE)
 			hist_add(&d->qtime[st->op & 1], since(now, st->t_create));
 	}
-	st->state = RQ_ISSUED;
 	st->t_issue = now;
 	st->t_last = now;
 	st->bytes_left = ri.data_len;
+	st->state = RQ_ISSUED;
 	return 0;
 }
 
@@ -446,7 +473,7 @@ on_requeue(struct request *rq, bool btf)
 		return 0;
 	ADD(&d->requeued, 1);
 	st = bpf_map_lookup_elem(&iosat_reqs, &rqp);
-	if (!st) {
+	if (!live(st)) {
 		META_INC(untracked);
 		return 0;
 	}
@@ -470,13 +497,14 @@ on_merge(struct request *rq, bool btf)
 	struct req_state *st;
 
 	st = bpf_map_lookup_elem(&iosat_reqs, &rqp);
-	if (!st)
+	if (!live(st))
 		return 0;
 	d = disk_get(&st->disk, now);
 	if (d)
 		ADD(&d->merged, 1);
 	undo(st);
-	bpf_map_delete_elem(&iosat_reqs, &rqp);
+	st->state = RQ_DONE;
+	st->t_last = now;
 	return 0;
 }
 
@@ -529,7 +557,7 @@ on_complete(struct request *rq, int error, unsigned int nr_bytes, bool btf)
 	bool		final;
 
 	st = bpf_map_lookup_elem(&iosat_reqs, &rqp);
-	if (!st) {
+	if (!live(st)) {
 		/*
 		 * Started before we attached, or the second end of a flush-sequence
 		 * data request: counting it could count a request twice.
@@ -565,7 +593,8 @@ on_complete(struct request *rq, int error, unsigned int nr_bytes, bool btf)
 	} else if (st->state == RQ_QUEUED) {
 		ADD(&d->queued, -1);
 	}
-	bpf_map_delete_elem(&iosat_reqs, &rqp);
+	st->state = RQ_DONE;
+	st->t_last = now;
 	return 0;
 }
 
@@ -627,6 +656,7 @@ struct sweep_ctx {
 };
 
 #define MQ_RQ_IDLE_STATE	0	/* enum mq_rq_state, unchanged since 4.17 */
+#define DONE_KEEP_NS		(10ULL * 1000000000ULL)
 
 static long
 sweep_one(struct bpf_map *map, __u64 *key, struct req_state *st, struct sweep_ctx *c)
@@ -645,7 +675,7 @@ sweep_one(struct bpf_map *map, __u64 *key, struct req_state *st, struct sweep_ct
 		if (kstate == MQ_RQ_IDLE_STATE && !bio) {
 			if (st->reap_t == st->t_last) {
 				end_unseen(st, c->now);
-				bpf_map_delete_elem(map, key);
+				st->state = RQ_DONE;
 				META_INC(req_reaped);
 				return 0;
 			}
@@ -654,7 +684,13 @@ sweep_one(struct bpf_map *map, __u64 *key, struct req_state *st, struct sweep_ct
 			st->reap_t = 0;
 		}
 	}
-	if (c->age && c->now > st->t_last && c->now - st->t_last > c->age) {
+	if (c->now <= st->t_last)
+		return 0;
+	if (st->state == RQ_DONE) {
+		/* forget addresses that stopped being used (device gone, idle queue) */
+		if (c->now - st->t_last > DONE_KEEP_NS)
+			bpf_map_delete_elem(map, key);
+	} else if (c->age && c->now - st->t_last > c->age) {
 		undo(st);
 		bpf_map_delete_elem(map, key);
 		META_INC(req_swept);
