@@ -17,16 +17,18 @@
 #
 # usage: test/bench/storm.sh [--short] [--configs stock,monitor,queue,reject,pgbouncer]
 #            [--iops N | --read-iops N --write-iops N] [--rate TPS] [--clients N]
-#            [--heavy N] [--phases WARM,BASE,STORM,AFTER] [--scale core_rows,oltp_rows,vac_rows]
+#            [--heavy N] [--stagger S] [--phases WARM,BASE,STORM,AFTER] [--scale core_rows,oltp_rows,vac_rows]
 #            [--memcg-mb N] [--eic N] [--name NAME] [--out DIR] [--no-latest] [--keep]
 # Runs as root. Everything it creates is torn down on exit, Ctrl-C included.
 #
-# Defaults: reads capped at 400 IOPS, writes at 1000 (blk-throttle keeps separate
+# Defaults: reads capped at 400 IOPS, writes at 1200 (blk-throttle keeps separate
 # read and write budgets; the storm is a read storm, and every commit costs ~3
 # write requests -- WAL write, flush, later the page -- so a 400 write cap would
-# make the baseline itself write-bound); 250 cheap transactions/s from 80
-# connections, which keeps the baseline at ~60% of the read ceiling like the
-# incident's volume; 3 heavy queries at effective_io_concurrency 16 + VACUUM.
+# make the baseline itself write-bound); 300 cheap transactions/s from 80
+# connections, which keeps the baseline at ~65-70% of both ceilings like the
+# incident's volume; 3 heavy queries at effective_io_concurrency 16, arriving
+# --stagger 3 s apart (reports keep arriving; it gives admission control a
+# chance to act), + VACUUM at the start of the storm.
 # --short: 1M/2M/0.5M rows, 10+25+30+45 s per configuration, stock,queue,pgbouncer.
 # full:    2M/3M/1M rows, 15+40+60+90 s, stock,monitor,queue,reject,pgbouncer.
 set -euo pipefail
@@ -40,10 +42,11 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 SHORT=0
 CONFIGS=""
 READ_IOPS=400
-WRITE_IOPS=1000
+WRITE_IOPS=1200
 RATE=""
 CLIENTS=80
 HEAVY=3
+STAGGER=3
 PHASES=""
 SCALE=""
 MEMCG_MB=""
@@ -66,6 +69,7 @@ while [[ $# -gt 0 ]]; do
 	--rate) RATE=$2; shift ;;
 	--clients) CLIENTS=$2; shift ;;
 	--heavy) HEAVY=$2; shift ;;
+	--stagger) STAGGER=$2; shift ;;
 	--phases) PHASES=$2; shift ;;
 	--scale) SCALE=$2; shift ;;
 	--memcg-mb) MEMCG_MB=$2; shift ;;
@@ -80,7 +84,7 @@ while [[ $# -gt 0 ]]; do
 	shift
 done
 [[ $EUID -eq 0 ]] || bench_die "run as root (it creates loop devices and cgroups)"
-for v in READ_IOPS WRITE_IOPS CLIENTS HEAVY EIC; do
+for v in READ_IOPS WRITE_IOPS CLIENTS HEAVY EIC STAGGER; do
 	[[ ${!v} =~ ^[0-9]+$ ]] || bench_die "--${v,,} must be a number"
 done
 
@@ -89,19 +93,20 @@ if ((SHORT)); then
 	: "${PHASES:=10,25,30,45}"
 	: "${SCALE:=1000000,2000000,500000}"
 	: "${MEMCG_MB:=384}"
-	: "${RATE:=250}"
+	: "${RATE:=300}"
 else
 	: "${CONFIGS:=stock,monitor,queue,reject,pgbouncer}"
 	: "${PHASES:=15,40,60,90}"
 	: "${SCALE:=2000000,3000000,1000000}"
 	: "${MEMCG_MB:=512}"
-	: "${RATE:=250}"
+	: "${RATE:=300}"
 fi
 IFS=, read -r P_WARM P_BASE P_STORM P_AFTER <<<"$PHASES"
 IFS=, read -r CORE_ROWS OLTP_ROWS VAC_ROWS <<<"$SCALE"
 for v in P_WARM P_BASE P_STORM P_AFTER CORE_ROWS OLTP_ROWS VAC_ROWS MEMCG_MB RATE; do
 	[[ ${!v} =~ ^[0-9]+$ ]] || bench_die "bad value for $v: '${!v}'"
 done
+(((HEAVY - 1) * STAGGER < P_STORM)) || bench_die "--stagger too long for a ${P_STORM}-s storm"
 HEAVY_ACCOUNTS=12
 HEAVY_ROWS=40000
 VAC_DEAD_PCT=10
@@ -207,7 +212,7 @@ bench_log "results: $OUT"
 	echo "machine_state_at_start: $(machine_busy_note)"
 	echo "device: stack (ext4 on loopA -> loopB -> file; blkio throttle on loopB) read_iops=$READ_IOPS write_iops=$WRITE_IOPS"
 	echo "workload: core_rows=$CORE_ROWS oltp_rows=$OLTP_ROWS vac_rows=$VAC_ROWS heavy_accounts=$HEAVY_ACCOUNTS x $HEAVY_ROWS rows"
-	echo "oltp: pgbench -R $RATE -c $CLIENTS (pk read + update), heavy queries: $HEAVY concurrent, effective_io_concurrency=$EIC, + VACUUM vac_target (${VAC_DEAD_PCT}% dead)"
+	echo "oltp: pgbench -R $RATE -c $CLIENTS (pk read + update), heavy queries: $HEAVY concurrent (${STAGGER} s apart), effective_io_concurrency=$EIC, + VACUUM vac_target (${VAC_DEAD_PCT}% dead)"
 	echo "phases_s: warm=$P_WARM baseline=$P_BASE storm=$P_STORM after=$P_AFTER"
 	echo "server: shared_buffers=16MB memcg_limit_mb=$MEMCG_MB"
 	echo "configs: $CONFIGS"
@@ -409,14 +414,15 @@ run_config() {
 	iosat_snapshot "$d/iosat_before_storm.txt"
 	t_storm=$(date +%s.%N)
 	local hp=() i
+	vacuum_once &
+	hp+=($!)
 	for i in $(seq 0 $((HEAVY - 1))); do
+		((i == 0 || STAGGER == 0)) || sleep "$STAGGER"
 		heavy_loop "$i" "$port" &
 		hp+=($!)
 	done
-	vacuum_once &
-	hp+=($!)
 	BG_PIDS+=("${hp[@]}")
-	sleep "$P_STORM"
+	sleep $((P_STORM - (HEAVY - 1) * STAGGER))
 
 	bench_log "$CFG: trigger off (cancel heavy queries and VACUUM), arrivals continue"
 	t_stop=$(date +%s.%N)

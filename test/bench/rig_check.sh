@@ -1,0 +1,86 @@
+#!/bin/bash
+# Checks the test rig itself (test/lib/rootctl) on this machine, for real:
+#  1. stack device: fio 4 KiB random reads at queue depth 32 against a read
+#     ceiling; the achieved IOPS must match the ceiling, and the requests must
+#     queue in the upper loop device (inflight ~ iodepth, await ~ depth/ceiling)
+#     -- i.e. root-group blkio rules do apply to loop's worker threads;
+#  2. live change of the ceiling (throttle), and removal (0);
+#  3. kill -9 of the creating shell while it holds a server-like process on the
+#     mount and a memory cgroup: destroy-all must remove everything;
+#  4. validation: names and numbers rootctl must refuse.
+# Prints key=value figures and "ok"/"FAIL" lines; exit status 1 on a failure.
+# Runs as root, takes ~1 minute.
+set -euo pipefail
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+R=$here/../lib/rootctl
+N=rigcheck
+fail=0
+ok() { echo "ok - $*"; }
+bad() { echo "FAIL - $*"; fail=1; }
+[[ $EUID -eq 0 ]] || { echo "run as root" >&2; exit 2; }
+trap '"$R" destroy "$N" >/dev/null 2>&1 || true' EXIT
+
+fio_iops() { # DIR RW SECONDS -> iops
+	fio --name=c --directory="$1" --filename=f --size=128M --rw="$2" --bs=4k --direct=1 \
+		--ioengine=libaio --iodepth=32 --runtime="$3" --time_based --output-format=terse 2>/dev/null |
+		awk -F';' -v rw="$2" '{ print (rw == "randread") ? $8 : $49 }'
+}
+
+"$R" destroy "$N" >/dev/null 2>&1 || true
+info=$("$R" stack-create "$N" 512 0 0)
+mnt=$(sed -n 's/^mnt=//p' <<<"$info")
+dev=$(sed -n 's|^dev=/dev/||p' <<<"$info")
+fio --name=c --directory="$mnt" --filename=f --size=128M --rw=write --bs=1M --direct=1 --output=/dev/null >/dev/null 2>&1
+
+for ceiling in 200 400; do
+	"$R" throttle "$N" "$ceiling" 0 >/dev/null
+	s0=$(cat "/sys/block/$dev/stat")
+	iops=$(fio_iops "$mnt" randread 8)
+	s1=$(cat "/sys/block/$dev/stat")
+	read -r r_ios r_ticks q <<<"$(paste <(tr -s ' ' '\n' <<<"$s0" | sed '/^$/d') <(tr -s ' ' '\n' <<<"$s1" | sed '/^$/d') |
+		awk 'NR == 1 { r = $2 - $1 } NR == 4 { t = $2 - $1 } NR == 11 { q = $2 - $1 } END { print r, t, q }')"
+	await=$(awk -v t="$r_ticks" -v r="$r_ios" 'BEGIN { printf "%.1f", t / r }')
+	aqu=$(awk -v q="$q" 'BEGIN { printf "%.1f", q / 8000 }')
+	echo "read_ceiling=$ceiling fio_read_iops=$iops upper_await_ms=$await upper_aqu_sz=$aqu"
+	awk -v i="$iops" -v c="$ceiling" 'BEGIN { exit !(i > 0.9 * c && i < 1.1 * c) }' &&
+		ok "read IOPS within 10% of the $ceiling ceiling" || bad "read IOPS $iops vs ceiling $ceiling"
+	awk -v a="$aqu" 'BEGIN { exit !(a > 20) }' && ok "requests queue in the upper device (aqu-sz $aqu)" ||
+		bad "upper device aqu-sz $aqu: requests do not queue there"
+done
+"$R" throttle "$N" 0 150 >/dev/null
+iops=$(fio_iops "$mnt" randwrite 6)
+echo "write_ceiling=150 fio_write_iops=$iops"
+awk -v i="$iops" 'BEGIN { exit !(i > 135 && i < 165) }' && ok "write ceiling" || bad "write IOPS $iops vs 150"
+"$R" throttle "$N" 0 0 >/dev/null
+iops=$(fio_iops "$mnt" randread 4)
+echo "unthrottled_read_iops=$iops"
+awk -v i="$iops" 'BEGIN { exit !(i > 2000) }' && ok "throttle 0 0 removes the ceiling" || bad "unthrottled IOPS $iops"
+"$R" destroy "$N" >/dev/null
+
+# kill -9 of the creating shell, holding the mount and a memcg
+setsid bash -c "'$R' stack-create $N 256 100 100 >/dev/null; '$R' memcg-create $N 64 >/dev/null
+	'$R' memcg-add $N \$\$ >/dev/null; cd /run/iosat-test/$N/mnt; sleep 300 & sleep 300" &
+shell=$!
+for _ in $(seq 1 50); do
+	[[ -n $(cat /sys/fs/cgroup/memory/iosat-test/$N/cgroup.procs 2>/dev/null) ]] && break
+	sleep 0.2
+done
+sleep 0.5
+kill -9 "$shell"
+"$R" destroy-all >/dev/null 2>&1
+left=$( (losetup -l -n -O BACK-FILE | grep -c "/var/tmp/iosat-test/$N.img") || true)
+mounted=$(findmnt -n "/run/iosat-test/$N/mnt" >/dev/null && echo 1 || echo 0)
+rule=$(grep -c . /sys/fs/cgroup/blkio/blkio.throttle.read_iops_device || true)
+echo "after_kill9: loops_left=$left mounted=$mounted memcg=$([[ -d /sys/fs/cgroup/memory/iosat-test/$N ]] && echo 1 || echo 0) backing=$([[ -e /var/tmp/iosat-test/$N.img ]] && echo 1 || echo 0) state=$([[ -d /run/iosat-test/$N ]] && echo 1 || echo 0)"
+[[ $left == 0 && $mounted == 0 && ! -d /sys/fs/cgroup/memory/iosat-test/$N && ! -e /var/tmp/iosat-test/$N.img && ! -d /run/iosat-test/$N ]] &&
+	ok "destroy-all after kill -9 of the creating shell leaves nothing" || bad "leftovers after kill -9 + destroy-all"
+echo "blkio_read_rules_remaining=$rule"
+
+# validation
+for args in "loop-create ../x 64" "loop-create Abc 64" "loop-create $N 064" "loop-create $N 99999999" \
+	"stack-create $N 64 -1 0" "throttle $N 1e3 0" "memcg-add $N 1" "memcg-create $N 0" "loop-create $(printf 'a%.0s' {1..33}) 64"; do
+	# shellcheck disable=SC2086
+	if "$R" $args >/dev/null 2>&1; then bad "accepted: rootctl $args"; else ok "refused: rootctl $args"; fi
+done
+"$R" destroy "$N" >/dev/null 2>&1 || true
+exit $fail
