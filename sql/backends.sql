@@ -113,12 +113,12 @@ SELECT iosat_wait_profile_reset();
 DO $$
 BEGIN
     FOR i IN 1..200 LOOP
-        EXIT WHEN (SELECT passes >= 3 FROM iosat_profiler);
+        EXIT WHEN (SELECT passes >= 2 FROM iosat_profiler);
         PERFORM pg_sleep(0.05);
     END LOOP;
 END
 $$;
-SELECT profiler_pid IS NOT NULL AS running, enabled, passes >= 3 AS passes,
+SELECT profiler_pid IS NOT NULL AS running, enabled, passes >= 2 AS passes,
        samples >= passes AS samples, entries > 0 AS entries,
        max_entries, overflow_samples, avg_pass_ms >= 0 AS timed, note
   FROM iosat_profiler;
@@ -146,7 +146,7 @@ SELECT load1 >= 0 AND load5 >= 0 AND load15 >= 0 AS loads,
        pg_processes >= 6 AS pg_processes,
        pg_running >= 0 AND pg_disk_sleep >= 0 AS pg_now,
        pg_running_avg >= 0 AND pg_disk_sleep_avg >= 0 AS pg_avg,
-       window_passes >= 3 AS window,
+       window_passes >= 2 AS window,
        pg_load1 >= 0 AND pg_load15 >= 0 AS pg_load,
        pg_share1_pct IS NULL OR pg_share1_pct BETWEEN 0 AND 100 AS share,
        pg_load_since IS NOT NULL AS since,

@@ -59,7 +59,7 @@ static const struct config_enum_entry log_level_options[] = {
 	{NULL, 0, false}
 };
 bool		iosat_profile_enabled = true;
-int			iosat_profile_interval_ms = 250;
+int			iosat_profile_interval_ms = 1000;
 int			iosat_profile_max_entries = 1024;
 
 static bool
@@ -298,7 +298,7 @@ iosat_define_gucs(void)
 							"Interval between two samples of the wait/kernel-state profile.",
 							"Each sample reads /proc/<pid>/stat (and wchan) of every Postgres process.",
 							&iosat_profile_interval_ms,
-							250, 10, 60000,
+							1000, 10, 60000,
 							PGC_SIGHUP,
 							GUC_UNIT_MS,
 							NULL, NULL, NULL);
