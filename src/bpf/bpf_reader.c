@@ -10,6 +10,7 @@
 #define _GNU_SOURCE
 #endif
 #include <errno.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -93,6 +94,7 @@ iosat_bpf_init(iosat_bpf_reader *r, const char *dir)
 	memset(r, 0, sizeof(*r));
 	snprintf(r->dir, sizeof(r->dir), "%s", dir && dir[0] ? dir : IOSAT_PIN_DIR_DEFAULT);
 	r->meta_fd = r->disks_fd = r->procs_fd = -1;
+	r->check_pid = 1;
 	r->status = IOSAT_BPF_CLOSED;
 }
 
@@ -331,6 +333,13 @@ iosat_bpf_refresh(iosat_bpf_reader *r, uint64_t max_age_ns, char *err, size_t er
 		limit = 3ULL * m.interval_ms * 1000000ULL;
 		if (limit < 3000000000ULL)
 			limit = 3000000000ULL;
+	}
+	if (r->check_pid && m.daemon_pid > 0 && kill((pid_t) m.daemon_pid, 0) != 0 && errno == ESRCH)
+	{
+		seterr(err, errlen, "iosatd pid %u is gone (heartbeat %.1f s old)",
+			   m.daemon_pid, r->age_ns / 1e9);
+		r->status = IOSAT_BPF_STALE;
+		return r->status;
 	}
 	if (r->age_ns > limit)
 	{

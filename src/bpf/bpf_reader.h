@@ -54,6 +54,10 @@ typedef struct iosat_bpf_reader
 	uint64_t	meta_ino;
 	uint32_t	disks_id;		/* kernel map ids of the open data maps */
 	uint32_t	procs_id;
+	int			check_pid;		/* 1 (default): a daemon pid that no longer exists
+								 * (kill(pid, 0) == ESRCH) counts as stale at once,
+								 * without waiting for the heartbeat to age; set 0
+								 * when the reader is in another pid namespace */
 	int			status;			/* result of the last refresh */
 	uint64_t	opens;			/* successful (re)opens so far */
 	uint64_t	age_ns;			/* heartbeat age at the last refresh */
@@ -66,6 +70,8 @@ extern void iosat_bpf_init(iosat_bpf_reader *r, const char *dir);
 /*
  * Check the pins and the heartbeat, (re)opening as needed.  max_age_ns: the
  * heartbeat may be at most this old (0: 3 heartbeat intervals, at least 3 s).
+ * With check_pid, a daemon killed without cleanup is seen as stale at the
+ * next refresh (a cleanly stopped one removes its pins: missing).
  * Returns IOSAT_BPF_OK or a negative status; err (may be NULL) receives a
  * one-line reason.  On STALE the maps stay open and readable (values are
  * frozen at the daemon's death); on other errors the reader is closed.

@@ -659,12 +659,22 @@ check_existing(void)
 					comm[32] = "";
 		FILE	   *f;
 
-		snprintf(p, sizeof(p), "/proc/%u/comm", r.meta.daemon_pid);
+		/* /proc/PID/stat: "pid (comm) S ..."; a zombie (Z) is gone too */
+		snprintf(p, sizeof(p), "/proc/%u/stat", r.meta.daemon_pid);
 		f = fopen(p, "r");
 		if (f)
 		{
-			if (fgets(comm, sizeof(comm), f))
-				comm[strcspn(comm, "\n")] = '\0';
+			char		line[256] = "";
+			char	   *l = NULL,
+					   *rp = NULL;
+
+			if (fgets(line, sizeof(line), f))
+			{
+				l = strchr(line, '(');
+				rp = strrchr(line, ')');
+			}
+			if (l && rp && rp > l && rp[1] == ' ' && rp[2] != 'Z' && rp[2] != 'X')
+				snprintf(comm, sizeof(comm), "%.*s", (int) (rp - l - 1), l + 1);
 			fclose(f);
 		}
 		if (strcmp(comm, "iosatd") == 0 && !opt.force)
@@ -721,6 +731,7 @@ drop_capabilities(void)
 /* --------------------------------------------------------------- process */
 
 static int pidfile_fd = -1;
+static bool pidfile_ours = false;	/* we wrote our pid into it */
 
 static int
 pidfile_lock(void)
@@ -760,6 +771,8 @@ pidfile_write(void)
 	n = snprintf(buf, sizeof(buf), "%d\n", (int) getpid());
 	if (ftruncate(pidfile_fd, 0) != 0 || pwrite(pidfile_fd, buf, n, 0) != n)
 		logmsg(LOG_WARN_, "cannot write pidfile %s: %s", opt.pidfile, strerror(errno));
+	else
+		pidfile_ours = true;
 }
 
 static void
@@ -767,28 +780,65 @@ pidfile_remove(void)
 {
 	if (pidfile_fd < 0)
 		return;
-	if (unlink(opt.pidfile) != 0)
+	if (pidfile_ours && unlink(opt.pidfile) != 0)
 		logmsg(LOG_WARN_, "cannot remove pidfile %s: %s", opt.pidfile, strerror(errno));
 	close(pidfile_fd);
 	pidfile_fd = -1;
 }
 
+/*
+ * Without -f: fork before loading, so that the pid in the meta map is the
+ * daemon's from the first heartbeat on.  The parent waits until the child
+ * reports that the pins are in place (exit 0) or dies (exit 1), so that
+ * "iosatd && use the maps" works and errors still reach the terminal.
+ */
+static int ready_fd = -1;
+
 static int
 daemonize(void)
 {
-	pid_t		pid = fork();
-	int			fd;
+	int			p[2];
+	pid_t		pid;
 
+	if (pipe(p) != 0)
+	{
+		logmsg(LOG_ERR_, "pipe: %s", strerror(errno));
+		return -1;
+	}
+	pid = fork();
 	if (pid < 0)
 	{
 		logmsg(LOG_ERR_, "fork: %s", strerror(errno));
 		return -1;
 	}
 	if (pid > 0)
-		_exit(0);
+	{
+		char		c = 1;
+
+		close(p[1]);
+		if (read(p[0], &c, 1) != 1)
+			c = 1;
+		_exit(c);
+	}
+	close(p[0]);
+	ready_fd = p[1];
 	setsid();
 	if (chdir("/") != 0)
 		logmsg(LOG_WARN_, "chdir /: %s", strerror(errno));
+	return 0;
+}
+
+/* Set up: release the waiting parent, detach from the terminal, log to syslog. */
+static void
+daemon_ready(void)
+{
+	char		c = 0;
+	int			fd;
+
+	if (ready_fd < 0)
+		return;
+	openlog("iosatd", LOG_PID, LOG_DAEMON);
+	use_syslog = true;
 	fd = open("/dev/null", O_RDWR);
 	if (fd >= 0)
 	{
@@ -798,9 +848,10 @@ daemonize(void)
 		if (fd > 2)
 			close(fd);
 	}
-	openlog("iosatd", LOG_PID, LOG_DAEMON);
-	use_syslog = true;
-	return 0;
+	if (write(ready_fd, &c, 1) != 1)
+		logmsg(LOG_WARN_, "cannot notify the parent: %s", strerror(errno));
+	close(ready_fd);
+	ready_fd = -1;
 }
 
 static void
@@ -982,6 +1033,8 @@ main(int argc, char **argv)
 
 	if (pidfile_lock() != 0)
 		return 1;
+	if (!opt.foreground && daemonize() != 0)
+		return 1;
 	if (probe_tracepoints() != 0)
 		goto out;
 	if (ensure_bpffs() != 0)
@@ -1042,10 +1095,8 @@ main(int argc, char **argv)
 		}
 	}
 
-	if (!opt.foreground && daemonize() != 0)
-		goto out;
-	hb.pid = getpid();
 	pidfile_write();
+	daemon_ready();
 
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_signal;

@@ -284,8 +284,9 @@ kill -KILL "$PID1"
 { wait "$PID1"; } 2>/dev/null
 DPID=
 sleep 4
-st=$(status_of)
-check "kill -9: heartbeat goes stale ($st)" test "$st" = stale
+sline=$("$BPFSTAT" -d "$PINDIR" -s 2>/dev/null | head -1)
+st=$(echo "$sline" | kv status); age=$(echo "$sline" | kv age_ms)
+check "kill -9: heartbeat goes stale ($st, heartbeat ${age} ms old)" test "$st" = stale -a "${age%.*}" -ge 3000
 check "kill -9: pins stay (readers fall back on the stale heartbeat)" test -e "$PINDIR/meta"
 
 if start_daemon "$WORK/d3.log"; then ok "restart after kill -9"; else nok "restart after kill -9"; sed 's/^/#   /' "$WORK/d3.log"; fi
