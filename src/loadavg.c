@@ -92,7 +92,7 @@ scan_processes(ProcCounts *c)
 		if (pid <= 0 || pid > PG_INT32_MAX || pid == MyProcPid)
 			continue;
 		if (iosat_task_state((int) pid, false, &state, &ppid, wchan,
-							 sizeof(wchan)) != IOSAT_PROC_OK)
+							 sizeof(wchan), NULL) != IOSAT_PROC_OK)
 			continue;
 		is_pg = (pid == PostmasterPid || ppid == PostmasterPid);
 		if (is_pg)

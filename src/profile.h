@@ -120,9 +120,11 @@ extern void iosat_read_profile_header(IosatProfileShared *out);
 
 /* backends.c */
 extern IosatProcRead iosat_proc_read(int pid, const char *file, char *buf,
-									 size_t size, ssize_t *len, int *err);
+									 size_t size, ssize_t *len, int *err,
+									 int *fd);
 extern IosatProcRead iosat_task_state(int pid, bool want_wchan, char *state,
-									  int *ppid, char *wchan, size_t wchanlen);
+									  int *ppid, char *wchan, size_t wchanlen,
+									  int *fds);
 extern const char *iosat_task_state_name(char state);
 extern int	iosat_collect_procs(IosatPidProc *out, int max);
 extern PGPROC *iosat_find_proc(const IosatPidProc *procs, int n, int pid);
