@@ -5,8 +5,8 @@
  *	  heavy statements need a slot; without one they wait in a bounded FIFO
  *	  queue or are refused with SQLSTATE 53000.  Cheap statements pass.
  *
- * Who is gated: top-level statements of client backends (and the statement
- * under a top-level EXPLAIN ANALYZE).  Never nested statements (functions,
+ * Who is gated: top-level statements of client backends, including the
+ * query of a top-level EXPLAIN ANALYZE or DECLARE CURSOR.  Never nested statements (functions,
  * SPI), parallel workers, utility statements, or EXPLAIN without ANALYZE.
  *
  * The hot path.  On a healthy device a statement reads the gate word and
@@ -89,7 +89,8 @@ static Tracked tracked[MAX_HELD];
 static int	ntracked = 0;
 
 static int	nesting_level = 0;
-static bool in_toplevel_explain = false;
+/* a top-level EXPLAIN ANALYZE or DECLARE CURSOR runs its query one level down */
+static bool in_toplevel_wrapper = false;
 static bool backend_registered = false;
 
 /* exempt-role cache */
@@ -401,7 +402,7 @@ xact_callback(XactEvent event, void *arg)
 		release_all_slots();
 		forget_tracked();
 		nesting_level = 0;
-		in_toplevel_explain = false;
+		in_toplevel_wrapper = false;
 	}
 }
 
@@ -447,6 +448,10 @@ register_backend(void)
  * Deciding
  * ---------------------------------------------------------------------
  */
+/*
+ * Is the current user, or a role it is a member of, listed in
+ * iosat.exempt_roles?  Superuser status alone does not exempt.
+ */
 static bool
 role_is_exempt(void)
 {
@@ -468,7 +473,7 @@ role_is_exempt(void)
 		{
 			Oid			role = get_role_oid((char *) lfirst(lc), true);
 
-			if (OidIsValid(role) && is_member_of_role(user, role))
+			if (OidIsValid(role) && is_member_of_role_nosuper(user, role))
 			{
 				result = true;
 				break;
@@ -733,7 +738,7 @@ iosat_ExecutorStart(QueryDesc *queryDesc, int eflags)
 	bool		toplevel;
 
 	toplevel = (nesting_level == 0 ||
-				(nesting_level == 1 && in_toplevel_explain)) &&
+				(nesting_level == 1 && in_toplevel_wrapper)) &&
 		!(eflags & EXEC_FLAG_EXPLAIN_ONLY) &&
 		queryDesc->plannedstmt->commandType != CMD_UTILITY &&
 		MyBackendType == B_BACKEND && !IsParallelWorker() &&
@@ -851,10 +856,12 @@ iosat_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 					 ParamListInfo params, QueryEnvironment *queryEnv,
 					 DestReceiver *dest, QueryCompletion *qc)
 {
-	bool		explain = nesting_level == 0 && IsA(pstmt->utilityStmt, ExplainStmt);
+	bool		wrapper = nesting_level == 0 &&
+		(IsA(pstmt->utilityStmt, ExplainStmt) ||
+		 IsA(pstmt->utilityStmt, DeclareCursorStmt));
 
-	if (explain)
-		in_toplevel_explain = true;
+	if (wrapper)
+		in_toplevel_wrapper = true;
 	nesting_level++;
 	PG_TRY();
 	{
@@ -868,8 +875,8 @@ iosat_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 	PG_FINALLY();
 	{
 		nesting_level--;
-		if (explain)
-			in_toplevel_explain = false;
+		if (wrapper)
+			in_toplevel_wrapper = false;
 	}
 	PG_END_TRY();
 }

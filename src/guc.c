@@ -373,7 +373,7 @@ iosat_define_gucs(void)
 							NULL,
 							&iosat_queue_timeout_ms,
 							10000, 1, 3600000,
-							PGC_SUSET,
+							PGC_USERSET,
 							GUC_UNIT_MS,
 							NULL, NULL, NULL);
 
@@ -392,7 +392,7 @@ iosat_define_gucs(void)
 							   &iosat_exempt_roles,
 							   "",
 							   PGC_SIGHUP,
-							   GUC_LIST_INPUT | GUC_LIST_QUOTE,
+							   GUC_LIST_INPUT,
 							   NULL, assign_exempt_roles, NULL);
 
 	DefineCustomEnumVariable("iosat.monitor_log_level",

@@ -14,7 +14,8 @@
 # created — the temp build tree, the sudoers drop-in, loop devices, mounts,
 # cgroups — on exit, including after Ctrl-C.
 #
-# IOSAT_TAP="test/t/010_devices.pl ..." limits the TAP tests run.
+# IOSAT_TAP="test/t/010_sampler_fixture.pl ..." limits the TAP tests run;
+# IOSAT_KEEP=1 keeps the temporary tree (logs in tmp_check/log) for a look.
 set -euo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -39,7 +40,11 @@ cleanup() {
 	fi
 	rm -f "$sudoers"
 	rm -rf "$helper_dir"
-	[[ -n $work ]] && rm -rf "$work"
+	if [[ -n $work && -n ${IOSAT_KEEP:-} ]]; then
+		echo "run-tests.sh: kept $work (IOSAT_KEEP)"
+	elif [[ -n $work ]]; then
+		rm -rf "$work"
+	fi
 	exit "$rc"
 }
 trap cleanup EXIT

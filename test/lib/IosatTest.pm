@@ -14,8 +14,9 @@ use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
 use Time::HiRes qw(usleep time);
+use IPC::Run;
 
-our @EXPORT = qw(iosat_node rootctl rootctl_available wait_until);
+our @EXPORT = qw(iosat_node rootctl rootctl_available wait_until async_psql finish_psql);
 
 sub iosat_node
 {
@@ -63,9 +64,36 @@ sub wait_until
 	return 0;
 }
 
+# start psql on SQL without waiting for it: one -c per statement (split at
+# a semicolon that ends a line), errors with their SQLSTATE
+sub async_psql
+{
+	my ($node, $sql, %opt) = @_;
+	my $h = { out => '', err => '' };
+	my @cmd = (
+		'psql', '-XAtq', '-v', 'ON_ERROR_STOP=1', '-v', 'VERBOSITY=verbose',
+		'-d', $node->connstr($opt{db} // 'postgres'));
+	push @cmd, ('-U', $opt{user}) if $opt{user};
+	push @cmd, map { ('-c', $_) } grep { /\S/ } split /;\s*(?:\n|$)/, $sql;
+	$h->{run} = IPC::Run::start(\@cmd, '<', \undef, '>', \$h->{out},
+		'2>', \$h->{err});
+	return $h;
+}
+
+# wait for an async_psql; returns (exit code, stdout, stderr)
+sub finish_psql
+{
+	my ($h) = @_;
+	$h->{run}->finish;
+	my $rc = $h->{run}->result(0);
+	chomp(my $out = $h->{out});
+	return ($rc, $out, $h->{err});
+}
+
 package FixtureSysfs;
 
 use File::Path qw(make_path remove_tree);
+use POSIX ();
 use Time::HiRes qw(usleep time);
 
 # a fake sysfs root (and procfs root) under DIR
@@ -136,6 +164,34 @@ sub set_raw_stat
 {
 	my ($self, $name, $content) = @_;
 	$self->put("sys/block/$name/stat", $content);
+}
+
+# a child process that advances NAME's counters from C at per-second
+# RATES, every 10 ms, until it is sent SIGTERM; returns its pid
+sub start_load
+{
+	my ($self, $name, $c, %rate) = @_;
+	my $parent = $$;
+	my $pid = fork();
+	die "fork: $!" unless defined $pid;
+	return $pid if $pid;
+	my %acc = %$c;
+	my %now = %$c;
+	my $t0 = time();
+	my $n = 0;
+	while (1)
+	{
+		$n++;
+		for my $k (keys %rate)
+		{
+			$acc{$k} += $rate{$k} / 100;
+			$now{$k} = int($acc{$k});
+		}
+		$self->set_stat($name, \%now);
+		POSIX::_exit(0) if getppid() != $parent;    # orphaned: stop
+		my $sleep = $t0 + $n * 0.01 - time();
+		usleep($sleep * 1e6) if $sleep > 0;
+	}
 }
 
 sub set_psi

@@ -1,0 +1,380 @@
+# Admission control, made deterministic with a fixture device whose
+# counters a child process advances: saturated (high IOPS and latency) or
+# calm (no I/O).  Heavy/cheap is steered per session with iosat.cheap_reads
+# and iosat.cheap_cost: the superuser observing the views is cheap (so its
+# own queries never take or wait for a slot), the role "worker" that runs
+# the workload is heavy.  Every test ends by checking that no slot and no
+# queue place is left behind.
+use strict;
+use warnings;
+use PostgreSQL::Test::Utils;
+use Test::More;
+use Time::HiRes qw(usleep time);
+use IosatTest;
+
+my $fx = FixtureSysfs->new(PostgreSQL::Test::Utils::tempdir());
+$fx->add_disk('fake0', 250, 0);
+my %c = (rd_ios => 1000, rd_ticks => 1000);
+$fx->set_stat('fake0', \%c);
+
+my $node = iosat_node('admission', <<"EOC");
+iosat.sysfs_root = '@{[ $fx->sysroot ]}'
+iosat.procfs_root = '@{[ $fx->procroot ]}'
+iosat.devices = 'fake0'
+iosat.sample_interval = '100ms'
+iosat.smoothing_window = '200ms'
+iosat.iops_limit = 100
+iosat.latency_target = '20ms'
+iosat.admission = 'queue'
+iosat.cheap_reads = 1000000000
+iosat.cheap_cost = 1000000000
+iosat.queue_timeout = '20s'
+max_connections = 60
+max_worker_processes = 16
+EOC
+$node->start;
+$node->safe_psql('postgres', <<'SQL');
+CREATE EXTENSION iosat;
+CREATE TABLE t (id int PRIMARY KEY, v int);
+INSERT INTO t SELECT g, 0 FROM generate_series(1, 1000) g;
+CREATE ROLE worker LOGIN SUPERUSER;  -- may SET iosat.*; superusers are not exempt
+CREATE ROLE exempt_role LOGIN;
+ALTER ROLE worker SET iosat.cheap_reads = 0;
+ALTER ROLE worker SET iosat.cheap_cost = 0;
+ALTER ROLE exempt_role SET iosat.cheap_reads = 0;
+ALTER ROLE exempt_role SET iosat.cheap_cost = 0;
+GRANT ALL ON t TO worker, exempt_role;
+CREATE FUNCTION nested_heavy() RETURNS bigint LANGUAGE plpgsql AS
+  $$ DECLARE n bigint; BEGIN SELECT count(*) INTO n FROM t; RETURN n; END $$;
+CREATE FUNCTION error_after(s float8) RETURNS int LANGUAGE plpgsql AS
+  $$ BEGIN PERFORM pg_sleep(s); RAISE EXCEPTION 'failing on purpose'; END $$;
+CREATE FUNCTION swallow_error() RETURNS int LANGUAGE plpgsql AS
+  $$ BEGIN PERFORM 1/0; RETURN 0; EXCEPTION WHEN division_by_zero THEN RETURN 1; END $$;
+SQL
+
+my $load;
+sub saturate
+{
+	# 300 reads/s at 200 ms each: over the ceiling and the latency target
+	$load = $fx->start_load('fake0', \%c, rd_ios => 300, rd_ticks => 300 * 200);
+	ok( $node->poll_query_until('postgres',
+			'SELECT saturated FROM iosat_admission'),
+		'device saturated');
+}
+
+sub calm
+{
+	kill 'TERM', $load;
+	waitpid($load, 0);
+	ok( $node->poll_query_until('postgres',
+			'SELECT NOT saturated FROM iosat_admission'),
+		'saturation over');
+}
+
+sub worker_psql
+{
+	my ($sql, %opt) = @_;
+	return $node->psql('postgres', $sql, extra_params => [ '-U', 'worker' ], %opt);
+}
+
+sub worker_safe
+{
+	return $node->safe_psql('postgres', $_[0], extra_params => [ '-U', 'worker' ]);
+}
+
+sub adm
+{
+	return $node->safe_psql('postgres', "SELECT $_[0] FROM iosat_admission");
+}
+
+sub clean_state
+{
+	my ($what) = @_;
+	ok( $node->poll_query_until('postgres',
+			'SELECT heavy_running = 0 AND queued = 0 FROM iosat_admission'),
+		"no slot or queue place left behind: $what");
+}
+
+# a statement that holds the only slot for SECONDS
+sub hold_slot
+{
+	my ($seconds) = @_;
+	my $h = async_psql($node, "SELECT pg_sleep($seconds);", user => 'worker');
+	ok( $node->poll_query_until('postgres',
+			'SELECT heavy_running = 1 FROM iosat_admission'),
+		'a heavy statement holds the slot');
+	return $h;
+}
+
+sub queued_count { adm('queued') }
+
+saturate();
+is(adm('heavy_limit'), '1', 'limit starts at 1 with nothing running');
+like(adm('reason'), qr/IOPS of 100 provisioned|read latency/, 'reason given');
+
+# --- FIFO: three heavy statements wait behind the holder, run in order
+{
+	my $holder = hold_slot(2);
+	my @q;
+	for my $name (qw(A B C))
+	{
+		push @q, async_psql($node,
+			"SELECT '$name', extract(epoch from clock_timestamp());",
+			user => 'worker');
+		my $n = scalar @q;
+		$node->poll_query_until('postgres',
+			"SELECT queued = $n FROM iosat_admission")
+		  or die "not queued";
+	}
+	is(queued_count(), 3, 'three statements queued');
+	is( $node->safe_psql('postgres',
+			"SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Extension'"),
+		3, 'queued statements show an Extension wait event');
+	finish_psql($holder);
+	my @t;
+	for my $h (@q)
+	{
+		my ($rc, $out) = finish_psql($h);
+		is($rc, 0, 'queued statement ran');
+		push @t, (split /\|/, $out)[1];
+	}
+	ok($t[0] <= $t[1] && $t[1] <= $t[2], 'admitted in FIFO order');
+	ok(adm('admitted_from_queue') >= 3, 'counted as admitted from the queue');
+	ok(adm('max_wait_ms') > 100, 'wait time recorded');
+	clean_state('FIFO');
+}
+
+# --- timeout: 53000 with device, figures and a retry hint
+{
+	my $holder = hold_slot(3);
+	my ($rc, $out, $err) = worker_psql(
+		"\\set VERBOSITY verbose\nSET iosat.queue_timeout = '300ms'; SELECT 1;");
+	isnt($rc, 0, 'timed out');
+	like($err, qr/ERROR:  53000: statement waited \d+ ms for I\/O capacity: device "fake0" is saturated/,
+		'timeout error names the device, SQLSTATE 53000');
+	like($err, qr/DETAIL:  Device "fake0": \d+ IOPS of 100 provisioned, read latency [\d.]+ ms/,
+		'detail has the measured figures');
+	like($err, qr/HINT:  The statement was not started and is safe to retry/, 'retry hint');
+	ok(adm('timed_out') >= 1, 'timeout counted');
+
+	# reject mode refuses at once
+	$node->safe_psql('postgres', "ALTER ROLE worker SET iosat.admission = 'reject'");
+	($rc, $out, $err) = worker_psql("\\set VERBOSITY verbose\nSELECT 1;");
+	$node->safe_psql('postgres', "ALTER ROLE worker RESET iosat.admission");
+	like($err, qr/53000: statement rejected: device "fake0" is saturated/, 'reject mode');
+
+	# cheap statements pass while saturated
+	my $t0 = time();
+	is( worker_safe(
+			"SET iosat.cheap_reads = 1000000; SET iosat.cheap_cost = 1000000000; SELECT count(*) FROM t"),
+		'1000', 'cheap statement passes');
+	ok(time() - $t0 < 1.5, 'without waiting');
+	ok(adm('passed_cheap') >= 1, 'counted as cheap');
+
+	# exempt roles never wait
+	$node->safe_psql('postgres', "ALTER SYSTEM SET iosat.exempt_roles = 'exempt_role'; SELECT pg_reload_conf()");
+	sleep(1);
+	$t0 = time();
+	is($node->safe_psql('postgres', 'SELECT count(*) FROM t', extra_params => [ '-U', 'exempt_role' ]),
+		'1000', 'exempt role runs');
+	ok(time() - $t0 < 1.5, 'exempt role did not wait');
+	ok(adm('bypass_exempt') >= 1, 'counted as exempt');
+
+	# utility statements and EXPLAIN without ANALYZE are not gated
+	$t0 = time();
+	worker_safe('CREATE TABLE u1 (a int); DROP TABLE u1; EXPLAIN SELECT * FROM t');
+	ok(time() - $t0 < 1.5, 'utility statements and plain EXPLAIN pass');
+
+	# EXPLAIN ANALYZE is gated
+	($rc, $out, $err) = worker_psql(
+		"SET iosat.queue_timeout = '300ms'; EXPLAIN ANALYZE SELECT count(*) FROM t;");
+	like($err, qr/waited \d+ ms for I\/O capacity/, 'EXPLAIN ANALYZE is gated');
+
+	# nested statements never wait: the outer one is cheap, the inner heavy
+	$t0 = time();
+	is( worker_safe(
+			"SET iosat.cheap_cost = 1000000000; SET iosat.cheap_reads = 1000000; SELECT nested_heavy()"),
+		'1000', 'nested statement ran');
+	ok(time() - $t0 < 1.5, 'nested statement did not wait');
+	finish_psql($holder);
+	clean_state('timeout, reject, bypasses');
+}
+
+# --- queue full
+{
+	$node->safe_psql('postgres', "ALTER SYSTEM SET iosat.max_queued = 1; SELECT pg_reload_conf()");
+	sleep(1);
+	my $holder = hold_slot(3);
+	my $waiter = async_psql($node, 'SELECT 1;', user => 'worker');
+	$node->poll_query_until('postgres', 'SELECT queued = 1 FROM iosat_admission');
+	my ($rc, $out, $err) = worker_psql("\\set VERBOSITY verbose\nSELECT 2;");
+	like($err, qr/53000: I\/O admission queue is full \(1 statements\)/, 'queue full refused');
+	finish_psql($holder);
+	is((finish_psql($waiter))[0], 0, 'the queued one ran');
+	$node->safe_psql('postgres', "ALTER SYSTEM RESET iosat.max_queued; SELECT pg_reload_conf()");
+	clean_state('queue full');
+}
+
+# --- a lock holder never waits behind a slot holder that waits for it
+{
+	my $a = $node->background_psql('postgres', extra_params => [ '-U', 'worker' ]);
+	$a->query_safe('BEGIN');
+	$a->query_safe('UPDATE t SET v = v + 1 WHERE id = 1');    # xid, row lock
+	# B takes the only slot, then blocks on A's row lock
+	my $b = async_psql($node, 'UPDATE t SET v = v + 1 WHERE id = 1;', user => 'worker');
+	ok( $node->poll_query_until('postgres',
+			"SELECT count(*) = 1 FROM pg_stat_activity WHERE wait_event_type = 'Lock'"),
+		'B holds the slot and waits for A');
+	is(adm('heavy_running'), '1', 'B holds the slot');
+	my $bypass = adm('bypass_locks');
+	my $t0 = time();
+	is($a->query_safe('SELECT count(*) FROM t'), '1000',
+		'A (holding an xid) runs a heavy statement');
+	ok(time() - $t0 < 2, 'A did not wait behind B: no deadlock');
+	ok(adm('bypass_locks') > $bypass, 'counted as a lock-holder bypass');
+	$a->query_safe('COMMIT');
+	is((finish_psql($b))[0], 0, 'B completes after A commits');
+	$a->quit;
+	clean_state('lock holders');
+}
+
+# --- cursors: the slot is taken at DECLARE, released at CLOSE; a backend
+# holding a slot is never made to wait for a second one
+{
+	my $s = $node->background_psql('postgres', extra_params => [ '-U', 'worker' ]);
+	$s->query_safe('BEGIN');
+	$s->query_safe('DECLARE c CURSOR FOR SELECT * FROM t');
+	$s->query_safe('FETCH 1 FROM c');
+	is(adm('heavy_running'), '1', 'open cursor holds a slot');
+	my $t0 = time();
+	$s->query_safe('SELECT count(*) FROM t');
+	ok(time() - $t0 < 1.5, 'a slot holder does not wait for a second slot');
+	$s->query_safe('CLOSE c');
+	is(adm('heavy_running'), '0', 'closing the cursor released the slot');
+	$s->query_safe('DECLARE d CURSOR FOR SELECT * FROM t');
+	$s->query_safe('FETCH 1 FROM d');
+	$s->query_safe('COMMIT');
+	is(adm('heavy_running'), '0', 'commit with an open cursor released its slot');
+	$s->quit;
+	clean_state('cursors');
+}
+
+# --- release paths of a running slot holder
+sub released_after
+{
+	my ($what, $sql, $action) = @_;
+	my $h = async_psql($node, $sql, user => 'worker');
+	$node->poll_query_until('postgres', 'SELECT heavy_running = 1 FROM iosat_admission');
+	$action->() if $action;
+	finish_psql($h);
+	clean_state($what);
+}
+my $sleeper = "SELECT pid FROM pg_stat_activity WHERE query LIKE 'SELECT pg_sleep%' AND pid <> pg_backend_pid()";
+released_after('cancel while running', 'SELECT pg_sleep(30);',
+	sub { $node->safe_psql('postgres', "SELECT pg_cancel_backend(pid) FROM ($sleeper) s") });
+released_after('terminate while running', 'SELECT pg_sleep(30);',
+	sub { $node->safe_psql('postgres', "SELECT pg_terminate_backend(pid) FROM ($sleeper) s") });
+released_after('statement_timeout while running',
+	"SET statement_timeout = '500ms'; SELECT pg_sleep(30);");
+released_after('error', 'SELECT error_after(1);');
+{
+	# an error inside a savepoint releases the slot at once, while the
+	# transaction goes on; so does a PL/pgSQL EXCEPTION block.  The session
+	# looks at the view itself, made cheap for that, so it holds no slot.
+	my $look = "SET iosat.cheap_reads = 1000000000; SET iosat.cheap_cost = 1000000000;\n"
+	  . "SELECT '%s', heavy_running FROM iosat_admission;\n"
+	  . "RESET iosat.cheap_reads; RESET iosat.cheap_cost;\n";
+	my ($rc, $out, $err) = worker_psql(
+		"BEGIN;\nSAVEPOINT s1;\nSELECT count(*) / 0 FROM t;\nROLLBACK TO s1;\n"
+		  . sprintf($look, 'savepoint')
+		  . "SELECT swallow_error();\n"
+		  . sprintf($look, 'exception')
+		  . "COMMIT;\n",
+		on_error_stop => 0);
+	like($err, qr/division by zero/, 'the statement failed inside the savepoint');
+	like($out, qr/^savepoint\|0$/m, 'error inside a savepoint released the slot');
+	like($out, qr/^1$/m, 'PL/pgSQL EXCEPTION block caught the error');
+	like($out, qr/^exception\|0$/m, 'nothing held after an EXCEPTION block');
+	clean_state('savepoint and EXCEPTION block');
+}
+
+# --- release paths of a queued statement
+sub leaves_queue
+{
+	my ($what, $sql, $action) = @_;
+	my $holder = hold_slot(3);
+	my $h = async_psql($node, $sql, user => 'worker');
+	$node->poll_query_until('postgres', 'SELECT queued = 1 FROM iosat_admission');
+	$action->() if $action;
+	my ($rc, $out, $err) = finish_psql($h);
+	isnt($rc, 0, "$what: the queued statement failed");
+	is(queued_count(), '0', "$what: left the queue");
+	finish_psql($holder);
+	clean_state($what);
+	return $err;
+}
+my $queued = "SELECT pid FROM pg_stat_activity WHERE wait_event_type = 'Extension'";
+like(leaves_queue('cancel while queued', 'SELECT 42;',
+		sub { $node->safe_psql('postgres', "SELECT pg_cancel_backend(pid) FROM ($queued) s") }),
+	qr/canceling statement due to user request/, 'cancel while queued');
+like(leaves_queue('terminate while queued', 'SELECT 42;',
+		sub { $node->safe_psql('postgres', "SELECT pg_terminate_backend(pid) FROM ($queued) s") }),
+	qr/terminating connection/, 'terminate while queued');
+like(leaves_queue('statement_timeout while queued',
+		"SET statement_timeout = '400ms'; SELECT 42;"),
+	qr/statement timeout/, 'statement_timeout while queued');
+
+# --- fail open: a frozen sampler makes the verdict stale; everything passes
+{
+	my $holder = hold_slot(4);
+	my $pid = $node->safe_psql('postgres', 'SELECT sampler_pid FROM iosat_status');
+	kill 'STOP', $pid;
+	sleep(1);
+	my $t0 = time();
+	worker_safe('SELECT count(*) FROM t');
+	ok(time() - $t0 < 1.5, 'stale verdict: admitted at once (fail open)');
+	ok(adm('fail_open') >= 1, 'counted as fail-open');
+	is(adm('stale'), 't', 'iosat_admission says the verdict is stale');
+	kill 'CONT', $pid;
+	finish_psql($holder);
+	clean_state('fail open');
+}
+
+# --- monitor mode decides and counts but admits
+{
+	my $holder = hold_slot(2);
+	my $before = adm('would_queue');
+	my $t0 = time();
+	$node->safe_psql('postgres', "ALTER ROLE worker SET iosat.admission = 'monitor'");
+	worker_safe('SELECT count(*) FROM t');
+	$node->safe_psql('postgres', "ALTER ROLE worker RESET iosat.admission");
+	ok(time() - $t0 < 1.5, 'monitor mode admits');
+	ok(adm('would_queue') > $before, 'and counts what queue mode would have done');
+	finish_psql($holder);
+	clean_state('monitor');
+}
+
+# --- a parallel query: the leader is gated, its workers are not
+{
+	my $t0 = time();
+	is( worker_safe(
+			"SET force_parallel_mode = on; SET parallel_setup_cost = 0; SET parallel_tuple_cost = 0;"
+			  . " SET min_parallel_table_scan_size = 0; SET max_parallel_workers_per_gather = 2;"
+			  . " SELECT count(*) FROM t"),
+		'1000', 'parallel query ran under a limit of 1');
+	ok(time() - $t0 < 3, 'its workers did not wait for slots');
+	clean_state('parallel');
+}
+
+# --- the view of what statements cost
+{
+	my $q = $node->safe_psql('postgres',
+		"SELECT calls > 0, blocks_per_call >= 0, last_decision IS NOT NULL FROM iosat_queries ORDER BY calls DESC LIMIT 1");
+	is($q, 't|t|t', 'iosat_queries learns calls, blocks and decisions');
+}
+
+calm();
+is(adm('heavy_limit'), '', 'no limit once the device is calm');
+clean_state('end');
+$node->stop;
+done_testing();
