@@ -47,7 +47,14 @@ machine_description() {
 	echo "pgbench: $("$PGBIN/pgbench" --version 2>/dev/null || pgbench --version)"
 	echo "pgbouncer: $(pgbouncer --version 2>/dev/null | head -n 1 || echo absent)"
 	echo "git_commit: $(git -C "$REPO_DIR" rev-parse HEAD 2>/dev/null || echo unknown)$(git -C "$REPO_DIR" diff --quiet HEAD -- src sql 2>/dev/null || echo ' (src/sql modified)')"
-	echo "iosat_installed: $([[ -e $("$PG_CONFIG" --pkglibdir 2>/dev/null)/iosat.so ]] && echo yes || echo no)"
+	local so
+	so=$("$PG_CONFIG" --pkglibdir 2>/dev/null)/iosat.so
+	if [[ -e $so ]]; then
+		# the installed library need not be built from git_commit: say which it is
+		echo "iosat_installed: $so ($(date -u -r "$so" +%FT%TZ), md5 $(md5sum <"$so" | cut -c1-12))"
+	else
+		echo "iosat_installed: no"
+	fi
 	echo "load_at_start: $(cut -d' ' -f1-3 /proc/loadavg)"
 	echo "busy_processes_at_start: $(ps -eo pcpu=,comm= --sort=-pcpu | awk '$1 > 20 { printf "%s(%s%%) ", $2, $1 }')"
 }
