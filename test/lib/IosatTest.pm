@@ -16,7 +16,8 @@ use Test::More;
 use Time::HiRes qw(usleep time);
 use IPC::Run;
 
-our @EXPORT = qw(iosat_node rootctl rootctl_available wait_until async_psql finish_psql);
+our @EXPORT = qw(iosat_node rootctl rootctl_available wait_until async_psql
+  finish_psql admission_fixture);
 
 sub iosat_node
 {
@@ -62,6 +63,72 @@ sub wait_until
 	}
 	diag("timed out waiting for " . ($what // 'condition'));
 	return 0;
+}
+
+# A node whose only device is a fixture "fake0", admission in queue mode,
+# everything cheap for the superuser observing the views and heavy for the
+# role "worker" (a superuser: may SET iosat.*; superusers are not exempt);
+# a table t of 1000 rows and a few functions.  Returns ($node, $fixture,
+# \%counters, $saturate, $calm): $saturate->() starts a child that makes
+# fake0 look saturated (300 reads/s at 200 ms), $calm->() stops it.
+sub admission_fixture
+{
+	my ($name, $extra_conf) = @_;
+	my $fx = FixtureSysfs->new(PostgreSQL::Test::Utils::tempdir());
+	$fx->add_disk('fake0', 250, 0);
+	my %c = (rd_ios => 1000, rd_ticks => 1000);
+	$fx->set_stat('fake0', \%c);
+
+	my $node = iosat_node($name, <<"EOC" . ($extra_conf // ''));
+iosat.sysfs_root = '@{[ $fx->sysroot ]}'
+iosat.procfs_root = '@{[ $fx->procroot ]}'
+iosat.devices = 'fake0'
+iosat.sample_interval = '100ms'
+iosat.smoothing_window = '200ms'
+iosat.iops_limit = 100
+iosat.latency_target = '20ms'
+iosat.admission = 'queue'
+iosat.cheap_reads = 1000000000
+iosat.cheap_cost = 1000000000
+iosat.queue_timeout = '20s'
+max_connections = 60
+max_worker_processes = 16
+EOC
+	$node->start;
+	$node->safe_psql('postgres', <<'SQL');
+CREATE EXTENSION iosat;
+CREATE TABLE t (id int PRIMARY KEY, v int);
+INSERT INTO t SELECT g, 0 FROM generate_series(1, 1000) g;
+CREATE ROLE worker LOGIN SUPERUSER;
+CREATE ROLE exempt_role LOGIN;
+ALTER ROLE worker SET iosat.cheap_reads = 0;
+ALTER ROLE worker SET iosat.cheap_cost = 0;
+ALTER ROLE exempt_role SET iosat.cheap_reads = 0;
+ALTER ROLE exempt_role SET iosat.cheap_cost = 0;
+GRANT ALL ON t TO worker, exempt_role;
+CREATE FUNCTION nested_heavy() RETURNS bigint LANGUAGE plpgsql AS
+  $$ DECLARE n bigint; BEGIN SELECT count(*) INTO n FROM t; RETURN n; END $$;
+CREATE FUNCTION error_after(s float8) RETURNS int LANGUAGE plpgsql AS
+  $$ BEGIN PERFORM pg_sleep(s); RAISE EXCEPTION 'failing on purpose'; END $$;
+CREATE FUNCTION swallow_error() RETURNS int LANGUAGE plpgsql AS
+  $$ BEGIN PERFORM 1/0; RETURN 0; EXCEPTION WHEN division_by_zero THEN RETURN 1; END $$;
+SQL
+
+	my $load;
+	my $saturate = sub {
+		$load = $fx->start_load('fake0', \%c, rd_ios => 300, rd_ticks => 300 * 200);
+		Test::More::ok(
+			$node->poll_query_until('postgres', 'SELECT saturated FROM iosat_admission'),
+			'device saturated');
+	};
+	my $calm = sub {
+		kill 'TERM', $load;
+		waitpid($load, 0);
+		Test::More::ok(
+			$node->poll_query_until('postgres', 'SELECT NOT saturated FROM iosat_admission'),
+			'saturation over');
+	};
+	return ($node, $fx, \%c, $saturate, $calm);
 }
 
 # start psql on SQL without waiting for it: one -c per statement (split at

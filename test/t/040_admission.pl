@@ -12,64 +12,9 @@ use Test::More;
 use Time::HiRes qw(usleep time);
 use IosatTest;
 
-my $fx = FixtureSysfs->new(PostgreSQL::Test::Utils::tempdir());
-$fx->add_disk('fake0', 250, 0);
-my %c = (rd_ios => 1000, rd_ticks => 1000);
-$fx->set_stat('fake0', \%c);
-
-my $node = iosat_node('admission', <<"EOC");
-iosat.sysfs_root = '@{[ $fx->sysroot ]}'
-iosat.procfs_root = '@{[ $fx->procroot ]}'
-iosat.devices = 'fake0'
-iosat.sample_interval = '100ms'
-iosat.smoothing_window = '200ms'
-iosat.iops_limit = 100
-iosat.latency_target = '20ms'
-iosat.admission = 'queue'
-iosat.cheap_reads = 1000000000
-iosat.cheap_cost = 1000000000
-iosat.queue_timeout = '20s'
-max_connections = 60
-max_worker_processes = 16
-EOC
-$node->start;
-$node->safe_psql('postgres', <<'SQL');
-CREATE EXTENSION iosat;
-CREATE TABLE t (id int PRIMARY KEY, v int);
-INSERT INTO t SELECT g, 0 FROM generate_series(1, 1000) g;
-CREATE ROLE worker LOGIN SUPERUSER;  -- may SET iosat.*; superusers are not exempt
-CREATE ROLE exempt_role LOGIN;
-ALTER ROLE worker SET iosat.cheap_reads = 0;
-ALTER ROLE worker SET iosat.cheap_cost = 0;
-ALTER ROLE exempt_role SET iosat.cheap_reads = 0;
-ALTER ROLE exempt_role SET iosat.cheap_cost = 0;
-GRANT ALL ON t TO worker, exempt_role;
-CREATE FUNCTION nested_heavy() RETURNS bigint LANGUAGE plpgsql AS
-  $$ DECLARE n bigint; BEGIN SELECT count(*) INTO n FROM t; RETURN n; END $$;
-CREATE FUNCTION error_after(s float8) RETURNS int LANGUAGE plpgsql AS
-  $$ BEGIN PERFORM pg_sleep(s); RAISE EXCEPTION 'failing on purpose'; END $$;
-CREATE FUNCTION swallow_error() RETURNS int LANGUAGE plpgsql AS
-  $$ BEGIN PERFORM 1/0; RETURN 0; EXCEPTION WHEN division_by_zero THEN RETURN 1; END $$;
-SQL
-
-my $load;
-sub saturate
-{
-	# 300 reads/s at 200 ms each: over the ceiling and the latency target
-	$load = $fx->start_load('fake0', \%c, rd_ios => 300, rd_ticks => 300 * 200);
-	ok( $node->poll_query_until('postgres',
-			'SELECT saturated FROM iosat_admission'),
-		'device saturated');
-}
-
-sub calm
-{
-	kill 'TERM', $load;
-	waitpid($load, 0);
-	ok( $node->poll_query_until('postgres',
-			'SELECT NOT saturated FROM iosat_admission'),
-		'saturation over');
-}
+my ($node, $fx, $c, $saturate, $calm) = admission_fixture('admission');
+sub saturate { $saturate->() }
+sub calm     { $calm->() }
 
 sub worker_psql
 {

@@ -1,0 +1,114 @@
+# 1,000 randomised interruptions of heavy statements while the device is
+# saturated and the limit is one slot: cancels and terminates (of running
+# and of queued statements), statement timeouts, errors, errors inside
+# savepoints and EXCEPTION blocks, and clean runs, up to eight at a time.
+# Afterwards no slot and no queue place may be left, the queue's books
+# must balance, and the sampler must not have had to reclaim anything.
+use strict;
+use warnings;
+use PostgreSQL::Test::Utils;
+use Test::More;
+use Time::HiRes qw(usleep time);
+use IosatTest;
+
+my $events = $ENV{IOSAT_CHAOS_EVENTS} // 1000;
+my $seed = $ENV{IOSAT_CHAOS_SEED} // int(time());
+srand($seed);
+diag("seed $seed, $events events (IOSAT_CHAOS_SEED / IOSAT_CHAOS_EVENTS to replay)");
+
+my ($node, $fx, $c, $saturate, $calm) =
+  admission_fixture('chaos', "iosat.queue_timeout = '2s'\n");
+$saturate->();
+
+my @statements = (
+	[ 'ok',        "SELECT pg_sleep(0.02);" ],
+	[ 'ok',        "SELECT count(*) FROM t;" ],
+	[ 'timeout',   "SET statement_timeout = '%d ms';\nSELECT pg_sleep(0.5);" ],
+	[ 'error',     "SELECT error_after(0.01);" ],
+	[ 'error',     "SELECT 1 / (id - id) FROM t LIMIT 1;" ],
+	[ 'savepoint', "BEGIN;\nSAVEPOINT a;\nSELECT error_after(0.01);\nROLLBACK TO a;\nCOMMIT;" ],
+	[ 'exception', "SELECT swallow_error(), pg_sleep(0.01);" ],
+	[ 'cursor',    "BEGIN;\nDECLARE c CURSOR FOR SELECT * FROM t;\nFETCH 5 FROM c;\nCOMMIT;" ],
+);
+
+my (@inflight, %done);
+my $interrupts = 0;
+my $worker_pids = "SELECT pid FROM pg_stat_activity WHERE usename = 'worker' AND pid <> pg_backend_pid()";
+
+sub reap
+{
+	my ($block) = @_;
+	my @still;
+	for my $h (@inflight)
+	{
+		if ($block || !$h->{run}->pumpable)
+		{
+			finish_psql($h);
+			$done{ $h->{kind} }++;
+		}
+		else
+		{
+			$h->{run}->pump_nb;
+			push @still, $h;
+		}
+	}
+	@inflight = @still;
+}
+
+my $t0 = time();
+for my $i (1 .. $events)
+{
+	my $r = rand();
+	if ($r < 0.15 && @inflight)
+	{
+		# cancel one worker backend at random, running or queued
+		$node->safe_psql('postgres',
+			"SELECT pg_cancel_backend(pid) FROM ($worker_pids) s ORDER BY random() LIMIT 1");
+		$interrupts++;
+	}
+	elsif ($r < 0.22 && @inflight)
+	{
+		$node->safe_psql('postgres',
+			"SELECT pg_terminate_backend(pid) FROM ($worker_pids) s ORDER BY random() LIMIT 1");
+		$interrupts++;
+	}
+	else
+	{
+		my ($kind, $sql) = @{ $statements[ int(rand(@statements)) ] };
+		$sql = sprintf($sql, 5 + int(rand(300))) if $kind eq 'timeout';
+		my $h = async_psql($node, $sql, user => 'worker');
+		$h->{kind} = $kind;
+		push @inflight, $h;
+	}
+	reap(0);
+	while (@inflight >= 8)
+	{
+		usleep(5_000);
+		reap(0);
+	}
+}
+reap(1);
+my $elapsed = time() - $t0;
+diag(sprintf("%d events in %.1f s: %d interrupts; %s", $events, $elapsed,
+		$interrupts, join(', ', map { "$_ $done{$_}" } sort keys %done)));
+
+ok( $node->poll_query_until('postgres',
+		'SELECT heavy_running = 0 AND queued = 0 FROM iosat_admission'),
+	'no slot and no queue place left after the chaos');
+my ($entered, $admitted, $left, $reclaimed, $timed_out) = split /\|/,
+  $node->safe_psql('postgres',
+	'SELECT entered_queue, admitted_from_queue, left_queue, reclaimed, timed_out FROM iosat_admission');
+diag("queue: entered $entered, admitted $admitted, left $left (timed out $timed_out), reclaimed $reclaimed");
+ok($entered > 100, "the queue was exercised ($entered entries)");
+is($admitted + $left, $entered, 'every queue entry ended admitted or left');
+is($reclaimed, 0, 'nothing had to be reclaimed by the sampler');
+
+# the gate still works: a heavy statement takes the slot and releases it
+is($node->safe_psql('postgres', 'SELECT count(*) FROM t', extra_params => [ '-U', 'worker' ]),
+	'1000', 'heavy statement still runs after the chaos');
+ok( $node->poll_query_until('postgres', 'SELECT heavy_running = 0 FROM iosat_admission'),
+	'and releases its slot');
+
+$calm->();
+$node->stop;
+done_testing();
