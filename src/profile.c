@@ -643,7 +643,13 @@ iosat_profiler_main(Datum arg)
 			next_due = mono_ms() + iosat_profile_interval_ms;
 		CHECK_FOR_INTERRUPTS();
 	}
-	proc_exit(0);
+	/*
+	 * Exit status 1, not 0: the postmaster unregisters for good a worker that
+	 * exits with 0, so a pg_terminate_backend() of this worker would stop it
+	 * until the next restart.  With 1 it comes back after bgw_restart_time;
+	 * at server shutdown nothing is restarted either way.
+	 */
+	proc_exit(1);
 }
 
 /* ---------------------------------------------------------------- SQL */
