@@ -541,10 +541,30 @@ iosat_dev_destroy_all() {
 
 # ---------------------------------------------------------------- caches, memcg
 
+# iosat_drop_caches [NAME]: without NAME, the whole machine's page cache (this
+# also takes the cache away from everyone else's tests and benchmarks running
+# at the time); with NAME, only the cache of the files on NAME's filesystem and
+# of its block device (fadvise DONTNEED per file, then BLKFLSBUF).
 iosat_drop_caches() {
-	sync
-	echo 3 >/proc/sys/vm/drop_caches
-	echo "dropped=1"
+	local name=${1-} mnt dev f n=0
+	if [[ -z $name ]]; then
+		sync
+		echo 3 >/proc/sys/vm/drop_caches
+		echo "dropped=all"
+		return 0
+	fi
+	iosat_valid_name "$name"
+	mnt=$(iosat_state_get "$name" mnt)
+	dev=$(iosat_state_get "$name" dev)
+	[[ -n $mnt ]] && mountpoint -q "$mnt" || iosat_die "'$name' is not mounted"
+	sync -f "$mnt"
+	while IFS= read -r -d '' f; do
+		# count=0 + oflag=nocache: GNU dd only calls posix_fadvise(DONTNEED)
+		dd of="$f" oflag=nocache conv=notrunc,fdatasync count=0 status=none 2>/dev/null && n=$((n + 1)) || true
+	done < <(find "$mnt" -xdev -type f -print0 2>/dev/null)
+	[[ -n $dev ]] && blockdev --flushbufs "$dev" 2>/dev/null || true
+	echo "dropped=$name"
+	echo "files=$n"
 }
 
 iosat_memcg_dir() { echo "$IOSAT_MEMCG_ROOT/$1"; }
@@ -651,6 +671,167 @@ iosat_dev_status() {
 	for l in $(losetup -n -O NAME,BACK-FILE 2>/dev/null | awk -v r="$IOSAT_BACKING_ROOT/" 'index($2, r) == 1 { print $1 }'); do
 		echo "loop dev=$l backing=$(iosat_loop_back "$l")"
 	done
+	return 0
+}
+
+# ---------------------------------------------------------------- iosatd
+# The BPF companion for the BPF tests: only the installed daemon, pins only
+# under /sys/fs/bpf/iosat-test-NAME, its pidfile only
+# /run/iosat-test/iosatd-NAME.pid. Recorded (before it starts) in
+# <state>/.iosatd/NAME so that destroy-all stops it and removes its pins.
+
+IOSAT_IOSATD_BIN=/usr/local/sbin/iosatd
+IOSAT_IOSATD_PINROOT=/sys/fs/bpf
+
+iosat_iosatd_state() { echo "$IOSAT_STATE_ROOT/.iosatd/$1"; }
+
+# iosat_iosatd_valid_dir DIR / iosat_iosatd_valid_pidfile FILE: print NAME
+iosat_iosatd_valid_dir() {
+	[[ ${1-} =~ ^/sys/fs/bpf/iosat-test-([a-z0-9_-]{1,32})$ ]] ||
+		iosat_die "invalid pin directory '${1-}' (want /sys/fs/bpf/iosat-test-NAME)"
+	echo "${BASH_REMATCH[1]}"
+}
+iosat_iosatd_valid_pidfile() {
+	[[ ${1-} =~ ^/run/iosat-test/iosatd-([a-z0-9_-]{1,32})\.pid$ ]] ||
+		iosat_die "invalid pidfile '${1-}' (want /run/iosat-test/iosatd-NAME.pid)"
+	echo "${BASH_REMATCH[1]}"
+}
+
+# iosat_iosatd_alive PID: an iosatd process that is not a zombie
+iosat_iosatd_alive() {
+	local pid=$1 exe st
+	[[ $pid =~ ^[1-9][0-9]{0,9}$ ]] || return 1
+	exe=$(readlink "/proc/$pid/exe" 2>/dev/null) || return 1
+	exe=${exe% (deleted)} # reinstalled while it runs
+	[[ $exe == "$IOSAT_IOSATD_BIN" ]] || return 1
+	st=$(iosat_proc_field "$pid" 1 2>/dev/null) || return 1
+	[[ $st != Z && $st != X ]]
+}
+
+# iosat_iosatd_pid PIDFILE: the pid of the live iosatd it names, or nothing
+iosat_iosatd_pid() {
+	local pid
+	pid=$(head -c 32 -- "$1" 2>/dev/null | tr -dc 0-9) || true
+	[[ -n $pid ]] && iosat_iosatd_alive "$pid" && echo "$pid"
+	return 0
+}
+
+# iosat_iosatd_wait_gone PID SECONDS
+iosat_iosatd_wait_gone() {
+	local pid=$1 i
+	for ((i = 0; i < $2 * 10; i++)); do
+		iosat_iosatd_alive "$pid" || return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+iosat_iosatd_start() {
+	local dir=$1 pidfile=$2 name st log rc pid mode
+	iosat_iosatd_valid_dir "$dir" >/dev/null
+	name=$(iosat_iosatd_valid_pidfile "$pidfile")
+	[[ -f $IOSAT_IOSATD_BIN && -x $IOSAT_IOSATD_BIN ]] ||
+		iosat_die "$IOSAT_IOSATD_BIN is not installed (make install builds it where clang, bpftool and BTF exist)"
+	mode=$(stat -c '%u %a' -- "$IOSAT_IOSATD_BIN")
+	[[ ${mode%% *} == 0 ]] && (((8#${mode##* } & 8#022) == 0)) ||
+		iosat_die "$IOSAT_IOSATD_BIN must be owned by root and not group/world-writable"
+	mkdir -p "$IOSAT_STATE_ROOT/.iosatd"
+	chmod 0755 "$IOSAT_STATE_ROOT" "$IOSAT_STATE_ROOT/.iosatd"
+	st=$(iosat_iosatd_state "$name")
+	log="$st.log"
+	{
+		echo "dir=$dir"
+		echo "pidfile=$pidfile"
+		echo "holder=$(iosat_caller_group)"
+	} >"$st"
+	# it forks; the parent returns once the pins are up (sudo closed the
+	# caller's other descriptors; no lock is held here)
+	"$IOSAT_IOSATD_BIN" -d "$dir" -p "$pidfile" </dev/null >"$log" 2>&1 && rc=0 || rc=$?
+	if ((rc != 0)); then
+		sed 's/^/iosatd: /' "$log" >&2
+		echo "error: iosatd exited with status $rc" >&2
+		exit 1
+	fi
+	pid=$(iosat_iosatd_pid "$pidfile")
+	[[ -n $pid ]] || { echo "error: iosatd started but $pidfile names no live iosatd" >&2; exit 1; }
+	echo "pid=$pid"
+	echo "dir=$dir"
+	echo "pidfile=$pidfile"
+}
+
+# remove a pin directory of ours that no live daemon uses (after kill -9)
+iosat_iosatd_unpin() {
+	local dir=$1
+	iosat_iosatd_valid_dir "$dir" >/dev/null
+	[[ -d $dir ]] || return 0
+	rm -rf --one-file-system -- "$dir"
+}
+
+iosat_iosatd_stop() {
+	local pidfile=$1 name st pid dir
+	name=$(iosat_iosatd_valid_pidfile "$pidfile")
+	st=$(iosat_iosatd_state "$name")
+	pid=$(iosat_iosatd_pid "$pidfile")
+	if [[ -n $pid ]]; then
+		kill -TERM "$pid" 2>/dev/null || true
+		if ! iosat_iosatd_wait_gone "$pid" 10; then
+			iosat_log "iosatd $pid ignored SIGTERM for 10 s: SIGKILL"
+			kill -KILL "$pid" 2>/dev/null || true
+			iosat_iosatd_wait_gone "$pid" 5 || true
+		fi
+	fi
+	dir=$(sed -n 's/^dir=//p' "$st" 2>/dev/null | tail -n 1)
+	[[ -n $dir ]] && iosat_iosatd_unpin "$dir"
+	# a killed daemon leaves its pidfile (unlocked)
+	if [[ -e $pidfile && -z $(iosat_iosatd_pid "$pidfile") ]]; then rm -f -- "$pidfile"; fi
+	rm -f -- "$st" "$st.log"
+	echo "stopped=${pid:-0}"
+}
+
+iosat_iosatd_kill() {
+	local pidfile=$1 pid
+	iosat_iosatd_valid_pidfile "$pidfile" >/dev/null
+	pid=$(iosat_iosatd_pid "$pidfile")
+	[[ -n $pid ]] || { echo "error: no live iosatd in $pidfile" >&2; exit 3; }
+	local at
+	at=$(date +%s.%N)
+	kill -KILL "$pid"
+	iosat_iosatd_wait_gone "$pid" 5 || { echo "error: iosatd $pid survived SIGKILL" >&2; exit 1; }
+	echo "killed=$pid"
+	echo "killed_at=$at"
+}
+
+# destroy-all: every recorded daemon (unless another live run holds it), and
+# pin directories of ours that no live iosatd uses
+iosat_iosatd_destroy_all() {
+	local force=${1-} f name h pidfile dir p used
+	for f in "$IOSAT_STATE_ROOT"/.iosatd/*; do
+		[[ -f $f && $f != *.log ]] || continue
+		name=${f##*/}
+		[[ $name =~ ^[a-z0-9_-]{1,32}$ ]] || continue
+		if [[ $force != --force ]]; then
+			h=$(sed -n 's/^holder=//p' "$f" | tail -n 1)
+			if iosat_held_by_other "$h"; then
+				echo "skipped=iosatd-$name"
+				continue
+			fi
+		fi
+		pidfile=$(sed -n 's/^pidfile=//p' "$f" | tail -n 1)
+		[[ $pidfile == "/run/iosat-test/iosatd-$name.pid" ]] || pidfile="/run/iosat-test/iosatd-$name.pid"
+		iosat_iosatd_stop "$pidfile" >/dev/null
+		echo "destroyed=iosatd-$name"
+	done
+	for dir in "$IOSAT_IOSATD_PINROOT"/iosat-test-*; do
+		[[ -d $dir ]] || continue
+		[[ $dir =~ ^/sys/fs/bpf/iosat-test-[a-z0-9_-]{1,32}$ ]] || continue
+		grep -qs "^dir=$dir\$" "$IOSAT_STATE_ROOT"/.iosatd/* && continue # held, skipped above
+		used=0
+		for p in $(pgrep -x iosatd || true); do
+			tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null | grep -qF -- " $dir " && used=1
+		done
+		((used)) || iosat_iosatd_unpin "$dir"
+	done
+	rmdir "$IOSAT_STATE_ROOT/.iosatd" 2>/dev/null || true
 	return 0
 }
 

@@ -214,6 +214,17 @@ def main():
             "recovery_s": rec, "after_len_s": after_len,
             "aborted_clients": int(run["aborted_clients"] or 0),
         })
+        # the server's page cache vanishing within a second or two is not the
+        # benchmark's doing (its reclaim is gradual): someone dropped caches
+        drops = []
+        prev = None
+        for s in samples:
+            c = fnum(s.get("memcg_cache_mb"))
+            if c is not None and prev is not None and prev[1] >= 60 and c < 0.5 * prev[1] and prev[1] - c >= 40:
+                drops.append(f"{prev[1]:.0f}->{c:.0f} MB at t={s['_t'] - t0:.0f}s")
+            if c is not None:
+                prev = (s["_t"], c)
+        rec_rows[-1]["cache_drops"] = "; ".join(drops)
         for s in samples:
             r = {"config": cfg, "t": round(s["_t"] - t0, 1)}
             r.update({k: v for k, v in s.items() if not k.startswith("_")})
@@ -257,6 +268,12 @@ def main():
     for cfg, reason in unavailable:
         L.append(f"| {cfg} | config unavailable: {reason} | | | | | |")
     L.append("")
+    for r in rec_rows:
+        if r.get("cache_drops"):
+            L.append(f"**Disturbed: {r['config']}** — the server's page cache fell abruptly ({r['cache_drops']}; "
+                     "t = seconds since arrivals started). The benchmark does not do that; another process dropped "
+                     "the machine's caches (e.g. `rootctl drop-caches` without a name), evicting the prewarmed index. "
+                     "Treat this configuration's figures as disturbed and re-run.\n")
     L.append("## Per configuration and phase\n")
     L.append("tps = cheap transactions completed per second; errors = failed cheap transactions "
              "(aborted pgbench clients are in the table above); heavy = report queries completed / "
