@@ -143,7 +143,11 @@ take_literal(Cursor *c, const char *lit)
 	return true;
 }
 
-/* copy a bounded token up to white space; empty or too long is an error */
+/*
+ * copy a bounded token up to white space; empty or too long is an error, and
+ * so is a NUL byte (never in kernel text; it would cut the copy short and
+ * yield an empty or truncated name)
+ */
 static bool
 take_word(Cursor *c, char *out, size_t outlen)
 {
@@ -153,7 +157,7 @@ take_word(Cursor *c, char *out, size_t outlen)
 		return false;
 	while (c->p < c->end && !is_space(*c->p))
 	{
-		if (n + 1 >= outlen)
+		if (n + 1 >= outlen || *c->p == '\0')
 			return false;
 		out[n++] = *c->p++;
 	}
@@ -521,8 +525,8 @@ kparse_proc_status(const char *buf, size_t len, KProcStatus *out)
 {
 	Cursor		c;
 	bool		have_state = false;
-	int			sigs = 0,
-				ctxt = 0;
+	unsigned	sigs = 0,		/* bits: SigPnd, ShdPnd seen */
+				ctxt = 0;		/* bits: voluntary, nonvoluntary seen */
 
 	memset(out, 0, sizeof(*out));
 	cur_init(&c, buf, len);
@@ -539,23 +543,25 @@ kparse_proc_status(const char *buf, size_t len, KProcStatus *out)
 			have_state = true;
 		}
 		else if (take_literal(&c, "SigPnd:"))
-			ok = status_hex(&c, &out->sigpnd) && ++sigs;
+			ok = !(sigs & 1) && status_hex(&c, &out->sigpnd) && (sigs |= 1);
 		else if (take_literal(&c, "ShdPnd:"))
-			ok = status_hex(&c, &out->shdpnd) && ++sigs;
+			ok = !(sigs & 2) && status_hex(&c, &out->shdpnd) && (sigs |= 2);
 		else if (take_literal(&c, "SigBlk:"))
 			ok = status_hex(&c, &out->sigblk);
 		else if (take_literal(&c, "VmRSS:"))
 			ok = status_u64(&c, &out->vm_rss_kb);
 		else if (take_literal(&c, "voluntary_ctxt_switches:"))
-			ok = status_u64(&c, &out->voluntary_ctxt_switches) && ++ctxt;
+			ok = !(ctxt & 1) && status_u64(&c, &out->voluntary_ctxt_switches) &&
+				(ctxt |= 1);
 		else if (take_literal(&c, "nonvoluntary_ctxt_switches:"))
-			ok = status_u64(&c, &out->nonvoluntary_ctxt_switches) && ++ctxt;
+			ok = !(ctxt & 2) &&
+				status_u64(&c, &out->nonvoluntary_ctxt_switches) && (ctxt |= 2);
 		if (!ok)
-			return false;
+			return false;		/* malformed or duplicated line */
 		next_line(&c);
 	}
-	out->have_sig = (sigs == 2);
-	out->have_ctxt = (ctxt == 2);
+	out->have_sig = (sigs == 3);
+	out->have_ctxt = (ctxt == 3);
 	return have_state;
 }
 
