@@ -5,8 +5,10 @@
 #     queue in the upper loop device (inflight ~ iodepth, await ~ depth/ceiling)
 #     -- i.e. root-group blkio rules do apply to loop's worker threads;
 #  2. live change of the ceiling (throttle), and removal (0);
-#  3. kill -9 of the creating shell while it holds a server-like process on the
-#     mount and a memory cgroup: destroy-all must remove everything;
+#  3. kill -9 of the creating shell while a child sits on the mount and in a
+#     memory cgroup: destroy NAME removes everything (destroy-all leaves it
+#     while the creator's process group lives); after kill -9 of the whole
+#     group, destroy-all removes everything;
 #  4. validation: names and numbers rootctl must refuse.
 # Prints key=value figures and "ok"/"FAIL" lines; exit status 1 on a failure.
 # Runs as root, takes ~1 minute.
@@ -58,23 +60,41 @@ awk -v i="$iops" 'BEGIN { exit !(i > 2000) }' && ok "throttle 0 0 removes the ce
 "$R" destroy "$N" >/dev/null
 
 # kill -9 of the creating shell, holding the mount and a memcg
-setsid bash -c "'$R' stack-create $N 256 100 100 >/dev/null; '$R' memcg-create $N 64 >/dev/null
-	'$R' memcg-add $N \$\$ >/dev/null; cd /run/iosat-test/$N/mnt; sleep 300 & sleep 300" &
-shell=$!
-for _ in $(seq 1 50); do
-	[[ -n $(cat /sys/fs/cgroup/memory/iosat-test/$N/cgroup.procs 2>/dev/null) ]] && break
-	sleep 0.2
-done
-sleep 0.5
+leftovers() {
+	local left mounted
+	left=$( (losetup -l -n -O BACK-FILE | grep -c "/var/tmp/iosat-test/$N.img") || true)
+	mounted=$(findmnt -n "/run/iosat-test/$N/mnt" >/dev/null && echo 1 || echo 0)
+	echo "loops_left=$left mounted=$mounted memcg=$([[ -d /sys/fs/cgroup/memory/iosat-test/$N ]] && echo 1 || echo 0) backing=$([[ -e /var/tmp/iosat-test/$N.img ]] && echo 1 || echo 0) state=$([[ -d /run/iosat-test/$N ]] && echo 1 || echo 0)"
+}
+clean() { [[ $(leftovers) == "loops_left=0 mounted=0 memcg=0 backing=0 state=0" ]]; }
+spawn() { # a creating shell with a child that sits on the mount (like a server)
+	setsid bash -c "'$R' stack-create $N 256 100 100 >/dev/null; '$R' memcg-create $N 64 >/dev/null
+		'$R' memcg-add $N \$\$ >/dev/null; cd /run/iosat-test/$N/mnt; sleep 300 & exec sleep 301" &
+	shell=$!
+	for _ in $(seq 1 50); do
+		[[ -n $(cat /sys/fs/cgroup/memory/iosat-test/$N/cgroup.procs 2>/dev/null) ]] && break
+		sleep 0.2
+	done
+	sleep 0.5
+}
+# (a) the shell alone is killed; its child still uses the mount: destroy-all
+# (another process group) must leave it -- it is still held -- and destroy NAME
+# must remove everything, stopping the child
+spawn
 kill -9 "$shell"
 "$R" destroy-all >/dev/null 2>&1
-left=$( (losetup -l -n -O BACK-FILE | grep -c "/var/tmp/iosat-test/$N.img") || true)
-mounted=$(findmnt -n "/run/iosat-test/$N/mnt" >/dev/null && echo 1 || echo 0)
-rule=$(grep -c . /sys/fs/cgroup/blkio/blkio.throttle.read_iops_device || true)
-echo "after_kill9: loops_left=$left mounted=$mounted memcg=$([[ -d /sys/fs/cgroup/memory/iosat-test/$N ]] && echo 1 || echo 0) backing=$([[ -e /var/tmp/iosat-test/$N.img ]] && echo 1 || echo 0) state=$([[ -d /run/iosat-test/$N ]] && echo 1 || echo 0)"
-[[ $left == 0 && $mounted == 0 && ! -d /sys/fs/cgroup/memory/iosat-test/$N && ! -e /var/tmp/iosat-test/$N.img && ! -d /run/iosat-test/$N ]] &&
-	ok "destroy-all after kill -9 of the creating shell leaves nothing" || bad "leftovers after kill -9 + destroy-all"
-echo "blkio_read_rules_remaining=$rule"
+if clean; then bad "destroy-all removed a device still held by a live process group"; else ok "destroy-all leaves a device whose creator's group is alive"; fi
+"$R" destroy "$N" >/dev/null 2>&1
+echo "after_kill9_destroy_name: $(leftovers)"
+clean && ok "destroy NAME after kill -9 of the creating shell leaves nothing" || bad "leftovers after kill -9 + destroy NAME"
+# (b) the whole group dies (crashed test): destroy-all removes everything
+spawn
+kill -9 -- -"$shell"
+sleep 0.3
+"$R" destroy-all >/dev/null 2>&1
+echo "after_group_kill9_destroy_all: $(leftovers)"
+clean && ok "destroy-all after kill -9 of the creating group leaves nothing" || bad "leftovers after group kill -9 + destroy-all"
+echo "blkio_read_rules_left=$(grep -c . /sys/fs/cgroup/blkio/blkio.throttle.read_iops_device || true) (other runs' rules count too)"
 
 # validation
 for args in "loop-create ../x 64" "loop-create Abc 64" "loop-create $N 064" "loop-create $N 99999999" \
