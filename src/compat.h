@@ -93,4 +93,35 @@ iosat_wait_event_admission(void)
 #define iosat_local_beentry(idx)	pgstat_fetch_stat_local_beentry(idx)
 #endif
 
+/*
+ * Vacuum cost accounting (src/vacuum.c).  Callers include miscadmin.h.
+ *
+ * 17 replaced IsAutoVacuumWorkerProcess() (postmaster/autovacuum.h) with
+ * the AmAutoVacuumWorkerProcess() macro (miscadmin.h).
+ */
+#if PG_VERSION_NUM >= 170000
+#define iosat_am_autovacuum_worker()	AmAutoVacuumWorkerProcess()
+#else
+#include "postmaster/autovacuum.h"
+#define iosat_am_autovacuum_worker()	IsAutoVacuumWorkerProcess()
+#endif
+
+/*
+ * The cost delay and limit a running vacuum uses: 16 split them from the
+ * GUC variables (VacuumCostDelay/VacuumCostLimit stay the configured
+ * values; vacuum_cost_delay/vacuum_cost_limit in commands/vacuum.h are
+ * the active ones, rebalanced for autovacuum workers).  16 also added
+ * VacuumFailsafeActive; on 15 the failsafe only clears VacuumCostActive.
+ */
+#if PG_VERSION_NUM >= 160000
+#include "commands/vacuum.h"
+#define IOSAT_VACUUM_ACTIVE_DELAY()		(vacuum_cost_delay)
+#define IOSAT_VACUUM_ACTIVE_LIMIT()		(vacuum_cost_limit)
+#define IOSAT_VACUUM_FAILSAFE_ACTIVE()	(VacuumFailsafeActive)
+#else
+#define IOSAT_VACUUM_ACTIVE_DELAY()		(VacuumCostDelay)
+#define IOSAT_VACUUM_ACTIVE_LIMIT()		(VacuumCostLimit)
+#define IOSAT_VACUUM_FAILSAFE_ACTIVE()	(false)
+#endif
+
 #endif							/* IOSAT_COMPAT_H */

@@ -36,6 +36,7 @@
 
 #include "admission.h"
 #include "iosat.h"
+#include "vacuum.h"
 
 #define ENTER_IOPS		0.95
 #define EXIT_IOPS		0.85
@@ -259,6 +260,9 @@ iosat_governor_update(TimestampTz now)
 
 	/* let queued statements re-check: a slot may be free, or the gate open */
 	iosat_admission_wake(!saturated);
+
+	/* the same signal, for autovacuum (vacuum_policy.c) */
+	iosat_vacuum_policy_update(now, worst, worst_i >= 0);
 }
 
 void

@@ -17,6 +17,7 @@
 #include "iosat.h"
 #include "profile.h"
 #include "querystats.h"
+#include "vacuum.h"
 
 int			iosat_sample_interval_ms = 500;
 int			iosat_smoothing_ms = 2000;
@@ -58,6 +59,11 @@ static const struct config_enum_entry log_level_options[] = {
 	{"log", LOG, false},
 	{NULL, 0, false}
 };
+bool		iosat_vacuum_backpressure = false;
+double		iosat_vacuum_max_slowdown = 10.0;
+double		iosat_vacuum_max_speedup = 2.0;
+bool		iosat_vacuum_manual = false;
+int			iosat_vacuum_tick_ms = 250;
 bool		iosat_profile_enabled = true;
 int			iosat_profile_interval_ms = 1000;
 int			iosat_profile_max_entries = 1024;
@@ -412,6 +418,53 @@ iosat_define_gucs(void)
 							5000, 100, 1000000,
 							PGC_POSTMASTER,
 							0,
+							NULL, NULL, NULL);
+
+	DefineCustomBoolVariable("iosat.vacuum_backpressure",
+							 "Scales the vacuum page costs of autovacuum workers with I/O pressure.",
+							 "Slower than configured while the storage is pressed, faster "
+							 "while it has headroom, within iosat.vacuum_max_slowdown and "
+							 "iosat.vacuum_max_speedup.",
+							 &iosat_vacuum_backpressure,
+							 false,
+							 PGC_SIGHUP,
+							 0,
+							 NULL, NULL, NULL);
+
+	DefineCustomRealVariable("iosat.vacuum_max_slowdown",
+							 "Largest factor by which vacuum page costs are raised while the storage is pressed.",
+							 "1 never slows vacuum down.",
+							 &iosat_vacuum_max_slowdown,
+							 10.0, 1.0, 1000.0,
+							 PGC_SIGHUP,
+							 0,
+							 NULL, NULL, NULL);
+
+	DefineCustomRealVariable("iosat.vacuum_max_speedup",
+							 "Largest factor by which vacuum page costs are lowered while the storage has headroom.",
+							 "1 never makes vacuum faster than configured.",
+							 &iosat_vacuum_max_speedup,
+							 2.0, 1.0, 100.0,
+							 PGC_SIGHUP,
+							 0,
+							 NULL, NULL, NULL);
+
+	DefineCustomBoolVariable("iosat.vacuum_manual",
+							 "Applies vacuum backpressure to manual VACUUM and ANALYZE too.",
+							 "Only where cost-based delay is on (vacuum_cost_delay > 0).",
+							 &iosat_vacuum_manual,
+							 false,
+							 PGC_SUSET,
+							 0,
+							 NULL, NULL, NULL);
+
+	DefineCustomIntVariable("iosat.vacuum_tick",
+							"Interval at which a vacuuming process applies the published multiplier.",
+							"An autovacuum worker takes a new value at its next table.",
+							&iosat_vacuum_tick_ms,
+							250, 250, 60000,
+							PGC_SIGHUP,
+							GUC_UNIT_MS,
 							NULL, NULL, NULL);
 
 	MarkGUCPrefixReserved("iosat");

@@ -23,6 +23,7 @@
 #include "iosat.h"
 #include "querystats.h"
 #include "profile.h"
+#include "vacuum.h"
 
 PG_MODULE_MAGIC;
 
@@ -40,6 +41,7 @@ iosat_shmem_request(void)
 	RequestAddinShmemSpace(iosat_profile_shmem_size());
 	RequestAddinShmemSpace(iosat_querystats_shmem_size());
 	iosat_admission_shmem_request();
+	RequestAddinShmemSpace(iosat_vacuum_shmem_size());
 }
 
 static void
@@ -52,6 +54,7 @@ iosat_shmem_startup(void)
 	iosat_profile_shmem_init();
 	iosat_querystats_shmem_init();
 	iosat_admission_shmem_init();
+	iosat_vacuum_shmem_init();
 	LWLockRelease(AddinShmemInitLock);
 }
 
@@ -79,6 +82,9 @@ _PG_init(void)
 	/* admission control and per-queryid learning need query ids */
 	EnableQueryId();
 	iosat_admission_install_hooks();
+
+	/* vacuum backpressure: the tick in autovacuum workers, manual VACUUM */
+	iosat_vacuum_install();
 }
 
 /* every SQL entry point starts here */

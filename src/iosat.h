@@ -143,6 +143,18 @@ typedef struct IosatGate
 	pg_atomic_uint32 running_heavy; /* as counted at the last verdict */
 	pg_atomic_uint64 saturation_events;
 	IosatVerdict verdict;
+
+	/*
+	 * Vacuum backpressure (vacuum_policy.c publishes, the tick in each
+	 * vacuuming process reads): the factor for the vacuum page costs in
+	 * 1/1000 (1000 = as configured), whether the policy is on, and a
+	 * counter bumped with every publication so that a worker can tell a
+	 * stalled sampler from a steady multiplier.  32-bit only: the tick
+	 * reads them in a signal handler.
+	 */
+	pg_atomic_uint32 vacuum_multiplier;
+	pg_atomic_uint32 vacuum_enabled;
+	pg_atomic_uint32 vacuum_seq;
 } IosatGate;
 
 typedef struct IosatShared

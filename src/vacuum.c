@@ -1,0 +1,551 @@
+/*-------------------------------------------------------------------------
+ *
+ * vacuum.c
+ *	  Vacuum backpressure inside the vacuuming process: a periodic tick
+ *	  that scales this process's vacuum page costs by the multiplier the
+ *	  sampler publishes (vacuum_policy.c), while a table is being vacuumed.
+ *
+ * Why page costs.  PostgreSQL has no vacuum hook.  A vacuum sleeps
+ * delay * balance / limit (at most 4 * delay) whenever the balance it
+ * accumulates reaches the limit, and the buffer manager adds
+ * VacuumCostPageHit, VacuumCostPageMiss or VacuumCostPageDirty to the
+ * balance for every page while VacuumCostActive.  Core rewrites the delay
+ * and limit of an autovacuum worker after every nap (15:
+ * AutoVacuumUpdateDelay; 16+: VacuumUpdateCosts), so writing those would
+ * not stick; the three page costs are written only by the GUC machinery.
+ * Scaling them by m makes the balance grow m times faster, so a vacuum
+ * that spends its time in naps does m times fewer pages per second; the
+ * same on 15 to 18.  A per-page nap cannot exceed 4 * delay, which bounds
+ * the slowdown that any multiplier can buy (see README).
+ *
+ * Getting in.  A transaction callback registered in _PG_init is inherited
+ * by every child of the postmaster.  In an autovacuum worker, its first
+ * XACT_EVENT_PRE_COMMIT (inside InitPostgres, after InitializeTimeouts)
+ * claims the worker's slot and arms a USER_TIMEOUT every
+ * iosat.vacuum_tick; the tick runs whether the worker is between tables
+ * or deep inside one.  A manual VACUUM/ANALYZE is ticked only when
+ * iosat.vacuum_manual is on, for the duration of the statement
+ * (ProcessUtility), and its costs are put back afterwards.
+ *
+ * The tick runs in the SIGALRM handler: it reads 32-bit atomics and the
+ * process's own variables, and stores aligned ints.  No lock, no
+ * allocation, no elog.  (The log line for a changed multiplier is written
+ * by the sampler, which watches the slots.)  It interrupts at most one nap
+ * per tick, cutting it short.
+ *
+ * Rules, checked at every tick:
+ *	- a page-cost value that differs from the one the tick last wrote was
+ *	  set by the GUC machinery (a reload, SET, a role or database setting):
+ *	  it becomes the new base;
+ *	- VacuumCostActive false (cost delay 0, between tables, or the
+ *	  wraparound failsafe fired; 16+ says which with VacuumFailsafeActive):
+ *	  nothing is scaled, and VacuumCostActive is never touched;
+ *	- an anti-wraparound autovacuum ("(to prevent wraparound)" in its
+ *	  activity, read at each commit) is never slowed below its base, only
+ *	  sped up; with track_activities off that cannot be told, and no
+ *	  autovacuum is slowed;
+ *	- backpressure off, or no fresh multiplier (the sampler's publication
+ *	  counter has not moved for longer than its staleness limit): base.
+ * Costs are integers; a fractional target (base 1 at 0.5) is met on
+ * average by error diffusion across ticks (0, 1, 0, 1 ...).
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <signal.h>
+
+#include "access/twophase.h"
+#include "access/xact.h"
+#include "miscadmin.h"
+#include "nodes/parsenodes.h"
+#include "storage/ipc.h"
+#include "storage/proc.h"
+#include "storage/shmem.h"
+#include "tcop/utility.h"
+#include "utils/backend_status.h"
+#include "utils/timeout.h"
+#include "utils/timestamp.h"
+
+#include "compat.h"
+#include "iosat.h"
+#include "vacuum.h"
+
+IosatVacuumShared *iosat_vac = NULL;
+
+static ProcessUtility_hook_type prev_ProcessUtility = NULL;
+
+/* this process's ticking state */
+static IosatVacuumSlot *my_slot = NULL;
+static bool exit_registered = false;
+static bool timeout_registered = false;
+static TimeoutId tick_id;
+static int	armed_ms = 0;		/* 0: the tick is not armed */
+
+/*
+ * Shared between ordinary code and the tick.  Ordinary code writes the
+ * handler's state only while the tick is disarmed, except wraparound_flag,
+ * which is a sig_atomic_t.
+ */
+static volatile sig_atomic_t wraparound_flag = 0;
+static int	base_cost[3];
+static int	written_cost[3];
+static bool have_written = false;
+static int64 carry[3];			/* error diffusion, in 1/1000 of a cost unit */
+static uint32 last_seq = 0;
+static int	seq_still = 0;		/* ticks since the publication counter moved */
+
+static int *const cost_var[3] = {
+	&VacuumCostPageHit, &VacuumCostPageMiss, &VacuumCostPageDirty
+};
+
+static int
+total_procs(void)
+{
+	return MaxBackends + NUM_AUXILIARY_PROCS + max_prepared_xacts;
+}
+
+Size
+iosat_vacuum_shmem_size(void)
+{
+	return MAXALIGN(add_size(offsetof(IosatVacuumShared, slots),
+							 mul_size(sizeof(IosatVacuumSlot), total_procs())));
+}
+
+/* called from shmem_startup_hook with AddinShmemInitLock held */
+void
+iosat_vacuum_shmem_init(void)
+{
+	bool		found;
+	int			n = total_procs();
+
+	iosat_vac = ShmemInitStruct("iosat vacuum", iosat_vacuum_shmem_size(), &found);
+	if (found)
+		return;
+	memset(iosat_vac, 0, iosat_vacuum_shmem_size());
+	pg_atomic_init_u32(&iosat_vac->pressure, 0);
+	pg_atomic_init_u64(&iosat_vac->slowed_us, 0);
+	pg_atomic_init_u64(&iosat_vac->sped_us, 0);
+	pg_atomic_init_u64(&iosat_vac->slowdowns, 0);
+	pg_atomic_init_u64(&iosat_vac->done_ticks, 0);
+	pg_atomic_init_u64(&iosat_vac->done_changes, 0);
+	pg_atomic_init_u64(&iosat_vac->done_adoptions, 0);
+	pg_atomic_init_u64(&iosat_vac->done_held, 0);
+	pg_atomic_init_u64(&iosat_vac->done_inactive, 0);
+	pg_atomic_init_u64(&iosat_vac->workers_seen, 0);
+	iosat_vac->nslots = n;
+	for (int i = 0; i < n; i++)
+	{
+		IosatVacuumSlot *s = &iosat_vac->slots[i];
+
+		pg_atomic_init_u32(&s->pid, 0);
+		pg_atomic_init_u32(&s->kind, IOSAT_VAC_FREE);
+		pg_atomic_init_u32(&s->state, IOSAT_VACST_STARTING);
+		pg_atomic_init_u32(&s->wraparound, 0);
+		pg_atomic_init_u32(&s->multiplier, IOSAT_VAC_UNIT);
+		for (int c = 0; c < 3; c++)
+		{
+			pg_atomic_init_u32(&s->base[c], 0);
+			pg_atomic_init_u32(&s->cost[c], 0);
+		}
+		pg_atomic_init_u32(&s->cost_limit, 0);
+		pg_atomic_init_u32(&s->cost_delay_us, 0);
+		pg_atomic_init_u32(&s->ticks, 0);
+		pg_atomic_init_u32(&s->changes, 0);
+		pg_atomic_init_u32(&s->adoptions, 0);
+		pg_atomic_init_u32(&s->held, 0);
+		pg_atomic_init_u32(&s->inactive, 0);
+		pg_atomic_init_u32(&s->io_changecount, 0);
+	}
+}
+
+const char *
+iosat_vacuum_state_name(IosatVacState s)
+{
+	switch (s)
+	{
+		case IOSAT_VACST_STARTING:
+			return "starting";
+		case IOSAT_VACST_APPLIED:
+			return "applied";
+		case IOSAT_VACST_WRAPAROUND:
+			return "wraparound";
+		case IOSAT_VACST_COST_OFF:
+			return "cost delay off";
+		case IOSAT_VACST_FAILSAFE:
+			return "failsafe";
+		case IOSAT_VACST_DISABLED:
+			return "disabled";
+		case IOSAT_VACST_STALE:
+			return "stale";
+	}
+	return "?";
+}
+
+const char *
+iosat_vacuum_kind_name(IosatVacKind k)
+{
+	switch (k)
+	{
+		case IOSAT_VAC_AUTOVACUUM:
+			return "autovacuum";
+		case IOSAT_VAC_MANUAL:
+			return "manual";
+		case IOSAT_VAC_FREE:
+			break;
+	}
+	return "?";
+}
+
+static inline void
+bump(pg_atomic_uint32 *c)
+{
+	/* one writer (this process): no read-modify-write atomicity needed */
+	pg_atomic_write_u32(c, pg_atomic_read_u32(c) + 1);
+}
+
+/* ---------------------------------------------------------------------
+ * The tick (SIGALRM handler context)
+ * ---------------------------------------------------------------------
+ */
+
+/* ticks without a new publication after which the multiplier is stale */
+static int
+stale_ticks(void)
+{
+	int			stale_ms = Max(iosat_sample_interval_ms * 3, 1000);
+	int			tick = Max(armed_ms, 1);
+
+	return (stale_ms + tick - 1) / tick + 1;
+}
+
+/* write base * m (m in 1/1000) to the three costs; true if one changed */
+static bool
+apply_multiplier(uint32 m)
+{
+	bool		changed = false;
+
+	for (int c = 0; c < 3; c++)
+	{
+		int64		v;
+
+		if (m == IOSAT_VAC_UNIT)
+		{
+			v = base_cost[c];
+			carry[c] = 0;
+		}
+		else
+		{
+			int64		want = (int64) base_cost[c] * m + carry[c];
+
+			v = (want + IOSAT_VAC_UNIT / 2) / IOSAT_VAC_UNIT;
+			if (v < 0)
+				v = 0;
+			if (v > IOSAT_VAC_MAX_COST)
+				v = IOSAT_VAC_MAX_COST;
+			carry[c] = want - v * IOSAT_VAC_UNIT;
+			/* at a bound the error cannot be paid back: forget it */
+			if (carry[c] > IOSAT_VAC_UNIT || carry[c] < -IOSAT_VAC_UNIT)
+				carry[c] = 0;
+		}
+		if (*cost_var[c] != (int) v)
+		{
+			*cost_var[c] = (int) v;
+			changed = true;
+		}
+		written_cost[c] = (int) v;
+	}
+	return changed;
+}
+
+static void
+vacuum_tick(void)
+{
+	IosatVacuumSlot *s = my_slot;
+	IosatGate  *g;
+	IosatVacState state;
+	uint32		m;
+	uint32		seq;
+
+	if (s == NULL || iosat_shared == NULL)
+		return;
+	g = &iosat_shared->gate;
+
+	/* a value we did not write came from the GUC machinery: the new base */
+	if (!have_written ||
+		VacuumCostPageHit != written_cost[0] ||
+		VacuumCostPageMiss != written_cost[1] ||
+		VacuumCostPageDirty != written_cost[2])
+	{
+		if (have_written)
+			bump(&s->adoptions);
+		for (int c = 0; c < 3; c++)
+		{
+			base_cost[c] = *cost_var[c];
+			written_cost[c] = base_cost[c];
+			carry[c] = 0;
+			pg_atomic_write_u32(&s->base[c], (uint32) base_cost[c]);
+		}
+		have_written = true;
+	}
+	bump(&s->ticks);
+
+	/* is the publication moving? */
+	seq = pg_atomic_read_u32(&g->vacuum_seq);
+	if (seq != last_seq)
+	{
+		last_seq = seq;
+		seq_still = 0;
+	}
+	else if (seq_still < INT_MAX)
+		seq_still++;
+
+	pg_atomic_write_u32(&s->cost_limit, (uint32) Max(IOSAT_VACUUM_ACTIVE_LIMIT(), 0));
+	pg_atomic_write_u32(&s->cost_delay_us,
+						(uint32) Max(IOSAT_VACUUM_ACTIVE_DELAY() * 1000.0, 0.0));
+	pg_atomic_write_u32(&s->wraparound, wraparound_flag ? 1 : 0);
+
+	if (!VacuumCostActive || IOSAT_VACUUM_FAILSAFE_ACTIVE())
+	{
+		/*
+		 * Nothing to scale: the costs are not counted.  Leave them as they
+		 * are, so that the next table starts at the current multiplier.
+		 */
+		state = IOSAT_VACUUM_FAILSAFE_ACTIVE() ? IOSAT_VACST_FAILSAFE : IOSAT_VACST_COST_OFF;
+		bump(&s->inactive);
+		pg_atomic_write_u32(&s->state, state);
+		return;
+	}
+
+	if (pg_atomic_read_u32(&g->vacuum_enabled) == 0)
+	{
+		m = IOSAT_VAC_UNIT;
+		state = IOSAT_VACST_DISABLED;
+	}
+	else if (seq_still > stale_ticks())
+	{
+		m = IOSAT_VAC_UNIT;
+		state = IOSAT_VACST_STALE;
+	}
+	else
+	{
+		m = pg_atomic_read_u32(&g->vacuum_multiplier);
+		state = IOSAT_VACST_APPLIED;
+		if (wraparound_flag && m > IOSAT_VAC_UNIT)
+		{
+			m = IOSAT_VAC_UNIT;
+			state = IOSAT_VACST_WRAPAROUND;
+			bump(&s->held);
+		}
+	}
+
+	if (apply_multiplier(m))
+		bump(&s->changes);
+	pg_atomic_write_u32(&s->multiplier, m);
+	for (int c = 0; c < 3; c++)
+		pg_atomic_write_u32(&s->cost[c], (uint32) written_cost[c]);
+	pg_atomic_write_u32(&s->state, state);
+}
+
+/* ---------------------------------------------------------------------
+ * Arming and disarming (ordinary code)
+ * ---------------------------------------------------------------------
+ */
+
+static void
+release_slot(void)
+{
+	IosatVacuumSlot *s = my_slot;
+
+	if (s == NULL)
+		return;
+	pg_atomic_fetch_add_u64(&iosat_vac->done_ticks, pg_atomic_read_u32(&s->ticks));
+	pg_atomic_fetch_add_u64(&iosat_vac->done_changes, pg_atomic_read_u32(&s->changes));
+	pg_atomic_fetch_add_u64(&iosat_vac->done_adoptions, pg_atomic_read_u32(&s->adoptions));
+	pg_atomic_fetch_add_u64(&iosat_vac->done_held, pg_atomic_read_u32(&s->held));
+	pg_atomic_fetch_add_u64(&iosat_vac->done_inactive, pg_atomic_read_u32(&s->inactive));
+	pg_atomic_write_u32(&s->kind, IOSAT_VAC_FREE);
+	pg_write_barrier();
+	pg_atomic_write_u32(&s->pid, 0);
+	my_slot = NULL;
+}
+
+static void
+disarm(void)
+{
+	if (armed_ms == 0)
+		return;
+	disable_timeout(tick_id, false);
+	armed_ms = 0;
+}
+
+static void
+vacuum_exit(int code, Datum arg)
+{
+	disarm();
+	release_slot();
+}
+
+static void
+arm(void)
+{
+	int			ms = iosat_vacuum_tick_ms;
+
+	if (!timeout_registered)
+	{
+		tick_id = RegisterTimeout(USER_TIMEOUT, vacuum_tick);
+		timeout_registered = true;
+	}
+	armed_ms = ms;
+	enable_timeout_every(tick_id,
+						 TimestampTzPlusMilliseconds(GetCurrentTimestamp(), ms),
+						 ms);
+}
+
+/* claim this process's slot and start ticking */
+static void
+start_ticking(IosatVacKind kind)
+{
+	int			procno = IOSAT_MY_PROCNO();
+	IosatVacuumSlot *s;
+
+	if (iosat_vac == NULL || procno < 0 || procno >= iosat_vac->nslots)
+		return;
+	s = &iosat_vac->slots[procno];
+
+	/* the handler's state starts afresh: the current costs are the base */
+	have_written = false;
+	seq_still = 0;
+	last_seq = iosat_shared ? pg_atomic_read_u32(&iosat_shared->gate.vacuum_seq) : 0;
+	for (int c = 0; c < 3; c++)
+	{
+		base_cost[c] = *cost_var[c];
+		carry[c] = 0;
+		pg_atomic_write_u32(&s->base[c], (uint32) base_cost[c]);
+		pg_atomic_write_u32(&s->cost[c], (uint32) base_cost[c]);
+	}
+	pg_atomic_write_u32(&s->kind, kind);
+	pg_atomic_write_u32(&s->state, IOSAT_VACST_STARTING);
+	pg_atomic_write_u32(&s->multiplier, IOSAT_VAC_UNIT);
+	pg_atomic_write_u32(&s->wraparound, wraparound_flag ? 1 : 0);
+	pg_atomic_write_u32(&s->ticks, 0);
+	pg_atomic_write_u32(&s->changes, 0);
+	pg_atomic_write_u32(&s->adoptions, 0);
+	pg_atomic_write_u32(&s->held, 0);
+	pg_atomic_write_u32(&s->inactive, 0);
+	pg_write_barrier();
+	pg_atomic_write_u32(&s->pid, (uint32) MyProcPid);
+	pg_atomic_fetch_add_u64(&iosat_vac->workers_seen, 1);
+	my_slot = s;
+
+	if (!exit_registered)
+	{
+		before_shmem_exit(vacuum_exit, 0);
+		exit_registered = true;
+	}
+	arm();
+}
+
+/* disarm, and put back the base costs unless something else set them since */
+static void
+stop_ticking(void)
+{
+	disarm();
+	if (have_written &&
+		VacuumCostPageHit == written_cost[0] &&
+		VacuumCostPageMiss == written_cost[1] &&
+		VacuumCostPageDirty == written_cost[2])
+	{
+		for (int c = 0; c < 3; c++)
+			*cost_var[c] = base_cost[c];
+	}
+	have_written = false;
+	release_slot();
+}
+
+/* the activity an autovacuum worker reports for the table it is about to vacuum */
+static void
+read_wraparound_flag(void)
+{
+	volatile PgBackendStatus *be = MyBEEntry;
+
+	if (be == NULL || !pgstat_track_activities)
+	{
+		/* cannot tell: treat it as one, so that it is never slowed */
+		wraparound_flag = 1;
+		return;
+	}
+	wraparound_flag = (be->st_activity_raw != NULL &&
+					   strstr((const char *) be->st_activity_raw,
+							  "(to prevent wraparound)") != NULL) ? 1 : 0;
+}
+
+/*
+ * Inherited by every process; does something only in autovacuum workers.
+ * Each table an autovacuum worker processes starts with a commit after its
+ * activity has been reported (vacuum() commits the worker's transaction
+ * before it starts its own), so the flag is current before the table's
+ * first page.
+ */
+static void
+vacuum_xact_callback(XactEvent event, void *arg)
+{
+	if (event != XACT_EVENT_PRE_COMMIT || !iosat_am_autovacuum_worker())
+		return;
+	if (iosat_vac == NULL || iosat_shared == NULL)
+		return;
+
+	/* the handler reads the flag: set it before the tick can first fire */
+	read_wraparound_flag();
+	if (my_slot == NULL)
+		start_ticking(IOSAT_VAC_AUTOVACUUM);
+	else if (armed_ms != iosat_vacuum_tick_ms)
+	{
+		/* iosat.vacuum_tick was changed by a reload */
+		disarm();
+		arm();
+	}
+}
+
+/* a manual VACUUM or ANALYZE is ticked only if iosat.vacuum_manual */
+static void
+vacuum_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
+					  bool readOnlyTree, ProcessUtilityContext context,
+					  ParamListInfo params, QueryEnvironment *queryEnv,
+					  DestReceiver *dest, QueryCompletion *qc)
+{
+	bool		tick = iosat_vacuum_manual && my_slot == NULL &&
+		iosat_vac != NULL && iosat_shared != NULL &&
+		!iosat_am_autovacuum_worker() &&
+		pstmt->utilityStmt != NULL && IsA(pstmt->utilityStmt, VacuumStmt);
+
+	if (tick)
+	{
+		wraparound_flag = 0;
+		start_ticking(IOSAT_VAC_MANUAL);
+	}
+	PG_TRY();
+	{
+		if (prev_ProcessUtility)
+			prev_ProcessUtility(pstmt, queryString, readOnlyTree, context,
+								params, queryEnv, dest, qc);
+		else
+			standard_ProcessUtility(pstmt, queryString, readOnlyTree, context,
+									params, queryEnv, dest, qc);
+	}
+	PG_FINALLY();
+	{
+		if (tick)
+			stop_ticking();
+	}
+	PG_END_TRY();
+}
+
+/* from _PG_init, in the postmaster */
+void
+iosat_vacuum_install(void)
+{
+	RegisterXactCallback(vacuum_xact_callback, NULL);
+	prev_ProcessUtility = ProcessUtility_hook;
+	ProcessUtility_hook = vacuum_ProcessUtility;
+}

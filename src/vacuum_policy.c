@@ -1,0 +1,237 @@
+/*-------------------------------------------------------------------------
+ *
+ * vacuum_policy.c
+ *	  The sampler's half of vacuum backpressure: from the governor's
+ *	  pressure signal to the multiplier of the vacuum page costs, published
+ *	  for the ticks in the vacuuming processes (vacuum.c); and a look at
+ *	  those processes (their I/O rates from /proc/<pid>/io, a DEBUG1 line
+ *	  when the multiplier one of them applies changes).
+ *
+ * The signal is the governor's pressure: the largest ratio, over the
+ * devices, of a smoothed figure to its threshold (IOPS to 95 % of the
+ * ceiling, read latency to iosat.latency_target, queue depth to
+ * iosat.queue_depth_target); 1 means pressed.  The multiplier m (1 = the
+ * configured speed; 2 = half as many pages per second while cost-limited):
+ *
+ *	pressure >= 1      m = max(m, 1) * max(2, pressure), at most max_slowdown:
+ *	                   a vacuum that was sped up drops to its configured
+ *	                   speed at once, and halves (or more) every sample
+ *	                   while the device stays pressed;
+ *	0.7 <= p < 1       hold (a dead band, so that a vacuum that has
+ *	                   filled the headroom is left there);
+ *	pressure < 0.7     relax, smoothly: above 1, m shrinks by 30 % a
+ *	                   second back to 1; at or below 1 it shrinks by 15 %
+ *	                   a second down to 1 / max_speedup: the vacuum takes
+ *	                   headroom only gradually, and gives it back at the
+ *	                   first sign of pressure.
+ * This is AIMD's shape (fast multiplicative retreat, cautious advance)
+ * without AIMD's additive step, which would be far too slow across a
+ * factor of 10.  The pressure itself is smoothed
+ * (iosat.smoothing_window).  With no device sampled, no signal
+ * configured (no ceiling, latency or queue target), or the policy off,
+ * m = 1.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <math.h>
+
+#include "miscadmin.h"
+#include "utils/memutils.h"
+#include "utils/timestamp.h"
+
+#include "devices.h"
+#include "iosat.h"
+#include "kparse.h"
+#include "vacuum.h"
+
+#define RELAX_BELOW		0.70	/* pressure under which vacuum may speed up */
+#define MIN_UP_STEP		2.0		/* multiplicative retreat per pressed sample */
+#define RETURN_PER_S	0.70	/* m > 1: factor per second back towards 1 */
+#define ADVANCE_PER_S	0.85	/* m <= 1: factor per second towards the floor */
+#define MAX_DT_S		5.0
+
+static double m = 1.0;
+static TimestampTz last_update = 0;
+
+/* the sampler's memory of each slot, for rates and log lines */
+typedef struct SlotSeen
+{
+	int			pid;
+	uint32		multiplier;		/* as last logged */
+	bool		have_io;
+	uint64		rchar;
+	uint64		read_bytes;
+	uint64		write_bytes;
+	TimestampTz time;
+} SlotSeen;
+
+static SlotSeen *seen = NULL;
+
+/* is any saturation signal configured at all? */
+static bool
+have_signal(void)
+{
+	return iosat_latency_target_ms > 0 || iosat_queue_depth_target > 0 ||
+		iosat_iops_limit > 0 ||
+		(iosat_device_iops_limits != NULL && iosat_device_iops_limits[0] != '\0');
+}
+
+static void
+read_proc_io(int i, IosatVacuumSlot *s, int pid, TimestampTz now)
+{
+	SlotSeen   *p = &seen[i];
+	char		path[MAXPGPATH];
+	char		buf[1024];
+	ssize_t		n;
+	KProcIo		io;
+	bool		ok;
+	bool		valid = false;
+	double		rmb = 0,
+				wmb = 0,
+				cmb = 0;
+
+	iosat_procfs_path(path, sizeof(path), "/%d/io", pid);
+	n = iosat_read_small_file(path, buf, sizeof(buf) - 1);
+	ok = n > 0 && kparse_proc_io(buf, n, &io);
+
+	if (ok && p->have_io && now > p->time)
+	{
+		double		dt = (now - p->time) / 1e6;
+		uint64		d;
+
+		valid = true;
+		rmb = kcounter_delta(p->read_bytes, io.read_bytes, &d) ? d / dt / 1e6 : 0;
+		wmb = kcounter_delta(p->write_bytes, io.write_bytes, &d) ? d / dt / 1e6 : 0;
+		cmb = kcounter_delta(p->rchar, io.rchar, &d) ? d / dt / 1e6 : 0;
+	}
+
+	iosat_seq_begin_write(&s->io_changecount);
+	s->io_pid = pid;
+	if (ok)
+	{
+		s->io_valid = valid;
+		s->read_mbps = rmb;
+		s->write_mbps = wmb;
+		s->rchar_mbps = cmb;
+		s->read_bytes = (int64) io.read_bytes;
+		s->write_bytes = (int64) io.write_bytes;
+		s->rchar = (int64) io.rchar;
+		s->io_time = now;
+	}
+	else
+	{
+		s->io_valid = false;
+		s->io_time = 0;
+	}
+	iosat_seq_end_write(&s->io_changecount);
+
+	p->have_io = ok;
+	if (ok)
+	{
+		p->rchar = io.rchar;
+		p->read_bytes = io.read_bytes;
+		p->write_bytes = io.write_bytes;
+		p->time = now;
+	}
+}
+
+/* rates of each vacuuming process, and the log line for a changed multiplier */
+static void
+watch_slots(TimestampTz now, double pressure)
+{
+	if (iosat_vac == NULL)
+		return;
+	if (seen == NULL)
+		seen = MemoryContextAllocZero(TopMemoryContext,
+									  sizeof(SlotSeen) * iosat_vac->nslots);
+
+	for (int i = 0; i < iosat_vac->nslots; i++)
+	{
+		IosatVacuumSlot *s = &iosat_vac->slots[i];
+		int			pid = (int) pg_atomic_read_u32(&s->pid);
+		uint32		mult;
+
+		if (pid == 0)
+		{
+			seen[i].pid = 0;
+			continue;
+		}
+		pg_read_barrier();
+		mult = pg_atomic_read_u32(&s->multiplier);
+		if (seen[i].pid != pid)
+		{
+			memset(&seen[i], 0, sizeof(SlotSeen));
+			seen[i].pid = pid;
+			seen[i].multiplier = IOSAT_VAC_UNIT;
+		}
+		if (mult != seen[i].multiplier)
+		{
+			ereport(DEBUG1,
+					(errmsg("iosat: %s pid %d: vacuum cost multiplier %.2f -> %.2f",
+							iosat_vacuum_kind_name(pg_atomic_read_u32(&s->kind)),
+							pid, seen[i].multiplier / (double) IOSAT_VAC_UNIT,
+							mult / (double) IOSAT_VAC_UNIT),
+					 errdetail("Page costs hit %u, miss %u, dirty %u (configured %u, %u, %u); pressure %.2f; %s.",
+							   pg_atomic_read_u32(&s->cost[0]),
+							   pg_atomic_read_u32(&s->cost[1]),
+							   pg_atomic_read_u32(&s->cost[2]),
+							   pg_atomic_read_u32(&s->base[0]),
+							   pg_atomic_read_u32(&s->base[1]),
+							   pg_atomic_read_u32(&s->base[2]),
+							   pressure,
+							   iosat_vacuum_state_name(pg_atomic_read_u32(&s->state)))));
+			seen[i].multiplier = mult;
+		}
+		read_proc_io(i, s, pid, now);
+	}
+}
+
+void
+iosat_vacuum_policy_update(TimestampTz now, double pressure, bool have_device)
+{
+	IosatGate  *g = &iosat_shared->gate;
+	double		dt;
+	double		floor_m = 1.0 / Max(iosat_vacuum_max_speedup, 1.0);
+	double		ceil_m = Max(iosat_vacuum_max_slowdown, 1.0);
+	double		before = m;
+	bool		enabled = iosat_vacuum_backpressure;
+
+	dt = last_update ? (now - last_update) / 1e6 : iosat_sample_interval_ms / 1000.0;
+	if (dt < 0)
+		dt = 0;
+	if (dt > MAX_DT_S)
+		dt = MAX_DT_S;
+	last_update = now;
+
+	if (!enabled || !have_device || !have_signal())
+		m = 1.0;
+	else if (pressure >= 1.0)
+		m = Max(m, 1.0) * Max(MIN_UP_STEP, pressure);
+	else if (pressure < RELAX_BELOW)
+	{
+		if (m > 1.0)
+			m = Max(1.0, m * pow(RETURN_PER_S, dt));
+		else
+			m = m * pow(ADVANCE_PER_S, dt);
+	}
+	/* the bounds may have changed with a reload */
+	m = Min(Max(m, floor_m), ceil_m);
+
+	pg_atomic_write_u32(&iosat_vac->pressure,
+						(uint32) Min(Max(pressure, 0.0) * 1000.0, (double) PG_UINT32_MAX));
+	if (m > 1.0)
+		pg_atomic_fetch_add_u64(&iosat_vac->slowed_us, (uint64) (dt * 1e6));
+	else if (m < 1.0)
+		pg_atomic_fetch_add_u64(&iosat_vac->sped_us, (uint64) (dt * 1e6));
+	if (m > 1.0 && before <= 1.0)
+		pg_atomic_fetch_add_u64(&iosat_vac->slowdowns, 1);
+
+	pg_atomic_write_u32(&g->vacuum_multiplier, (uint32) rint(m * IOSAT_VAC_UNIT));
+	pg_atomic_write_u32(&g->vacuum_enabled, enabled ? 1 : 0);
+	pg_write_barrier();
+	pg_atomic_write_u32(&g->vacuum_seq, pg_atomic_read_u32(&g->vacuum_seq) + 1);
+
+	watch_slots(now, pressure);
+}
