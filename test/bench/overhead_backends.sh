@@ -48,7 +48,8 @@ chown postgres: "$work"
 load_pid=""
 cleanup() {
 	set +e
-	[[ -n $load_pid ]] && kill "$load_pid" 2>/dev/null && wait "$load_pid" 2>/dev/null
+	# the load runs in its own process group: runuser and pgbench both go
+	[[ -n $load_pid ]] && kill -- "-$load_pid" 2>/dev/null && wait "$load_pid" 2>/dev/null
 	as_pg "$BIN/pg_ctl" -D "$work/data" -m immediate stop >/dev/null 2>&1
 	rm -rf "$work"
 }
@@ -112,8 +113,10 @@ start_load() {	# idle | active
 		echo 'SELECT pg_sleep(1);' >"$script"
 	fi
 	chown postgres "$script"
-	as_pg "$BIN/pgbench" -h "$work" -p "$PORT" -n -c "$CONNS" -j 4 -T 3600 -f "$script" postgres \
-		>/dev/null 2>&1 &
+	# its own process group (setsid), so that stopping it stops pgbench, not
+	# just runuser: an idle client never notices that its server is gone
+	setsid runuser -u postgres -- "$BIN/pgbench" -h "$work" -p "$PORT" -n -c "$CONNS" -j 4 \
+		-T 3600 -f "$script" postgres >/dev/null 2>&1 &
 	load_pid=$!
 	for _ in $(seq 1 120); do
 		[[ $(psql_q "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend'") -ge $CONNS ]] && break
@@ -123,7 +126,7 @@ start_load() {	# idle | active
 }
 
 stop_load() {
-	kill "$load_pid" 2>/dev/null || true
+	kill -- "-$load_pid" 2>/dev/null || true
 	wait "$load_pid" 2>/dev/null || true
 	load_pid=""
 	sleep 2
