@@ -7,7 +7,7 @@ IOSAT_DEB_PACKAGES=(
 	postgresql-15 postgresql-server-dev-15 postgresql-client-15 postgresql-contrib
 	libipc-run-perl
 	libbpf-dev bpftool libelf-dev zlib1g-dev
-	fio pgbouncer gnuplot-nox
+	fio pgbouncer gnuplot-nox faketime
 	e2fsprogs util-linux procps sudo rsync psmisc
 	libclang-rt-14-dev
 )
