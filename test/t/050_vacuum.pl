@@ -1,0 +1,317 @@
+# Vacuum backpressure for real: an autovacuum worker vacuums a table with
+# large indexes and many dead tuples in a tablespace on a throttled stack
+# device (300 read IOPS; requests queue at the device like a cloud volume
+# at its ceiling).  Its read rate is measured from /proc/<pid>/io.
+#
+#  1. backpressure off: the worker runs with its configured page costs
+#     (stock), and its rate is the stock rate;
+#  2. on, device idle: the multiplier falls to 1/max_speedup and the
+#     worker reads faster than stock;
+#  3. a competing random-read load saturates the device: within two
+#     sample intervals of the pressure being published the worker applies
+#     max_slowdown, and its read rate falls by at least the expected
+#     factor (the ratio of the multipliers) and to at most
+#     stock / max_slowdown;
+#  4. the load stops: the multiplier returns and the rate recovers;
+#  5. an anti-wraparound autovacuum under the same saturation is held at
+#     its configured costs, never slowed;
+#  6. a manual VACUUM is left alone, unless iosat.vacuum_manual.
+#
+# The vacuum is made cost-bound (cost limit 100 per 10 ms): stock it reads
+# about 3.7 MB/s, well under what the device serves, so the page costs are
+# what sets its speed, as the mechanism assumes.
+use strict;
+use warnings;
+use PostgreSQL::Test::Utils;
+use Test::More;
+use Time::HiRes qw(usleep time);
+use IosatTest;
+use IPC::Run;
+
+plan skip_all => 'needs the root helper (run through test/run-tests.sh)'
+  unless rootctl_available();
+
+my $name = 'iosat-t050';
+my $node;
+my @load;
+my $dev = rootctl('stack-create', $name, 1024, 300, 1000);
+END
+{
+	eval { $_->{run}->kill_kill for @load };
+	eval { $node->stop('immediate') if $node };
+	eval { rootctl('destroy', $name) };
+}
+(my $devname = $dev->{dev}) =~ s{^/dev/}{};
+note("throttled device: $devname over $dev->{lower}, mounted at $dev->{mnt}");
+
+my $interval_ms = 500;
+my $tick_ms = 250;
+$node = iosat_node('vacuum', <<"EOC");
+shared_buffers = '16MB'
+max_parallel_workers_per_gather = 0
+synchronous_commit = off
+log_min_messages = debug1
+log_autovacuum_min_duration = 0
+autovacuum_naptime = '1s'
+autovacuum_vacuum_cost_delay = '10ms'
+autovacuum_vacuum_cost_limit = 100
+iosat.devices = '$devname'
+iosat.iops_limit = 300
+iosat.latency_target = '20ms'
+iosat.sample_interval = '${interval_ms}ms'
+iosat.smoothing_window = '1s'
+iosat.vacuum_backpressure = off
+iosat.vacuum_max_slowdown = 4
+iosat.vacuum_max_speedup = 2
+iosat.vacuum_tick = '${tick_ms}ms'
+EOC
+$node->append_conf('postgresql.conf', "io_method = sync\n")
+  if $node->pg_version >= 18;
+$node->start;
+
+mkdir("$dev->{mnt}/ts") or die "mkdir $dev->{mnt}/ts: $!";
+# vt: the vacuumed table, autovacuum off until its dead tuples are there;
+# lt: what the competing load reads at random; wt: for an anti-wraparound
+# vacuum (its own freeze age, the lowest allowed; never vacuumed otherwise)
+$node->safe_psql('postgres', <<"SQL");
+CREATE EXTENSION iosat;
+CREATE TABLESPACE slow LOCATION '$dev->{mnt}/ts';
+CREATE TABLE vt (id int, k int, pad text) WITH (autovacuum_enabled = off) TABLESPACE slow;
+INSERT INTO vt SELECT g, (g::bigint * 7919 % 1000003)::int, repeat('x', 100)
+  FROM generate_series(1, 1000000) g;
+CREATE INDEX vt_id ON vt (id) TABLESPACE slow;
+CREATE INDEX vt_k ON vt (k) TABLESPACE slow;
+CREATE TABLE lt (id int, pad text) WITH (autovacuum_enabled = off) TABLESPACE slow;
+INSERT INTO lt SELECT g, repeat('y', 200) FROM generate_series(1, 1000000) g;
+CREATE INDEX lt_id ON lt (id) TABLESPACE slow;
+CREATE TABLE wt (id int, pad text)
+  WITH (autovacuum_enabled = off, autovacuum_freeze_max_age = 100000) TABLESPACE slow;
+INSERT INTO wt SELECT g, repeat('z', 100) FROM generate_series(1, 200000) g;
+CREATE INDEX wt_id ON wt (id) TABLESPACE slow;
+VACUUM FREEZE vt, lt;
+DELETE FROM vt WHERE id % 2 = 0;
+DELETE FROM wt WHERE id % 2 = 0;
+CHECKPOINT;
+SQL
+note('vt: ' . $node->safe_psql('postgres',
+	"SELECT pg_size_pretty(pg_relation_size('vt')) || ' heap, ' || pg_size_pretty(pg_indexes_size('vt')) || ' indexes'"));
+
+# none of the tablespace's pages in the page cache: the vacuum reads the device
+sub evict
+{
+	for my $f (split /\n/, `find $dev->{mnt}/ts -type f`)
+	{
+		system('dd', "if=$f", 'iflag=nocache', 'count=0', 'status=none');
+	}
+}
+
+sub proc_io
+{
+	my ($pid) = @_;
+	open(my $fh, '<', "/proc/$pid/io") or return undef;
+	my %io = map { /^(\w+):\s+(\d+)/ ? ($1 => $2) : () } <$fh>;
+	close($fh);
+	return \%io;
+}
+
+# MB/s of read_bytes (fetched from the device) over SECONDS
+sub read_rate
+{
+	my ($pid, $seconds) = @_;
+	my $a = proc_io($pid);
+	my $t0 = time();
+	usleep($seconds * 1e6);
+	my $b = proc_io($pid);
+	my $dt = time() - $t0;
+	return undef unless $a && $b;
+	return ($b->{read_bytes} - $a->{read_bytes}) / $dt / 1e6;
+}
+
+sub sql { return $node->safe_psql('postgres', $_[0]) }
+
+sub worker_row
+{
+	my ($rel) = @_;
+	my $r = sql("SELECT pid, state, multiplier, target_multiplier, page_hit, page_miss, page_dirty,
+	                  base_page_hit, base_page_miss, base_page_dirty, wraparound, coalesce(phase, '')
+	             FROM iosat_vacuum WHERE relation = '$rel'");
+	return undef if $r eq '';
+	my @f = split /\|/, $r;
+	return {
+		pid => $f[0], state => $f[1], m => $f[2], target => $f[3],
+		cost => [ @f[ 4 .. 6 ] ], base => [ @f[ 7 .. 9 ] ],
+		wraparound => $f[10] eq 't', phase => $f[11] };
+}
+
+sub set_conf
+{
+	my ($setting, $value) = @_;
+	sql("ALTER SYSTEM SET $setting = '$value'");
+	sql('SELECT pg_reload_conf()');
+}
+
+sub start_load
+{
+	my ($sessions) = @_;
+	for (1 .. $sessions)
+	{
+		push @load, async_psql($node,
+			"SET application_name = 'load';\n"
+			  . "DO \$\$ DECLARE k int; BEGIN LOOP k := 1 + (random() * 999998)::int; "
+			  . "PERFORM pad FROM lt WHERE id = k; END LOOP; END \$\$;\n");
+	}
+}
+
+sub stop_load
+{
+	sql("SELECT pg_cancel_backend(pid) FROM pg_stat_activity WHERE application_name = 'load'");
+	finish_psql($_) for @load;
+	@load = ();
+}
+
+# --- 1. backpressure off: stock
+evict();
+sql("ALTER TABLE vt SET (autovacuum_enabled = on, autovacuum_vacuum_scale_factor = 0, autovacuum_vacuum_threshold = 1000)");
+my $w;
+ok( wait_until(
+		sub { $w = worker_row('vt'); $w && $w->{state} ne 'starting' && $w->{phase} eq 'scanning heap' },
+		60, 'autovacuum on vt'),
+	'an autovacuum worker vacuums vt, with a row in iosat_vacuum');
+my $pid = $w->{pid};
+is($w->{state}, 'disabled', 'backpressure off: state "disabled"');
+is($w->{m}, '1', 'backpressure off: multiplier 1');
+is_deeply($w->{cost}, $w->{base}, "backpressure off: page costs as configured (@{$w->{base}})");
+is_deeply($w->{base}, [ split /\|/, sql("SELECT current_setting('vacuum_cost_page_hit') || '|' || current_setting('vacuum_cost_page_miss') || '|' || current_setting('vacuum_cost_page_dirty')") ],
+	'base costs are the server settings');
+my $r_stock = read_rate($pid, 3);
+note(sprintf('stock: %.2f MB/s', $r_stock));
+cmp_ok($r_stock, '>', 0.5, 'the worker reads from the device');
+
+# --- 2. on, device idle: faster than stock
+set_conf('iosat.vacuum_backpressure', 'on');
+ok( wait_until(sub { $w = worker_row('vt'); $w && $w->{m} <= 0.5 }, 20, 'speed-up'),
+	"device idle: the multiplier falls to 1/max_speedup ($w->{m})");
+is($w->{pid}, $pid, 'same worker, same table');
+my $r_fast = read_rate($pid, 3);
+$w = worker_row('vt');
+note(sprintf('idle, multiplier %s: %.2f MB/s (costs %s)', $w->{m}, $r_fast, join(',', @{ $w->{cost} })));
+cmp_ok($r_fast, '>', 1.4 * $r_stock,
+	sprintf('device idle: reads faster than stock (%.2f vs %.2f MB/s)', $r_fast, $r_stock));
+my $m_fast = $w->{m};
+
+# --- 3. saturation: slowed within two sample intervals, by the expected factor
+start_load(8);
+my ($t_p, $t_m);
+my $t_load = time();
+wait_until(
+	sub {
+		my ($p, $m) = split /\|/, sql("SELECT s.pressure, coalesce((SELECT multiplier FROM iosat_vacuum WHERE pid = $pid), 0) FROM iosat_vacuum_status s");
+		$t_p //= time() if $p >= 1;
+		if ($m >= 4) { $t_m = time(); return 1 }
+		return 0;
+	},
+	30, 'slowdown');
+ok(defined $t_p && defined $t_m, 'the load saturates the device and the worker is slowed to max_slowdown');
+$t_p //= $t_load;
+$t_m //= time();
+note(sprintf('pressure >= 1 after %.1f s of load; worker at 4 %.2f s later', $t_p - $t_load, $t_m - $t_p));
+cmp_ok($t_m - $t_p, '<=', (2 * $interval_ms + $tick_ms + 400) / 1000,
+	'the worker applies max_slowdown within two sample intervals (plus a tick) of the pressure');
+my $r_slow = read_rate($pid, 3);
+$w = worker_row('vt');
+my $expected = $w->{m} / $m_fast;
+note(sprintf('saturated, multiplier %s (costs %s): %.2f MB/s; drop %.1fx, expected %.1fx',
+	$w->{m}, join(',', @{ $w->{cost} }), $r_slow, $r_fast / ($r_slow || 1e-9), $expected));
+is($w->{state}, 'applied', 'state "applied"');
+is_deeply($w->{cost}, [ map { $_ * 4 } @{ $w->{base} } ], 'page costs are 4 x base');
+cmp_ok($r_fast / ($r_slow || 1e-9), '>=', 0.6 * $expected,
+	"the read rate drops by the expected factor (${expected}x, 40% slack)");
+cmp_ok($r_slow, '<=', 1.5 * $r_stock / 4, 'and is held near stock / max_slowdown or below');
+
+# --- 4. the load stops: recovery
+stop_load();
+my $t_stop = time();
+ok(wait_until(sub { $w = worker_row('vt'); $w && $w->{m} <= 1 }, 20, 'recovery'),
+	'load gone: the multiplier returns to 1 or below');
+note(sprintf('multiplier back to %s after %.1f s', $w->{m}, time() - $t_stop));
+my $r_rec = read_rate($pid, 2);
+note(sprintf('recovered: %.2f MB/s', $r_rec));
+cmp_ok($r_rec, '>=', 0.7 * $r_stock, 'and the read rate recovers to stock or better');
+
+# the sampler logged the changes at DEBUG1
+like(slurp_file($node->logfile), qr/iosat: autovacuum pid $pid: vacuum cost multiplier [0-9.]+ -> 4\.00/,
+	'a DEBUG1 line for the changed multiplier');
+
+# reload adoption: 16+ re-reads the configuration inside a table
+if ($node->pg_version >= 16)
+{
+	set_conf('vacuum_cost_page_dirty', '30');
+	ok(wait_until(sub { $w = worker_row('vt'); $w && $w->{base}[2] == 30 }, 10, 'adoption'),
+		'a reloaded page cost becomes the new base inside the table');
+	sql('ALTER SYSTEM RESET vacuum_cost_page_dirty');
+	sql('SELECT pg_reload_conf()');
+}
+
+# --- 5. an anti-wraparound vacuum is never slowed
+sql("ALTER TABLE vt SET (autovacuum_enabled = off)");
+start_load(8);
+ok(wait_until(sub { sql('SELECT multiplier FROM iosat_vacuum_status') >= 4 }, 30, 'saturated again'),
+	'saturated again: the published multiplier is max_slowdown');
+# age wt's relfrozenxid past its freeze age
+$node->safe_psql('postgres', <<'SQL');
+CREATE PROCEDURE burn(n int) LANGUAGE plpgsql AS
+  $$ BEGIN FOR i IN 1..n LOOP PERFORM txid_current(); COMMIT; END LOOP; END $$;
+CALL burn(101000);
+SQL
+ok( wait_until(sub { $w = worker_row('wt'); $w && $w->{state} ne 'starting' && $w->{phase} =~ /heap|index/ }, 60,
+		'wraparound vacuum'),
+	'an anti-wraparound autovacuum of wt starts');
+like(sql("SELECT query FROM pg_stat_activity WHERE pid = $w->{pid}"), qr/\(to prevent wraparound\)/,
+	'its activity says so');
+sleep(1);
+$w = worker_row('wt');
+ok($w->{wraparound}, 'iosat_vacuum: wraparound');
+is($w->{state}, 'wraparound', 'state "wraparound" while the target is max_slowdown');
+is($w->{target}, '4', 'target multiplier 4');
+cmp_ok($w->{m}, '<=', 1, 'applied multiplier at most 1');
+is_deeply($w->{cost}, $w->{base}, 'page costs at base');
+ok(sql("SELECT wraparound_held_ticks > 0 FROM iosat_vacuum_status") eq 't', 'held ticks counted');
+stop_load();
+
+# --- 6. manual VACUUM: left alone unless iosat.vacuum_manual; costs put back
+sub manual_vacuum
+{
+	my ($manual) = @_;
+	my ($out, $err) = ('', '');
+	my @cmd = ('psql', '-XAtq', '-d', $node->connstr('postgres'),
+		'-c', "SET application_name = 'manual'",
+		'-c', "SET iosat.vacuum_manual = $manual",
+		'-c', "SET vacuum_cost_delay = '10ms'",
+		'-c', 'SET vacuum_cost_limit = 100',
+		'-c', 'VACUUM (DISABLE_PAGE_SKIPPING) lt',
+		'-c', "SELECT 'after:' || current_setting('vacuum_cost_page_hit') || ',' "
+		  . "|| current_setting('vacuum_cost_page_miss') || ',' || current_setting('vacuum_cost_page_dirty')");
+	my $h = IPC::Run::start(\@cmd, '<', \undef, '>', \$out, '2>', \$err);
+	my $mpid;
+	wait_until(sub { $mpid = sql("SELECT pid FROM pg_stat_progress_vacuum WHERE relid = 'lt'::regclass"); $mpid ne '' },
+		30, 'manual vacuum');
+	sleep(1);
+	my $row = sql("SELECT kind || '|' || state || '|' || page_miss FROM iosat_vacuum WHERE pid = $mpid");
+	sql("SELECT pg_cancel_backend($mpid)");
+	$h->finish;
+	my ($after) = $out =~ /after:(\S+)/;
+	return ($row, $after // '', $err);
+}
+my $configured = sql("SELECT current_setting('vacuum_cost_page_hit') || ',' || current_setting('vacuum_cost_page_miss') || ',' || current_setting('vacuum_cost_page_dirty')");
+my ($row, $after, $err) = manual_vacuum('off');
+is($row, '', 'manual VACUUM: no row in iosat_vacuum, not ticked');
+like($err, qr/canceling statement/, 'manual VACUUM cancelled');
+is($after, $configured, 'page costs untouched');
+($row, $after) = manual_vacuum('on');
+like($row, qr/^manual\|applied\|\d+$/, "iosat.vacuum_manual = on: ticked ($row)");
+is($after, $configured, 'page costs put back after the cancelled VACUUM');
+
+my $st = sql("SELECT workers_seen > 0 AND ticks > 0 AND cost_changes > 0 AND slowdowns > 0 AND slowed_s > 0 AND sped_up_s > 0 FROM iosat_vacuum_status");
+is($st, 't', 'iosat_vacuum_status counts workers, ticks, changes, slowdowns and time slowed and sped up');
+
+done_testing();
