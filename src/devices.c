@@ -63,6 +63,9 @@ iosat_read_small_file(const char *path, char *buf, size_t bufsize)
 	return total;
 }
 
+static void vpath(char *buf, size_t len, const char *root, const char *fmt,
+				  va_list ap) pg_attribute_printf(4, 0);
+
 static void
 vpath(char *buf, size_t len, const char *root, const char *fmt, va_list ap)
 {
