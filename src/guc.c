@@ -12,6 +12,7 @@
 
 #include "postmaster/postmaster.h"
 #include "utils/guc.h"
+#include "utils/varlena.h"
 
 #include "admission.h"
 #include "iosat.h"
@@ -147,7 +148,12 @@ check_devices(char **newval, void **extra, GucSource source)
 				  (c >= '0' && c <= '9') || c == '-' || c == '_' ||
 				  c == ':' || c == '.'))
 			{
-				GUC_check_errdetail("Invalid character \"%c\" in device name.", c);
+				/* a byte of a multibyte character is no valid string alone */
+				if (c > ' ' && c < 0x7f)
+					GUC_check_errdetail("Invalid character \"%c\" in device name.", c);
+				else
+					GUC_check_errdetail("Invalid byte 0x%02x in device name.",
+										(unsigned char) c);
 				return false;
 			}
 			p++;
@@ -204,7 +210,8 @@ check_device_iops_limits(char **newval, void **extra, GucSource source)
 		p++;
 		errno = 0;
 		iops = strtol(p, &end, 10);
-		if (end == p || errno != 0 || iops <= 0 || iops > 100000000)
+		if (end == p || errno != 0 || iops <= 0 || iops > 100000000 ||
+			(*end != '\0' && *end != ',' && *end != ' '))
 		{
 			GUC_check_errdetail("The IOPS of \"%.*s\" must be an integer between 1 and 100000000.",
 								(int) (p - 1 - name), name);
@@ -218,6 +225,28 @@ check_device_iops_limits(char **newval, void **extra, GucSource source)
 			GUC_check_errdetail("Entries must be separated by commas.");
 			return false;
 		}
+	}
+	return true;
+}
+
+/* iosat.exempt_roles: a list of role names, quoted as in search_path */
+static bool
+check_exempt_roles(char **newval, void **extra, GucSource source)
+{
+	char	   *copy;
+	List	   *names;
+	bool		ok;
+
+	if (*newval == NULL)
+		return true;
+	copy = pstrdup(*newval);
+	ok = SplitIdentifierString(copy, ',', &names);
+	list_free(names);
+	pfree(copy);
+	if (!ok)
+	{
+		GUC_check_errdetail("List syntax is invalid: role names are separated by commas, and double-quoted where they need it.");
+		return false;
 	}
 	return true;
 }
@@ -399,7 +428,7 @@ iosat_define_gucs(void)
 							   "",
 							   PGC_SIGHUP,
 							   GUC_LIST_INPUT,
-							   NULL, assign_exempt_roles, NULL);
+							   check_exempt_roles, assign_exempt_roles, NULL);
 
 	DefineCustomEnumVariable("iosat.monitor_log_level",
 							 "Log level of the decisions logged in monitor mode.",
