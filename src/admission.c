@@ -47,6 +47,7 @@
 #include "executor/instrument.h"
 #include "miscadmin.h"
 #include "nodes/parsenodes.h"
+#include "storage/bufmgr.h"
 #include "storage/ipc.h"
 #include "storage/lwlock.h"
 #include "storage/proc.h"
@@ -732,10 +733,38 @@ blocks_read_now(void)
 		pgBufferUsage.temp_blks_read;
 }
 
+/*
+ * Start the executor with effective_io_concurrency capped at
+ * iosat.heavy_io_concurrency: scans take their prefetch depth at executor
+ * start (bitmap heap scans), and it is a heavy statement's prefetch depth
+ * that turns a saturated device into a pile-up.  The global is restored
+ * as soon as the executor has started.
+ */
+static void
+start_capped(QueryDesc *queryDesc, int eflags)
+{
+	int			saved = effective_io_concurrency;
+
+	effective_io_concurrency = Min(effective_io_concurrency, iosat_heavy_io_concurrency);
+	PG_TRY();
+	{
+		if (prev_ExecutorStart)
+			prev_ExecutorStart(queryDesc, eflags);
+		else
+			standard_ExecutorStart(queryDesc, eflags);
+	}
+	PG_FINALLY();
+	{
+		effective_io_concurrency = saved;
+	}
+	PG_END_TRY();
+}
+
 static void
 iosat_ExecutorStart(QueryDesc *queryDesc, int eflags)
 {
 	bool		toplevel;
+	bool		cap = false;
 
 	toplevel = (nesting_level == 0 ||
 				(nesting_level == 1 && in_toplevel_wrapper)) &&
@@ -751,11 +780,12 @@ iosat_ExecutorStart(QueryDesc *queryDesc, int eflags)
 		if (iosat_admission_mode != IOSAT_ADMISSION_OFF)
 		{
 			IosatQueryEntry *e = iosat_query_find(queryid);
+			bool		heavy = is_heavy(queryDesc, e);
 
 			if (pg_atomic_read_u32(&iosat_shared->gate.saturated) == 0)
 			{
 				/* the hot path: healthy device */
-				if (is_heavy(queryDesc, e))
+				if (heavy)
 				{
 					register_backend();
 					take_slot(queryDesc);
@@ -769,10 +799,14 @@ iosat_ExecutorStart(QueryDesc *queryDesc, int eflags)
 				else
 				{
 					count(IOSAT_C_FAIL_OPEN);
-					if (is_heavy(queryDesc, e))
+					if (heavy)
 						take_slot(queryDesc);
 				}
 			}
+			cap = heavy && iosat_heavy_io_concurrency >= 0 &&
+				effective_io_concurrency > iosat_heavy_io_concurrency &&
+				(iosat_admission_mode == IOSAT_ADMISSION_QUEUE ||
+				 iosat_admission_mode == IOSAT_ADMISSION_REJECT);
 		}
 		if (ntracked < MAX_HELD)
 		{
@@ -783,7 +817,12 @@ iosat_ExecutorStart(QueryDesc *queryDesc, int eflags)
 		}
 	}
 
-	if (prev_ExecutorStart)
+	if (cap)
+	{
+		count(IOSAT_C_PREFETCH_CAPPED);
+		start_capped(queryDesc, eflags);
+	}
+	else if (prev_ExecutorStart)
 		prev_ExecutorStart(queryDesc, eflags);
 	else
 		standard_ExecutorStart(queryDesc, eflags);

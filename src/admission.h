@@ -32,6 +32,7 @@ extern int	iosat_queue_timeout_ms;
 extern int	iosat_max_queued;
 extern char *iosat_exempt_roles;
 extern int	iosat_monitor_log_level;
+extern int	iosat_heavy_io_concurrency;
 
 /*
  * One per PGPROC.  Only the owning backend writes heavy_running; the
@@ -64,6 +65,7 @@ typedef enum IosatCounter
 	IOSAT_C_WOULD_REJECT,
 	IOSAT_C_FAIL_OPEN,			/* saturated but the data was stale */
 	IOSAT_C_RECLAIMED,			/* slots of dead backends freed */
+	IOSAT_C_PREFETCH_CAPPED,	/* heavy statements started with capped prefetch */
 	IOSAT_C_WAIT_US,			/* total time spent queued */
 	IOSAT_C_WAIT_MAX_US,
 	IOSAT_NUM_COUNTERS

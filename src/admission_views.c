@@ -77,6 +77,7 @@ iosat_admission_srf(PG_FUNCTION_ARGS)
 	iosat_put(&row, counter(IOSAT_C_WOULD_QUEUE));
 	iosat_put(&row, counter(IOSAT_C_FAIL_OPEN));
 	iosat_put(&row, counter(IOSAT_C_RECLAIMED));
+	iosat_put(&row, counter(IOSAT_C_PREFETCH_CAPPED));
 	iosat_put(&row, Int64GetDatum((int64) pg_atomic_read_u64(&iosat_shared->gate.saturation_events)));
 	admitted_from_queue = pg_atomic_read_u64(&iosat_adm->counters[IOSAT_C_ADMITTED_FROM_QUEUE]);
 	if (admitted_from_queue > 0)

@@ -11,6 +11,7 @@
 #include "postgres.h"
 
 #include "postmaster/postmaster.h"
+#include "storage/bufmgr.h"
 #include "utils/guc.h"
 #include "utils/varlena.h"
 
@@ -36,6 +37,7 @@ int			iosat_queue_timeout_ms = 10000;
 int			iosat_max_queued = 64;
 char	   *iosat_exempt_roles = NULL;
 int			iosat_monitor_log_level = LOG;
+int			iosat_heavy_io_concurrency = -1;
 
 extern int	iosat_exempt_roles_gen;
 
@@ -439,6 +441,16 @@ iosat_define_gucs(void)
 							 PGC_SUSET,
 							 0,
 							 NULL, NULL, NULL);
+
+	DefineCustomIntVariable("iosat.heavy_io_concurrency",
+							"Cap on effective_io_concurrency for heavy statements in queue and reject modes.",
+							"A heavy statement's prefetch depth multiplies its share of the device queue. "
+							"-1 leaves effective_io_concurrency alone.",
+							&iosat_heavy_io_concurrency,
+							-1, -1, MAX_IO_CONCURRENCY,
+							PGC_SUSET,
+							0,
+							NULL, NULL, NULL);
 
 	DefineCustomIntVariable("iosat.max_queries",
 							"Number of distinct queryids whose I/O iosat learns.",

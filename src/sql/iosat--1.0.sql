@@ -297,6 +297,7 @@ CREATE FUNCTION iosat_admission(
     OUT would_queue int8,
     OUT fail_open int8,
     OUT reclaimed int8,
+    OUT prefetch_capped int8,
     OUT saturation_events int8,
     OUT avg_wait_ms float8,
     OUT max_wait_ms float8

@@ -320,6 +320,23 @@ like(leaves_queue('statement_timeout while queued',
 
 calm();
 is(adm('heavy_limit'), '', 'no limit once the device is calm');
+
+# --- heavy statements start with their prefetch depth capped (queue and
+# reject modes), cheap ones and monitor mode are left alone
+{
+	my $before = adm('prefetch_capped');
+	worker_safe("SET iosat.heavy_io_concurrency = 1; SET effective_io_concurrency = 16; SELECT count(*) FROM t");
+	is(adm('prefetch_capped') - $before, 1, 'heavy statement started with capped prefetch');
+	is( worker_safe("SET iosat.heavy_io_concurrency = 1; SET effective_io_concurrency = 16; SHOW effective_io_concurrency"),
+		'16', 'the session setting is untouched');
+	worker_safe("SET iosat.heavy_io_concurrency = 1; SET effective_io_concurrency = 16;"
+		  . " SET iosat.cheap_reads = 1000000000; SET iosat.cheap_cost = 1000000000; SELECT count(*) FROM t");
+	worker_safe("SET iosat.heavy_io_concurrency = 1; SET effective_io_concurrency = 16;"
+		  . " SET iosat.admission = 'monitor'; SELECT count(*) FROM t");
+	worker_safe("SET effective_io_concurrency = 16; SELECT count(*) FROM t");
+	is(adm('prefetch_capped') - $before, 1,
+		'not for cheap statements, monitor mode, or with the cap off');
+}
 clean_state('end');
 $node->stop;
 done_testing();
