@@ -12,7 +12,10 @@
 -- the unit in the range from PostgreSQL 17 on, so for those only the
 -- SQLSTATE is shown, then the message with " ms" removed.
 --
+SET client_min_messages = warning;
+DROP EXTENSION IF EXISTS iosat;
 CREATE EXTENSION iosat;
+RESET client_min_messages;
 SELECT pg_postmaster_start_time() AS started \gset
 
 -- the functions of the extension (a new one shows up here: add its cases)
