@@ -111,6 +111,9 @@ SET iosat.cheap_reads = 'few';
 SET iosat.cheap_cost = -1;
 SET iosat.cheap_cost = '1e10';
 SET iosat.cheap_cost = 'cheap';
+SET iosat.heavy_io_concurrency = -2;
+SET iosat.heavy_io_concurrency = 1001;
+SET iosat.heavy_io_concurrency = 'shallow';
 -- factors (real numbers)
 ALTER SYSTEM SET iosat.vacuum_max_slowdown = 0.5;
 ALTER SYSTEM SET iosat.vacuum_max_slowdown = 1000.001;
@@ -339,6 +342,7 @@ SET iosat.cheap_reads = 0;
 SET iosat.cheap_cost = 0;
 SET iosat.monitor_log_level = 'debug5';
 SET iosat.vacuum_manual = on;
+SET iosat.heavy_io_concurrency = 1;
 ALTER SYSTEM SET iosat.admission = 'off';
 ALTER SYSTEM SET iosat.sysfs_root = '/tmp';
 -- (PostgreSQL 16 reworded the refusal: only its SQLSTATE is shown)
