@@ -74,29 +74,13 @@ home_slot(uint64 queryid)
 					 (uint32) table->size);
 }
 
-IosatQueryEntry *
-iosat_query_find(uint64 queryid)
-{
-	uint32		slot;
-
-	if (queryid == 0 || table == NULL)
-		return NULL;
-	slot = home_slot(queryid);
-	for (int i = 0; i < PROBE_LIMIT && i < table->size; i++)
-	{
-		IosatQueryEntry *e = &table->entries[(slot + i) % table->size];
-		uint64		id = pg_atomic_read_u64(&e->queryid);
-
-		if (id == queryid)
-			return e;
-		if (id == 0)
-			return NULL;
-	}
-	return NULL;
-}
-
-IosatQueryEntry *
-iosat_query_enter(uint64 queryid)
+/*
+ * Probe for queryid from its home slot; with claim, take the first free
+ * slot on the way (compare-and-swap from 0), else stop there: a free slot
+ * ends every probe sequence, as entries are never removed one by one.
+ */
+static IosatQueryEntry *
+probe(uint64 queryid, bool claim)
 {
 	uint32		slot;
 
@@ -114,14 +98,29 @@ iosat_query_enter(uint64 queryid)
 		{
 			uint64		expected = 0;
 
+			if (!claim)
+				return NULL;
 			if (pg_atomic_compare_exchange_u64(&e->queryid, &expected, queryid))
 				return e;
 			if (expected == queryid)
 				return e;		/* another backend claimed it for us */
 		}
 	}
-	pg_atomic_fetch_add_u64(&table->untracked, 1);
+	if (claim)
+		pg_atomic_fetch_add_u64(&table->untracked, 1);
 	return NULL;
+}
+
+IosatQueryEntry *
+iosat_query_find(uint64 queryid)
+{
+	return probe(queryid, false);
+}
+
+IosatQueryEntry *
+iosat_query_enter(uint64 queryid)
+{
+	return probe(queryid, true);
 }
 
 void
