@@ -13,7 +13,16 @@ DATA = $(sort $(wildcard src/sql/iosat--*.sql))
 PGFILEDESC = "iosat - I/O backpressure for PostgreSQL"
 
 PG_CPPFLAGS = -I$(srcdir)/src -I$(srcdir)/src/bpf
+
+# The reader of iosatd's maps (src/bpf/bpf_reader.c) needs libbpf (libbpf-dev).
+# Without its headers iosat still builds, and says so in iosat_status.bpf_status.
+IOSAT_HAVE_LIBBPF_H := $(shell printf '\043include <bpf/bpf.h>\n' | $(or $(CC),cc) -E -x c - >/dev/null 2>&1 && echo yes)
+ifeq ($(IOSAT_HAVE_LIBBPF_H),yes)
+OBJS += src/bpf/bpf_reader.o
 SHLIB_LINK += -lbpf
+else
+PG_CPPFLAGS += -DIOSAT_NO_LIBBPF
+endif
 
 REGRESS = $(patsubst sql/%.sql,%,$(sort $(wildcard sql/*.sql)))
 REGRESS_OPTS = --temp-instance=./tmp_regress --temp-config=$(srcdir)/test/regress.conf

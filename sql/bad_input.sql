@@ -60,6 +60,10 @@ ALTER SYSTEM SET iosat.vacuum_tick = '0';
 :unitless;
 ALTER SYSTEM SET iosat.vacuum_tick = '2min';
 :unitless;
+ALTER SYSTEM SET iosat.bpf_max_age = '-1ms';
+:unitless;
+ALTER SYSTEM SET iosat.bpf_max_age = '2h';
+:unitless;
 SET iosat.queue_timeout = 0;
 :unitless;
 SET iosat.queue_timeout = '2h';
@@ -76,6 +80,7 @@ ALTER SYSTEM SET iosat.smoothing_window = '2 seconds';
 ALTER SYSTEM SET iosat.profile_interval = '1s1';
 ALTER SYSTEM SET iosat.latency_target = 'high';
 ALTER SYSTEM SET iosat.vacuum_tick = 'often';
+ALTER SYSTEM SET iosat.bpf_max_age = 'stale';
 SET iosat.queue_timeout = 'forever';
 SET iosat.queue_timeout = '';
 -- a user may set the queue timeout for the session, within the range
@@ -142,6 +147,8 @@ ALTER SYSTEM SET iosat.profile = '';
 ALTER SYSTEM SET iosat.profile = '2';
 ALTER SYSTEM SET iosat.vacuum_backpressure = 'yes please';
 ALTER SYSTEM SET iosat.vacuum_backpressure = '';
+ALTER SYSTEM SET iosat.bpf = 'maybe';
+ALTER SYSTEM SET iosat.bpf = '';
 SET iosat.vacuum_manual = 'sometimes';
 SET iosat.vacuum_manual = -1;
 SET iosat.admission = 'maybe';
@@ -176,6 +183,14 @@ ALTER SYSTEM SET iosat.procfs_root = '/proc/self/../..';
 ALTER SYSTEM SET iosat.procfs_root = '//..//';
 SELECT format('ALTER SYSTEM SET iosat.procfs_root = %L', '/' || repeat('p', 600)) AS sql \gset
 :sql;
+ALTER SYSTEM SET iosat.bpf_pin_dir = 'sys/fs/bpf/iosat';
+ALTER SYSTEM SET iosat.bpf_pin_dir = '/sys/fs/bpf/iosat/..';
+ALTER SYSTEM SET iosat.bpf_pin_dir = '/sys/fs/bpf/../../etc';
+ALTER SYSTEM SET iosat.bpf_pin_dir = '';
+-- the BPF reader's limit: 150 bytes
+SELECT format('ALTER SYSTEM SET iosat.bpf_pin_dir = %L', '/' || repeat('b', 150)) AS sql \gset
+:sql;
+SET iosat.bpf_pin_dir = '/tmp';
 SET iosat.sysfs_root = '/sys';
 SET iosat.procfs_root = '/tmp';
 -- "..." and "..x" are names, not the parent directory
@@ -281,6 +296,7 @@ SELECT * FROM iosat_wait_profile(NULL);
 SELECT * FROM iosat_profiler(NULL);
 SELECT * FROM iosat_vacuum_workers(NULL);
 SELECT * FROM iosat_vacuum_status(0);
+SELECT * FROM iosat_io_top(NULL);
 -- set-returning functions in the select list, in LATERAL, nested, twice
 SELECT (iosat_status()).sampler_pid IS NOT NULL AS in_select_list;
 SELECT count(*) >= 1 AS lateral_ok
@@ -345,6 +361,10 @@ SET iosat.vacuum_manual = on;
 SET iosat.heavy_io_concurrency = 1;
 ALTER SYSTEM SET iosat.admission = 'off';
 ALTER SYSTEM SET iosat.sysfs_root = '/tmp';
+ALTER SYSTEM SET iosat.bpf_pin_dir = '/tmp';
+SET iosat.bpf = off;
+SELECT * FROM iosat_io_top;
+SELECT * FROM iosat_io_top();
 -- (PostgreSQL 16 reworded the refusal: only its SQLSTATE is shown)
 \set VERBOSITY sqlstate
 SHOW iosat.sysfs_root;
@@ -352,7 +372,7 @@ SHOW iosat.procfs_root;
 SELECT current_setting('iosat.sysfs_root');
 \set VERBOSITY default
 SELECT count(*) AS hidden_paths FROM pg_settings
- WHERE name IN ('iosat.sysfs_root', 'iosat.procfs_root');
+ WHERE name IN ('iosat.sysfs_root', 'iosat.procfs_root', 'iosat.bpf_pin_dir');
 -- what a plain user may do
 SET iosat.queue_timeout = '100ms';
 SELECT count(*) = 1 AS may_read_admission FROM iosat_admission;
@@ -362,6 +382,10 @@ SELECT count(*) = 1 AS may_read_vacuum_status FROM iosat_vacuum_status;
 RESET iosat.queue_timeout;
 RESET ROLE;
 SET ROLE iosat_bad_monitor;
+-- iosat_io_top is for monitoring roles (empty, with a NOTICE, without iosatd)
+SET client_min_messages = warning;
+SELECT count(*) >= 0 AS monitor_reads_io_top FROM iosat_io_top;
+RESET client_min_messages;
 SELECT iosat_queries_reset();
 SELECT iosat_wait_profile_reset();
 ALTER SYSTEM SET iosat.iops_limit = 10;

@@ -39,6 +39,7 @@
 #include "utils/builtins.h"
 #include "utils/wait_event.h"
 
+#include "bpfsource.h"
 #include "compat.h"
 #include "devices.h"
 #include "iosat.h"
@@ -625,6 +626,10 @@ iosat_proc_info_srf(PG_FUNCTION_ARGS)
 		else
 			keep = kernel_row(&row, pid, iosat_find_proc(procs, nprocs, pid),
 							  delayacct, &note);
+		/* device I/O from the BPF companion's per-process map (io_top.c) */
+		if (keep)
+			iosat_put_bpf_proc_io(&row,
+								  has_stats_privs(be->st_userid, read_all) ? pid : 0);
 		MemoryContextSwitchTo(oldcxt);
 
 		if (keep)

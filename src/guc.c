@@ -16,6 +16,7 @@
 #include "utils/varlena.h"
 
 #include "admission.h"
+#include "bpfsource.h"
 #include "iosat.h"
 #include "profile.h"
 #include "querystats.h"
@@ -112,6 +113,20 @@ check_kernel_root(char **newval, void **extra, GucSource source)
 	if (strlen(p) > MAXPGPATH / 2)
 	{
 		GUC_check_errdetail("The path is longer than %d bytes.", MAXPGPATH / 2);
+		return false;
+	}
+	return true;
+}
+
+/* iosat.bpf_pin_dir: a kernel root, short enough for the BPF reader */
+static bool
+check_bpf_pin_dir(char **newval, void **extra, GucSource source)
+{
+	if (!check_kernel_root(newval, extra, source))
+		return false;
+	if (strlen(*newval) > IOSAT_BPF_PIN_DIR_MAXLEN)
+	{
+		GUC_check_errdetail("The path is longer than %d bytes.", IOSAT_BPF_PIN_DIR_MAXLEN);
 		return false;
 	}
 	return true;
@@ -504,6 +519,35 @@ iosat_define_gucs(void)
 							"An autovacuum worker takes a new value at its next table.",
 							&iosat_vacuum_tick_ms,
 							250, 250, 60000,
+							PGC_SIGHUP,
+							GUC_UNIT_MS,
+							NULL, NULL, NULL);
+
+	DefineCustomBoolVariable("iosat.bpf",
+							 "Reads the BPF companion's maps (iosatd) when they are there.",
+							 "Latency percentiles, queue depths, requeues and per-process "
+							 "device I/O; device figures fall back to /sys without them.",
+							 &iosat_bpf_enabled,
+							 true,
+							 PGC_SIGHUP,
+							 0,
+							 NULL, NULL, NULL);
+
+	DefineCustomStringVariable("iosat.bpf_pin_dir",
+							   "Where iosatd pins its maps.",
+							   NULL,
+							   &iosat_bpf_pin_dir,
+							   "/sys/fs/bpf/iosat",
+							   PGC_POSTMASTER,
+							   GUC_SUPERUSER_ONLY,
+							   check_bpf_pin_dir, NULL, NULL);
+
+	DefineCustomIntVariable("iosat.bpf_max_age",
+							"Heartbeat age above which iosatd's maps count as stale.",
+							"0: three heartbeat intervals, at least 3 s. A daemon "
+							"whose pid is gone counts as stale at once.",
+							&iosat_bpf_max_age_ms,
+							0, 0, 3600000,
 							PGC_SIGHUP,
 							GUC_UNIT_MS,
 							NULL, NULL, NULL);

@@ -65,6 +65,27 @@ typedef struct IosatRates
 	double		w_ticks_ps;
 } IosatRates;
 
+/*
+ * What the BPF companion (iosatd's maps) adds to a device's figures, over
+ * the last interval.  Valid when the device's source is IOSAT_SOURCE_BPF;
+ * -1 in a latency means no request of that direction completed.
+ */
+typedef struct IosatBpfFigures
+{
+	double		lat_ms[2][3];	/* [read, write][p50, p95, p99] of device
+								 * service time (issue -> completion) */
+	double		queue_ms[2];	/* mean queue time (creation -> issue) */
+	double		queue_p99_ms[2];
+	int64		queued;			/* requests queued now (gauge) */
+	int64		inflight;		/* requests at the device now (gauge) */
+	double		queued_avg;		/* time-averaged over the interval */
+	double		inflight_avg;
+	double		r_iops;			/* completions counted by BPF */
+	double		w_iops;
+	double		requeues_ps;
+	int64		errors;			/* completions with an error, since iosatd loaded */
+} IosatBpfFigures;
+
 typedef struct IosatDevice
 {
 	pg_atomic_uint32 changecount;	/* even: stable; odd: being written */
@@ -95,6 +116,8 @@ typedef struct IosatDevice
 	IosatRates	last;			/* the last interval */
 	IosatRates	smooth;			/* exponentially smoothed */
 	uint64		samples;		/* rates computed so far */
+
+	IosatBpfFigures bpf;		/* when source == IOSAT_SOURCE_BPF */
 } IosatDevice;
 
 typedef struct IosatPsiState
@@ -157,6 +180,16 @@ typedef struct IosatGate
 	pg_atomic_uint32 vacuum_seq;
 } IosatGate;
 
+/* the BPF companion as the sampler last found it (bpfsource.c) */
+typedef struct IosatBpfState
+{
+	pg_atomic_uint32 changecount;
+	int			status;			/* IOSAT_BPF_* of bpf_reader.h, or IOSAT_BPFSRC_* */
+	TimestampTz since;			/* in this status since */
+	uint32		daemon_pid;		/* iosatd's pid, 0: unknown */
+	char		note[IOSAT_ERROR_LEN];	/* why not ok; or what is in use */
+} IosatBpfState;
+
 typedef struct IosatShared
 {
 	/* sampler liveness; written by the sampler only */
@@ -168,7 +201,14 @@ typedef struct IosatShared
 	pg_atomic_uint64 discoveries;
 	pg_atomic_uint64 sample_errors;
 
+	/* cost of a sample pass (ns): the last one, and sum/count since (re)load */
+	pg_atomic_uint64 pass_ns_last;
+	pg_atomic_uint64 pass_ns_sum;
+	pg_atomic_uint64 pass_ns_count;
+	pg_atomic_uint64 bpf_ns_sum;	/* the BPF part of those passes */
+
 	IosatErrorState error;
+	IosatBpfState bpf;
 
 	IosatPsiState psi;
 	IosatGate	gate;

@@ -32,6 +32,7 @@
 #include "utils/memutils.h"
 
 #include "admission.h"
+#include "bpfsource.h"
 #include "compat.h"
 #include "devices.h"
 #include "iosat.h"
@@ -368,6 +369,8 @@ sample_device(int i, double now_mono, TimestampTz now, uint64 sampleno)
 	int64		nr_requests = d->nr_requests;
 	int			rotational = d->rotational;
 	char		scheduler[IOSAT_NAME_LEN];
+	IosatBpfFigures bpf;
+	bool		have_bpf;
 
 	if (d->status == IOSAT_DEV_NO_BLOCK_DEVICE || d->status == IOSAT_DEV_NOT_FOUND)
 		return d->status != IOSAT_DEV_NOT_FOUND;
@@ -406,9 +409,14 @@ sample_device(int i, double now_mono, TimestampTz now, uint64 sampleno)
 	}
 	status = have_rates || d->samples > 0 ? IOSAT_DEV_OK : IOSAT_DEV_WARMING;
 
+	/* latency distribution, queue depths, requeues: from iosatd's maps */
+	have_bpf = iosat_bpf_sample_device(d->major, d->minor, &bpf) && have_rates;
+
 	iosat_seq_begin_write(&d->changecount);
 	d->status = status;
-	d->source = IOSAT_SOURCE_SYSFS;
+	d->source = have_bpf ? IOSAT_SOURCE_BPF : IOSAT_SOURCE_SYSFS;
+	if (have_bpf)
+		d->bpf = bpf;
 	strlcpy(d->note, note, IOSAT_NOTE_LEN);
 	d->sample_time = now;
 	d->stat_fields = st.nfields;
@@ -524,6 +532,7 @@ tablespaces_changed(struct timespec *last)
 static void
 sampler_exit(int code, Datum arg)
 {
+	iosat_bpf_sampler_close();
 	pg_atomic_write_u32(&iosat_shared->sampler_pid, 0);
 }
 
@@ -559,6 +568,7 @@ iosat_sampler_main(Datum arg)
 	while (!ShutdownRequestPending)
 	{
 		double		now_mono;
+		double		pass_start;
 		TimestampTz now;
 		bool		lost = false;
 
@@ -567,6 +577,10 @@ iosat_sampler_main(Datum arg)
 			ConfigReloadPending = false;
 			ProcessConfigFile(PGC_SIGHUP);
 			need_discovery = true;
+			/* the mean pass cost restarts with the new settings */
+			pg_atomic_write_u64(&iosat_shared->pass_ns_sum, 0);
+			pg_atomic_write_u64(&iosat_shared->bpf_ns_sum, 0);
+			pg_atomic_write_u64(&iosat_shared->pass_ns_count, 0);
 		}
 
 		now_mono = mono_ms();
@@ -590,6 +604,8 @@ iosat_sampler_main(Datum arg)
 		}
 
 		now = GetCurrentTimestamp();
+		pass_start = mono_ms();
+		iosat_bpf_sample_begin(now);
 		for (int i = 0; i < ndev; i++)
 			if (!sample_device(i, now_mono, now, sampleno))
 				lost = true;
@@ -599,6 +615,19 @@ iosat_sampler_main(Datum arg)
 		/* decide, free what dead backends left, wake the queue */
 		iosat_admission_reclaim();
 		iosat_governor_update(now);
+
+		/* what this pass cost (iosat_status) */
+		{
+			uint64		ns = (uint64) ((mono_ms() - pass_start) * 1e6);
+
+			pg_atomic_write_u64(&iosat_shared->pass_ns_last, ns);
+			pg_atomic_write_u64(&iosat_shared->pass_ns_sum,
+								pg_atomic_read_u64(&iosat_shared->pass_ns_sum) + ns);
+			pg_atomic_write_u64(&iosat_shared->bpf_ns_sum,
+								pg_atomic_read_u64(&iosat_shared->bpf_ns_sum) + iosat_bpf_pass_ns());
+			pg_atomic_write_u64(&iosat_shared->pass_ns_count,
+								pg_atomic_read_u64(&iosat_shared->pass_ns_count) + 1);
+		}
 
 		pg_atomic_write_u64(&iosat_shared->last_sample_time, (uint64) now);
 		pg_atomic_fetch_add_u64(&iosat_shared->samples, 1);

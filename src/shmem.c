@@ -40,6 +40,11 @@ iosat_shmem_init(void)
 		pg_atomic_init_u64(&iosat_shared->discoveries, 0);
 		pg_atomic_init_u64(&iosat_shared->sample_errors, 0);
 		pg_atomic_init_u32(&iosat_shared->error.changecount, 0);
+		pg_atomic_init_u64(&iosat_shared->pass_ns_last, 0);
+		pg_atomic_init_u64(&iosat_shared->pass_ns_sum, 0);
+		pg_atomic_init_u64(&iosat_shared->pass_ns_count, 0);
+		pg_atomic_init_u64(&iosat_shared->bpf_ns_sum, 0);
+		pg_atomic_init_u32(&iosat_shared->bpf.changecount, 0);
 		pg_atomic_init_u32(&iosat_shared->psi.changecount, 0);
 		pg_atomic_init_u32(&iosat_shared->gate.saturated, 0);
 		pg_atomic_init_u32(&iosat_shared->gate.limit, 0);

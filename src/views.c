@@ -20,6 +20,7 @@
 #include "utils/lsyscache.h"
 #include "utils/timestamp.h"
 
+#include "bpfsource.h"
 #include "iosat.h"
 #include "sampler.h"
 #include "views.h"
@@ -127,6 +128,43 @@ put_rates(IosatRow *row, const IosatRates *r, bool have)
 	}
 }
 
+/* a latency, NULL when nothing completed */
+static void
+put_ms(IosatRow *row, double ms, bool have)
+{
+	if (have && ms >= 0)
+		iosat_put(row, Float8GetDatum(ms));
+	else
+		iosat_put_null(row);
+}
+
+/* the BPF columns, in the order of the SQL definition; NULL unless from BPF */
+static void
+put_bpf(IosatRow *row, const IosatBpfFigures *b, bool have)
+{
+	for (int dir = 0; dir < 2; dir++)
+		for (int k = 0; k < 3; k++)
+			put_ms(row, b->lat_ms[dir][k], have);
+	put_ms(row, b->queue_ms[0], have);
+	put_ms(row, b->queue_p99_ms[0], have);
+	put_ms(row, b->queue_ms[1], have);
+	put_ms(row, b->queue_p99_ms[1], have);
+	if (have)
+	{
+		iosat_put(row, Int64GetDatum(b->queued));
+		iosat_put(row, Int64GetDatum(b->inflight));
+		iosat_put(row, Float8GetDatum(b->queued_avg));
+		iosat_put(row, Float8GetDatum(b->inflight_avg));
+		iosat_put(row, Float8GetDatum(b->r_iops));
+		iosat_put(row, Float8GetDatum(b->w_iops));
+		iosat_put(row, Float8GetDatum(b->requeues_ps));
+		iosat_put(row, Int64GetDatum(b->errors));
+	}
+	else
+		for (int i = 0; i < 8; i++)
+			iosat_put_null(row);
+}
+
 Datum
 iosat_devices_srf(PG_FUNCTION_ARGS)
 {
@@ -220,6 +258,7 @@ iosat_devices_srf(PG_FUNCTION_ARGS)
 		else
 			iosat_put_null(&row);
 		iosat_put_timestamp(&row, d.sample_time);
+		put_bpf(&row, &d.bpf, d.source == IOSAT_SOURCE_BPF);
 
 		Assert(row.n == row.natts);
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc,
@@ -245,6 +284,8 @@ iosat_status_srf(PG_FUNCTION_ARGS)
 	char		err[IOSAT_ERROR_LEN];
 	TimestampTz errtime;
 	IosatPsiState psi;
+	IosatBpfState bpf;
+	uint64		passes;
 
 	iosat_check_loaded();
 	InitMaterializedSRF(fcinfo, 0);
@@ -274,6 +315,31 @@ iosat_status_srf(PG_FUNCTION_ARGS)
 	iosat_put_text(&row, err);
 	iosat_put_timestamp(&row, errtime);
 	iosat_put(&row, BoolGetDatum(psi.present));
+
+	/* the BPF companion */
+	iosat_bpf_read_state(&bpf);
+	iosat_put_text(&row, iosat_bpf_status_name(bpf.status));
+	iosat_put_timestamp(&row, bpf.since);
+	iosat_put_text(&row, bpf.note);
+
+	/* what a sample pass costs */
+	passes = pg_atomic_read_u64(&iosat_shared->pass_ns_count);
+	if (pg_atomic_read_u64(&iosat_shared->samples) > 0)
+		iosat_put(&row, Float8GetDatum(pg_atomic_read_u64(&iosat_shared->pass_ns_last) / 1000.0));
+	else
+		iosat_put_null(&row);
+	if (passes > 0)
+	{
+		iosat_put(&row, Float8GetDatum(pg_atomic_read_u64(&iosat_shared->pass_ns_sum) /
+									   1000.0 / (double) passes));
+		iosat_put(&row, Float8GetDatum(pg_atomic_read_u64(&iosat_shared->bpf_ns_sum) /
+									   1000.0 / (double) passes));
+	}
+	else
+	{
+		iosat_put_null(&row);
+		iosat_put_null(&row);
+	}
 
 	Assert(row.n == row.natts);
 	tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, row.values, row.nulls);

@@ -81,8 +81,9 @@ if [[ $status -ne 0 ]]; then
 	done
 fi
 
-# root-side suites: each is an executable printing TAP
-for t in test/root/*.t; do
+# root-side suites: each is an executable printing TAP (test/bpf: iosatd and
+# its maps, the BPF reader)
+for t in test/root/*.t test/bpf/*.t; do
 	[[ -e $t ]] || continue
 	echo "== $t (as root)"
 	prove --timer "$t" || status=1

@@ -49,7 +49,26 @@ CREATE FUNCTION iosat_devices(
     OUT psi_full_avg10 float8,
     OUT psi_some_pct float8,
     OUT stat_fields int4,
-    OUT sample_time timestamptz
+    OUT sample_time timestamptz,
+    -- from the BPF companion (iosatd), NULL unless source = 'bpf'
+    OUT r_lat_p50_ms float8,
+    OUT r_lat_p95_ms float8,
+    OUT r_lat_p99_ms float8,
+    OUT w_lat_p50_ms float8,
+    OUT w_lat_p95_ms float8,
+    OUT w_lat_p99_ms float8,
+    OUT r_queue_ms float8,
+    OUT r_queue_p99_ms float8,
+    OUT w_queue_ms float8,
+    OUT w_queue_p99_ms float8,
+    OUT bpf_queued int8,
+    OUT bpf_inflight int8,
+    OUT bpf_queued_avg float8,
+    OUT bpf_inflight_avg float8,
+    OUT bpf_r_iops float8,
+    OUT bpf_w_iops float8,
+    OUT requeues_ps float8,
+    OUT bpf_errors int8
 )
 RETURNS SETOF record
 AS 'MODULE_PATHNAME', 'iosat_devices_srf'
@@ -74,7 +93,13 @@ CREATE FUNCTION iosat_status(
     OUT sample_errors int8,
     OUT last_error text,
     OUT last_error_time timestamptz,
-    OUT psi_available bool
+    OUT psi_available bool,
+    OUT bpf_status text,
+    OUT bpf_since timestamptz,
+    OUT bpf_note text,
+    OUT pass_us float8,
+    OUT pass_avg_us float8,
+    OUT bpf_pass_avg_us float8
 )
 RETURNS SETOF record
 AS 'MODULE_PATHNAME', 'iosat_status_srf'
@@ -117,7 +142,14 @@ CREATE FUNCTION iosat_proc_info(
     OUT major_faults int8,
     OUT rss_kb int8,
     OUT blkio_delay_s float8,
-    OUT kernel_note text
+    OUT kernel_note text,
+    -- device I/O from the BPF companion's per-process map (NULL without it)
+    OUT bpf_ios int8,
+    OUT bpf_reads int8,
+    OUT bpf_writes int8,
+    OUT bpf_read_bytes int8,
+    OUT bpf_write_bytes int8,
+    OUT bpf_avg_latency_ms float8
 )
 RETURNS SETOF record
 AS 'MODULE_PATHNAME', 'iosat_proc_info_srf'
@@ -163,7 +195,13 @@ CREATE VIEW iosat_backends AS
            k.major_faults,
            k.rss_kb,
            k.blkio_delay_s,
-           k.kernel_note
+           k.kernel_note,
+           k.bpf_ios,
+           k.bpf_reads,
+           k.bpf_writes,
+           k.bpf_read_bytes,
+           k.bpf_write_bytes,
+           k.bpf_avg_latency_ms
       FROM pg_stat_activity a
       JOIN iosat_proc_info() k ON k.pid = a.pid;
 
@@ -450,3 +488,39 @@ CREATE VIEW iosat_vacuum_status AS
 -- public like iosat_admission; the activity and progress columns follow
 -- pg_stat_activity's visibility rules
 GRANT SELECT ON iosat_vacuum, iosat_vacuum_status TO PUBLIC;
+
+--
+-- iosat_io_top: every process the BPF companion saw doing block I/O
+--
+CREATE FUNCTION iosat_io_top(
+    OUT pid int4,
+    OUT comm text,
+    OUT kthread bool,
+    OUT is_postgres bool,
+    OUT ios int8,
+    OUT reads int8,
+    OUT writes int8,
+    OUT read_bytes int8,
+    OUT write_bytes int8,
+    OUT discard_bytes int8,
+    OUT avg_latency_ms float8,
+    OUT avg_device_ms float8,
+    OUT last_io timestamptz
+)
+RETURNS SETOF record
+AS 'MODULE_PATHNAME', 'iosat_io_top_srf'
+LANGUAGE C STRICT VOLATILE PARALLEL RESTRICTED;
+
+-- ranked by requests; the backend type of this cluster's processes
+CREATE VIEW iosat_io_top AS
+    SELECT t.pid, t.comm, t.kthread, t.is_postgres, a.backend_type,
+           t.ios, t.reads, t.writes, t.read_bytes, t.write_bytes,
+           t.discard_bytes, t.avg_latency_ms, t.avg_device_ms, t.last_io
+      FROM iosat_io_top() t
+      LEFT JOIN pg_stat_activity a ON a.pid = t.pid AND t.is_postgres
+     ORDER BY t.ios DESC, t.pid;
+
+-- every process on the machine, with its command name: monitoring roles only
+REVOKE ALL ON FUNCTION iosat_io_top() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION iosat_io_top() TO pg_read_all_stats;
+GRANT SELECT ON iosat_io_top TO pg_read_all_stats;

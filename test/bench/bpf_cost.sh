@@ -11,6 +11,8 @@
 # 3. fio IOPS without and with iosatd attached.
 # 4. The reader's cost per sample (src/bpf/bpf_reader.c through
 #    iosat-bpfstat --bench), as root and as the postgres user.
+# 5. The iosat sampler's cost per sample with iosat.bpf on and off
+#    (test/bench/bpf_sampler_cost.sh), when iosat is installed.
 # Everything it creates (loop device, pin dir, daemon) is removed on exit and
 # kernel.bpf_stats_enabled is restored.
 set -u
@@ -109,4 +111,12 @@ echo "Reader cost per sample (bpf_reader.c via iosat-bpfstat --bench 2000):"
 "$BPFSTAT" -d "$PINDIR" --bench 2000 | sed 's/^/  root:     /'
 if getent passwd postgres >/dev/null; then
 	runuser -u postgres -- "$BPFSTAT" -d "$PINDIR" --bench 2000 | sed 's/^/  postgres: /'
+fi
+
+echo
+if [[ -f $(pg_config --pkglibdir 2>/dev/null)/iosat.so ]]; then
+	echo "Sampler cost per sample, iosat.bpf on vs off (test/bench/bpf_sampler_cost.sh):"
+	PHASES=2 "$TOP/test/bench/bpf_sampler_cost.sh" "$SECS" 2>&1 | sed 's/^/  /'
+else
+	echo "Sampler cost per sample: iosat is not installed (make install), skipped"
 fi
