@@ -780,8 +780,10 @@ iosat_iosatd_stop() {
 			iosat_iosatd_wait_gone "$pid" 5 || true
 		fi
 	fi
-	dir=$(sed -n 's/^dir=//p' "$st" 2>/dev/null | tail -n 1)
-	[[ -n $dir ]] && iosat_iosatd_unpin "$dir"
+	# no state (stopped before, or removed by a destroy-all): nothing to unpin
+	dir=""
+	[[ -f $st ]] && dir=$(sed -n 's/^dir=//p' "$st" | tail -n 1)
+	if [[ -n $dir ]]; then iosat_iosatd_unpin "$dir"; fi
 	# a killed daemon leaves its pidfile (unlocked)
 	if [[ -e $pidfile && -z $(iosat_iosatd_pid "$pidfile") ]]; then rm -f -- "$pidfile"; fi
 	rm -f -- "$st" "$st.log"
