@@ -146,7 +146,10 @@ ok( wait_until(
 $c{rd_ios} = 4294967296 - 30;
 $c{rd_ticks} = 4294967296 - 30;
 $fx->set_stat('fake0', \%c);
-usleep(400_000);
+# let the sampler see the value before the wrap (two samples, however
+# long a loaded machine makes them)
+my $s0 = $node->safe_psql('postgres', 'SELECT samples FROM iosat_status');
+wait_until(sub { $node->safe_psql('postgres', 'SELECT samples FROM iosat_status') >= $s0 + 2 }, 10);
 $fx->set_stat('fake0', { %c, rd_ios => 20, rd_ticks => 20 });
 ok(wait_until(sub { row('fake0', 'r_iops_last') > 0 }, 5), 'reads seen across the wrap');
 my $wrapped = row('fake0', 'r_iops_last');
