@@ -64,7 +64,7 @@ static const struct config_enum_entry log_level_options[] = {
 	{NULL, 0, false}
 };
 bool		iosat_vacuum_backpressure = false;
-double		iosat_vacuum_max_slowdown = 10.0;
+double		iosat_vacuum_max_slowdown = 100.0;
 double		iosat_vacuum_max_speedup = 2.0;
 bool		iosat_vacuum_manual = false;
 int			iosat_vacuum_tick_ms = 250;
@@ -491,7 +491,7 @@ iosat_define_gucs(void)
 							 "Largest factor by which vacuum page costs are raised while the storage is pressed.",
 							 "1 never slows vacuum down.",
 							 &iosat_vacuum_max_slowdown,
-							 10.0, 1.0, 1000.0,
+							 100.0, 1.0, 1000.0,
 							 PGC_SIGHUP,
 							 0,
 							 NULL, NULL, NULL);

@@ -13,17 +13,27 @@
  * iosat.queue_depth_target); 1 means pressed.  The multiplier m (1 = the
  * configured speed; 2 = half as many pages per second while cost-limited):
  *
- *	pressure >= 1      m = max(m, 1) * max(2, pressure), at most max_slowdown:
- *	                   a vacuum that was sped up drops to its configured
- *	                   speed at once, and halves (or more) every sample
- *	                   while the device stays pressed;
+ *	pressure >= 1      m = max(m, 1) * max(2, pressure), at most max_slowdown,
+ *	                   and at most once per max(sample interval, half the
+ *	                   smoothing window) -- the time the smoothed signal
+ *	                   needs to show the effect of the last step, else the
+ *	                   multiplier overshoots while the signal lags: a vacuum
+ *	                   that was sped up drops to its configured speed at
+ *	                   once, and halves (or more) every step while the
+ *	                   device stays pressed;
  *	0.7 <= p < 1       hold (a dead band, so that a vacuum that has
  *	                   filled the headroom is left there);
- *	pressure < 0.7     relax, smoothly: above 1, m shrinks by 30 % a
- *	                   second back to 1; at or below 1 it shrinks by 15 %
- *	                   a second down to 1 / max_speedup: the vacuum takes
- *	                   headroom only gradually, and gives it back at the
- *	                   first sign of pressure.
+ *	pressure < 0.7     relax: above 1, by 15 % a second back to 1 while the
+ *	                   last pressure is recent (PROBE_HOLD_S), by half a
+ *	                   second after that; at or below 1, by 15 % a second
+ *	                   down to 1 / max_speedup: the vacuum takes headroom
+ *	                   only gradually, and gives it back at the first sign
+ *	                   of pressure.
+ * Memory: the fastest speed at which the device was pressed is remembered,
+ * and for PROBE_HOLD_S after the last pressure the vacuum is not let run
+ * faster than 1 / PROBE_MARGIN of it (never slower than configured on
+ * that account), so that it does not return to the speed that caused the
+ * pressure at once; after the hold it may probe again.
  * This is AIMD's shape (fast multiplicative retreat, cautious advance)
  * without AIMD's additive step, which would be far too slow across a
  * factor of 10.  The pressure itself is smoothed
@@ -48,12 +58,18 @@
 
 #define RELAX_BELOW		0.70	/* pressure under which vacuum may speed up */
 #define MIN_UP_STEP		2.0		/* multiplicative retreat per pressed sample */
-#define RETURN_PER_S	0.70	/* m > 1: factor per second back towards 1 */
+#define RETURN_PER_S	0.50	/* m > 1: factor per second back towards 1 */
+#define RETURN_RECENT_PER_S 0.85	/* the same within PROBE_HOLD_S of pressure */
 #define ADVANCE_PER_S	0.85	/* m <= 1: factor per second towards the floor */
 #define MAX_DT_S		5.0
+#define PROBE_HOLD_S	15.0	/* how long the speed that caused pressure is remembered */
+#define PROBE_MARGIN	1.25
 
 static double m = 1.0;
 static TimestampTz last_update = 0;
+static double pressed_m = 0;	/* m when the device was last pressed */
+static TimestampTz pressed_at = 0;
+static TimestampTz raised_at = 0;	/* when m was last raised */
 
 /* the sampler's memory of each slot, for rates and log lines */
 typedef struct SlotSeen
@@ -206,15 +222,41 @@ iosat_vacuum_policy_update(TimestampTz now, double pressure, bool have_device)
 	last_update = now;
 
 	if (!enabled || !have_device || !have_signal())
+	{
 		m = 1.0;
+		pressed_at = 0;
+	}
 	else if (pressure >= 1.0)
-		m = Max(m, 1.0) * Max(MIN_UP_STEP, pressure);
+	{
+		int			step_ms = Max(iosat_sample_interval_ms, iosat_smoothing_ms / 2);
+		bool		recent = pressed_at != 0 &&
+			!TimestampDifferenceExceeds(pressed_at, now, (int) (PROBE_HOLD_S * 1000));
+
+		/* remember the fastest speed that met pressure, for the hold */
+		if (!recent || m < pressed_m)
+			pressed_m = m;
+		pressed_at = now;
+		if (m < 1.0 || raised_at == 0 ||
+			TimestampDifferenceExceeds(raised_at, now, step_ms - step_ms / 10))
+		{
+			m = Max(m, 1.0) * Max(MIN_UP_STEP, pressure);
+			raised_at = now;
+		}
+	}
 	else if (pressure < RELAX_BELOW)
 	{
+		bool		recent = pressed_at != 0 &&
+			!TimestampDifferenceExceeds(pressed_at, now, (int) (PROBE_HOLD_S * 1000));
+		double		lowest = floor_m;
+
 		if (m > 1.0)
-			m = Max(1.0, m * pow(RETURN_PER_S, dt));
+			m = Max(1.0, m * pow(recent ? RETURN_RECENT_PER_S : RETURN_PER_S, dt));
 		else
 			m = m * pow(ADVANCE_PER_S, dt);
+		if (recent)
+			lowest = Max(lowest, Min(pressed_m * PROBE_MARGIN, 1.0));
+		/* never below the floor of the hold; returning to 1 is always allowed */
+		m = Max(m, Min(lowest, before));
 	}
 	/* the bounds may have changed with a reload */
 	m = Min(Max(m, floor_m), ceil_m);

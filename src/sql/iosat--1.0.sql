@@ -416,16 +416,17 @@ RETURNS SETOF record
 AS 'MODULE_PATHNAME', 'iosat_vacuum_workers_srf'
 LANGUAGE C STRICT VOLATILE PARALLEL RESTRICTED;
 
--- each vacuuming process with what it works on (pg_stat_progress_vacuum,
--- pg_stat_activity and their visibility rules); relation is resolved only
--- in the database the view is queried in (relid otherwise)
+-- each vacuuming process with what it works on (pg_stat_progress_vacuum or,
+-- for an ANALYZE, pg_stat_progress_analyze; pg_stat_activity; their
+-- visibility rules); relation is resolved only in the database the view is
+-- queried in (relid otherwise)
 CREATE VIEW iosat_vacuum AS
     SELECT w.pid,
            a.datname,
-           p.relid,
-           CASE WHEN p.datname = current_database()
-                THEN p.relid::regclass::text END AS relation,
-           p.phase,
+           coalesce(p.relid, an.relid) AS relid,
+           CASE WHEN coalesce(p.datname, an.datname) = current_database()
+                THEN coalesce(p.relid, an.relid)::regclass::text END AS relation,
+           coalesce(p.phase, an.phase) AS phase,
            w.kind,
            w.wraparound,
            w.state,
@@ -458,7 +459,8 @@ CREATE VIEW iosat_vacuum AS
            w.inactive_ticks
       FROM iosat_vacuum_workers() w
       LEFT JOIN pg_stat_activity a ON a.pid = w.pid
-      LEFT JOIN pg_stat_progress_vacuum p ON p.pid = w.pid;
+      LEFT JOIN pg_stat_progress_vacuum p ON p.pid = w.pid
+      LEFT JOIN pg_stat_progress_analyze an ON an.pid = w.pid;
 
 CREATE FUNCTION iosat_vacuum_status(
     OUT backpressure bool,

@@ -231,7 +231,7 @@ cmp_ok($r_slow, '<=', 1.5 * $r_stock / 4, 'and is held near stock / max_slowdown
 # --- 4. the load stops: recovery
 stop_load();
 my $t_stop = time();
-ok(wait_until(sub { $w = worker_row('vt'); $w && $w->{m} <= 1 }, 20, 'recovery'),
+ok(wait_until(sub { $w = worker_row('vt'); $w && $w->{m} <= 1 }, 30, 'recovery'),
 	'load gone: the multiplier returns to 1 or below');
 note(sprintf('multiplier back to %s after %.1f s', $w->{m}, time() - $t_stop));
 my $r_rec = read_rate($pid, 2);
