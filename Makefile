@@ -46,3 +46,6 @@ PROVE_FLAGS = -I $(srcdir)/test/lib --timer
 # The companion daemon and BPF program (src/bpf, src/iosatd) have their own
 # rules; they are skipped, with the reason printed, where the toolchain is absent.
 -include $(srcdir)/src/bpf/bpf.mk
+
+# SANITIZE=1: AddressSanitizer + UBSan builds of iosat.so and iosatd (test/sanitize.sh)
+-include $(srcdir)/test/sanitize.mk
