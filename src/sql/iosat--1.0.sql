@@ -416,6 +416,114 @@ RETURNS SETOF record
 AS 'MODULE_PATHNAME', 'iosat_vacuum_workers_srf'
 LANGUAGE C STRICT VOLATILE PARALLEL RESTRICTED;
 
+-- each vacuuming process with what it works on (pg_stat_progress_vacuum,
+-- pg_stat_activity and their visibility rules); relation is resolved only
+-- in the database the view is queried in (relid otherwise)
+CREATE VIEW iosat_vacuum AS
+    SELECT w.pid,
+           a.datname,
+           p.relid,
+           CASE WHEN p.datname = current_database()
+                THEN p.relid::regclass::text END AS relation,
+           p.phase,
+           w.kind,
+           w.wraparound,
+           w.state,
+           w.multiplier,
+           w.target_multiplier,
+           w.page_hit,
+           w.page_miss,
+           w.page_dirty,
+           w.base_page_hit,
+           w.base_page_miss,
+           w.base_page_dirty,
+           w.cost_limit,
+           w.cost_delay_ms,
+           w.read_mbps,
+           w.write_mbps,
+           w.rchar_mbps,
+           w.read_bytes,
+           w.write_bytes,
+           w.rchar,
+           w.io_sample_time,
+           p.heap_blks_total,
+           p.heap_blks_scanned,
+           p.heap_blks_vacuumed,
+           p.index_vacuum_count,
+           a.query,
+           w.ticks,
+           w.cost_changes,
+           w.reloads_adopted,
+           w.wraparound_held_ticks,
+           w.inactive_ticks
+      FROM iosat_vacuum_workers() w
+      LEFT JOIN pg_stat_activity a ON a.pid = w.pid
+      LEFT JOIN pg_stat_progress_vacuum p ON p.pid = w.pid;
+
+CREATE FUNCTION iosat_vacuum_status(
+    OUT backpressure bool,
+    OUT multiplier float8,
+    OUT pressure float8,
+    OUT stale bool,
+    OUT max_slowdown float8,
+    OUT max_speedup float8,
+    OUT workers int4,
+    OUT workers_seen int8,
+    OUT slowdowns int8,
+    OUT slowed_s float8,
+    OUT sped_up_s float8,
+    OUT ticks int8,
+    OUT cost_changes int8,
+    OUT reloads_adopted int8,
+    OUT wraparound_held_ticks int8,
+    OUT inactive_ticks int8
+)
+RETURNS SETOF record
+AS 'MODULE_PATHNAME', 'iosat_vacuum_status_srf'
+LANGUAGE C STRICT VOLATILE PARALLEL RESTRICTED;
+
+CREATE VIEW iosat_vacuum_status AS
+    SELECT * FROM iosat_vacuum_status();
+
+-- public like iosat_admission; the activity and progress columns follow
+-- pg_stat_activity's visibility rules
+GRANT SELECT ON iosat_vacuum, iosat_vacuum_status TO PUBLIC;
+
+--
+-- Vacuum backpressure: the processes it ticks in, and the policy
+--
+CREATE FUNCTION iosat_vacuum_workers(
+    OUT pid int4,
+    OUT kind text,
+    OUT state text,
+    OUT wraparound bool,
+    OUT multiplier float8,
+    OUT target_multiplier float8,
+    OUT base_page_hit int4,
+    OUT base_page_miss int4,
+    OUT base_page_dirty int4,
+    OUT page_hit int4,
+    OUT page_miss int4,
+    OUT page_dirty int4,
+    OUT cost_limit int4,
+    OUT cost_delay_ms float8,
+    OUT read_mbps float8,
+    OUT write_mbps float8,
+    OUT rchar_mbps float8,
+    OUT read_bytes int8,
+    OUT write_bytes int8,
+    OUT rchar int8,
+    OUT io_sample_time timestamptz,
+    OUT ticks int8,
+    OUT cost_changes int8,
+    OUT reloads_adopted int8,
+    OUT wraparound_held_ticks int8,
+    OUT inactive_ticks int8
+)
+RETURNS SETOF record
+AS 'MODULE_PATHNAME', 'iosat_vacuum_workers_srf'
+LANGUAGE C STRICT VOLATILE PARALLEL RESTRICTED;
+
 -- each vacuuming process with what it works on (pg_stat_progress_vacuum or,
 -- for an ANALYZE, pg_stat_progress_analyze; pg_stat_activity; their
 -- visibility rules); relation is resolved only in the database the view is
