@@ -68,11 +68,6 @@ double		iosat_vacuum_max_slowdown = 100.0;
 double		iosat_vacuum_max_speedup = 2.0;
 bool		iosat_vacuum_manual = false;
 int			iosat_vacuum_tick_ms = 250;
-bool		iosat_vacuum_backpressure = false;
-double		iosat_vacuum_max_slowdown = 10.0;
-double		iosat_vacuum_max_speedup = 2.0;
-bool		iosat_vacuum_manual = false;
-int			iosat_vacuum_tick_ms = 250;
 bool		iosat_profile_enabled = true;
 int			iosat_profile_interval_ms = 1000;
 int			iosat_profile_max_entries = 1024;
@@ -553,53 +548,6 @@ iosat_define_gucs(void)
 							"whose pid is gone counts as stale at once.",
 							&iosat_bpf_max_age_ms,
 							0, 0, 3600000,
-							PGC_SIGHUP,
-							GUC_UNIT_MS,
-							NULL, NULL, NULL);
-
-	DefineCustomBoolVariable("iosat.vacuum_backpressure",
-							 "Scales the vacuum page costs of autovacuum workers with I/O pressure.",
-							 "Slower than configured while the storage is pressed, faster "
-							 "while it has headroom, within iosat.vacuum_max_slowdown and "
-							 "iosat.vacuum_max_speedup.",
-							 &iosat_vacuum_backpressure,
-							 false,
-							 PGC_SIGHUP,
-							 0,
-							 NULL, NULL, NULL);
-
-	DefineCustomRealVariable("iosat.vacuum_max_slowdown",
-							 "Largest factor by which vacuum page costs are raised while the storage is pressed.",
-							 "1 never slows vacuum down.",
-							 &iosat_vacuum_max_slowdown,
-							 10.0, 1.0, 1000.0,
-							 PGC_SIGHUP,
-							 0,
-							 NULL, NULL, NULL);
-
-	DefineCustomRealVariable("iosat.vacuum_max_speedup",
-							 "Largest factor by which vacuum page costs are lowered while the storage has headroom.",
-							 "1 never makes vacuum faster than configured.",
-							 &iosat_vacuum_max_speedup,
-							 2.0, 1.0, 100.0,
-							 PGC_SIGHUP,
-							 0,
-							 NULL, NULL, NULL);
-
-	DefineCustomBoolVariable("iosat.vacuum_manual",
-							 "Applies vacuum backpressure to manual VACUUM and ANALYZE too.",
-							 "Only where cost-based delay is on (vacuum_cost_delay > 0).",
-							 &iosat_vacuum_manual,
-							 false,
-							 PGC_SUSET,
-							 0,
-							 NULL, NULL, NULL);
-
-	DefineCustomIntVariable("iosat.vacuum_tick",
-							"Interval at which a vacuuming process applies the published multiplier.",
-							"An autovacuum worker takes a new value at its next table.",
-							&iosat_vacuum_tick_ms,
-							250, 250, 60000,
 							PGC_SIGHUP,
 							GUC_UNIT_MS,
 							NULL, NULL, NULL);
