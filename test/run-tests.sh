@@ -72,9 +72,17 @@ cd "$work"
 make -s 2>&1
 make -s install
 
+# figures: a line "<what> total: ..." that a suite prints on stderr (inputs
+# tried, executions, faults survived, ...) is repeated at the end of the run
+figures=$work/figures.txt
+: >"$figures"
+
 echo "== pg_regress and TAP (as postgres)"
-runuser -u postgres -- env IOSAT_ROOTCTL="$IOSAT_ROOTCTL" PATH="$PATH" \
-	make installcheck ${IOSAT_TAP:+IOSAT_TAP="$IOSAT_TAP"} || status=1
+# (stderr goes through tee into installcheck.err; stdout stays as it is)
+{ runuser -u postgres -- env IOSAT_ROOTCTL="$IOSAT_ROOTCTL" PATH="$PATH" \
+	make installcheck ${IOSAT_TAP:+IOSAT_TAP="$IOSAT_TAP"} 2>&1 1>&3 3>&- |
+	tee "$work/installcheck.err" >&2; } 3>&1 || status=1
+grep -E '^(# )?[A-Za-z0-9_ .-]+ total: ' "$work/installcheck.err" | sed 's/^# //' >>"$figures" || true
 if [[ $status -ne 0 ]]; then
 	for f in regression.diffs tmp_check/log/regress_log_*; do
 		[[ -f $f ]] && { echo "---- $f"; tail -n 80 "$f"; }
@@ -86,7 +94,14 @@ fi
 for t in test/root/*.t test/bpf/*.t; do
 	[[ -e $t ]] || continue
 	echo "== $t (as root)"
-	prove --timer "$t" || status=1
+	prove --timer "$t" 2>"$work/suite.err" || status=1
+	cat "$work/suite.err" >&2
+	grep -E '^(# )?[A-Za-z0-9_ .-]+ total: ' "$work/suite.err" | sed 's/^# //' >>"$figures" || true
 done
+
+if [[ -s $figures ]]; then
+	echo "== figures"
+	cat "$figures"
+fi
 
 exit $status
