@@ -109,6 +109,8 @@ is($node->safe_psql('postgres', 'SELECT count(*) FROM t', extra_params => [ '-U'
 ok( $node->poll_query_until('postgres', 'SELECT heavy_running = 0 FROM iosat_admission'),
 	'and releases its slot');
 
+diag(sprintf('chaos total: %d random events, %d cancels/terminates, %d queue entries, books balanced',
+		$events, $interrupts, $entered));
 $calm->();
 $node->stop;
 done_testing();

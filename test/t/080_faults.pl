@@ -11,6 +11,7 @@ use Test::More;
 use Time::HiRes qw(usleep time);
 use IosatTest;
 
+my @faults;    # what was injected and survived, for the end-of-run figures
 my ($node, $fx, $c, $saturate, $calm) = admission_fixture('faults',
 	"max_connections = 240\niosat.max_queued = 230\niosat.queue_timeout = '60s'\n"
 	  . "restart_after_crash = on\n");
@@ -51,6 +52,7 @@ my $sleeper = "SELECT pid FROM pg_stat_activity WHERE query LIKE 'SELECT pg_slee
 	ok( $node->poll_query_until('postgres',
 			'SELECT heavy_running = 0 AND queued = 0 FROM iosat_admission'),
 		'nothing left after the mass cancel');
+	push @faults, '200 queued cancelled at once';
 }
 
 # --- kill -9 of a backend: the postmaster restarts everything; the gate
@@ -66,6 +68,7 @@ sub after_crash
 		"$what: sampler back");
 	is($node->safe_psql('postgres', 'SELECT count(*) FROM t', extra_params => [ '-U', 'worker' ]),
 		'1000', "$what: heavy statements run again");
+	push @faults, $what;
 }
 {
 	my $holder = hold_slot();
@@ -97,6 +100,7 @@ sub after_crash
 		'terminated sampler is restarted');
 	ok($node->poll_query_until('postgres', 'SELECT saturated FROM iosat_admission'),
 		'and judges saturation again');
+	push @faults, 'SIGTERM of the sampler';
 }
 
 # --- the sampler killed: a crash restart, and iosat comes back
@@ -132,6 +136,7 @@ SKIP:
 		0, 'no nonsense figures for the detached device');
 	$node->safe_psql('postgres',
 		"ALTER SYSTEM SET iosat.devices = 'fake0'; SELECT pg_reload_conf()");
+	push @faults, 'loop device detached under the sampler';
 }
 
 $calm->();
@@ -176,8 +181,10 @@ SKIP:
 				'SELECT count(*) FROM iosat_devices WHERE r_iops_last < 0 OR r_iops_last > 1e7 OR w_iops_last < 0 OR w_iops_last > 1e7'),
 			0, "rates stay sane across a $offset s jump");
 		$prev = $offset;
+		push @faults, "wall clock jump $offset s";
 	}
 	$clock->stop;
 }
 
+diag(sprintf('faults total: %d injected and survived (%s)', scalar @faults, join('; ', @faults)));
 done_testing();
