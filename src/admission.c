@@ -82,6 +82,7 @@ static int	nheld = 0;
 typedef struct Tracked
 {
 	QueryDesc  *qd;
+	ResourceOwner owner;		/* the portal's: released if ExecutorEnd is not reached */
 	uint64		queryid;
 	int64		blocks_at_start;
 } Tracked;
@@ -390,7 +391,7 @@ resowner_release(ResourceReleasePhase phase, bool isCommit, bool isTopLevel,
 		if (held[i].owner == CurrentResourceOwner)
 			drop_held(i);
 	for (int i = ntracked - 1; i >= 0; i--)
-		if (tracked[i].qd != NULL && !isCommit)
+		if (tracked[i].owner == CurrentResourceOwner)
 			tracked[i] = tracked[--ntracked];
 }
 
@@ -423,6 +424,23 @@ backend_exit(int code, Datum arg)
 	LWLockRelease(iosat_adm->lock);
 }
 
+/*
+ * Callbacks that forget what this backend tracks when a portal or the
+ * transaction goes away without ExecutorEnd; registered at the first
+ * top-level statement, whatever the admission mode.
+ */
+static bool callbacks_registered = false;
+
+static void
+register_callbacks(void)
+{
+	if (callbacks_registered)
+		return;
+	RegisterXactCallback(xact_callback, NULL);
+	RegisterResourceReleaseCallback(resowner_release, NULL);
+	callbacks_registered = true;
+}
+
 /* first gated statement of this backend: claim its slot entry */
 static void
 register_backend(void)
@@ -431,6 +449,7 @@ register_backend(void)
 
 	if (backend_registered)
 		return;
+	register_callbacks();
 	s = my_slot();
 	LWLockAcquire(iosat_adm->lock, LW_EXCLUSIVE);
 	if (s->queued)				/* a previous owner's leftovers */
@@ -440,8 +459,6 @@ register_backend(void)
 	pg_atomic_write_u32(&s->heavy_running, 0);
 	LWLockRelease(iosat_adm->lock);
 	before_shmem_exit(backend_exit, 0);
-	RegisterXactCallback(xact_callback, NULL);
-	RegisterResourceReleaseCallback(resowner_release, NULL);
 	backend_registered = true;
 }
 
@@ -808,9 +825,11 @@ iosat_ExecutorStart(QueryDesc *queryDesc, int eflags)
 				(iosat_admission_mode == IOSAT_ADMISSION_QUEUE ||
 				 iosat_admission_mode == IOSAT_ADMISSION_REJECT);
 		}
+		register_callbacks();
 		if (ntracked < MAX_HELD)
 		{
 			tracked[ntracked].qd = queryDesc;
+			tracked[ntracked].owner = CurrentResourceOwner;
 			tracked[ntracked].queryid = queryid;
 			tracked[ntracked].blocks_at_start = blocks_read_now();
 			ntracked++;

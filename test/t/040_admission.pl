@@ -311,6 +311,17 @@ like(leaves_queue('statement_timeout while queued',
 	clean_state('parallel');
 }
 
+# --- a statement whose PL/pgSQL EXCEPTION block caught an error is still
+# learned (a subtransaction abort must not forget the running statement)
+{
+	my $sum = "SELECT coalesce(sum(calls), 0) FROM iosat_queries";
+	my $before = $node->safe_psql('postgres', $sum);
+	worker_safe("SELECT swallow_error(); SELECT swallow_error(); SELECT swallow_error()");
+	# the three, plus the first look at the view itself
+	cmp_ok($node->safe_psql('postgres', $sum) - $before, '>=', 4,
+		'statements with a caught error are learned at ExecutorEnd');
+}
+
 # --- the view of what statements cost
 {
 	my $q = $node->safe_psql('postgres',
