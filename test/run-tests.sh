@@ -8,11 +8,12 @@
 # (initdb refuses root):
 #   - pg_regress on a self-contained temp instance (make installcheck), and
 #   - the TAP suites under test/t (PostgreSQL::Test::Cluster), which reach
-#     the few root-only operations (loop devices, throttles, caches, iosatd)
-#     through one audited helper, test/lib/rootctl, via sudo;
+#     the few root-only operations (loop devices, throttles, caches, iosatd,
+#     a FUSE-backed volume that stops answering) through one audited helper,
+#     test/lib/rootctl (and stallfs, built here next to it), via sudo;
 # then the root-side suites (BPF, fuzzing).  It removes everything it
 # created — the temp build tree, the sudoers drop-in, loop devices, mounts,
-# cgroups — on exit, including after Ctrl-C.
+# FUSE daemons, cgroups — on exit, including after Ctrl-C.
 #
 # IOSAT_TAP="test/t/010_sampler_fixture.pl ..." limits the TAP tests run;
 # IOSAT_KEEP=1 keeps the temporary tree (logs in tmp_check/log) for a look.
@@ -62,6 +63,9 @@ chown -R postgres:postgres "$work"
 # the root helper, root-owned, and exactly it allowed through sudo
 install -d -m 755 "$helper_dir"
 install -m 755 "$repo/test/lib/rootctl" "$repo/test/lib/device.sh" "$helper_dir/"
+# the FUSE daemon behind rootctl's fuse devices, root-owned beside it
+# shellcheck disable=SC2046 # pkg-config's flags are words
+cc -O2 -Wall -Wextra -o "$helper_dir/stallfs" "$repo/test/lib/stallfs.c" $(pkg-config --cflags --libs fuse3)
 echo "postgres ALL=(root) NOPASSWD: $helper_dir/rootctl" >"$sudoers.tmp"
 chmod 440 "$sudoers.tmp"
 visudo -cqf "$sudoers.tmp"

@@ -10,6 +10,7 @@ IOSAT_DEB_PACKAGES=(
 	fio pgbouncer gnuplot-nox faketime
 	e2fsprogs util-linux procps sudo rsync psmisc
 	libclang-rt-14-dev
+	fuse3 libfuse3-dev pkg-config
 )
 
 iosat_install_deps() {

@@ -349,6 +349,161 @@ iosat_dev_stack_create() {
 	echo "write_iops=$w"
 }
 
+# ---------------------------------------------------------------- fuse
+# A network volume that stops answering: ext4 on loopN -> <state>/fuse/disk, a
+# file served by stallfs (test/lib/stallfs.c: a one-file FUSE passthrough to the
+# backing file, run as root, no allow_other) which, when told, holds every read
+# and write without answering (stall), answers them again (resume), or fails
+# reads with EIO (fail). Recorded like the others, plus:
+#
+#   /run/iosat-test/<name>/fuse            the FUSE mount (root only)
+#   /run/iosat-test/<name>/stallfs.state   the daemon's mode and counters
+#   /run/iosat-test/<name>/stallfs.log     its stderr
+#
+# destroy lets held requests go first (or kills the daemon, which fails them),
+# so that processes in D on the device wake up and the mounts can go.
+
+# rootctl sets it (the stallfs next to it); empty: fuse devices unavailable
+IOSAT_STALLFS_BIN=${IOSAT_STALLFS_BIN:-}
+
+# iosat_fuse_mounted DIR: a stallfs mount at DIR (mountinfo: no stat of a
+# mount whose daemon may be gone)
+iosat_fuse_mounted() {
+	awk -v d="$1" '$5 == d { for (i = 7; i <= NF; i++) if ($i == "-") { if ($(i + 1) == "fuse.stallfs") f = 1; break } }
+		END { exit !f }' /proc/self/mountinfo
+}
+
+# iosat_stallfs_pid NAME: the live stallfs serving NAME, or nothing
+iosat_stallfs_pid() {
+	local pid exe
+	pid=$(iosat_state_get "$1" stallfs_pid)
+	[[ $pid =~ ^[1-9][0-9]{0,9}$ ]] || return 0
+	exe=$(readlink "/proc/$pid/exe" 2>/dev/null) || return 0
+	exe=${exe% (deleted)}
+	[[ ${exe##*/} == stallfs ]] || return 0
+	tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF " $(iosat_state_dir "$1")/fuse " || return 0
+	echo "$pid"
+}
+
+iosat_stallfs_state() { # NAME KEY
+	sed -n "s/^$2=//p" "$(iosat_state_dir "$1")/stallfs.state" 2>/dev/null | head -n 1
+}
+
+iosat_dev_fuse_create() {
+	local name=$1 size=$2 backing sd fmnt pid dev mnt i st
+	iosat_valid_name "$name"
+	iosat_valid_uint "$size" "$IOSAT_MIN_SIZE_MB" "$IOSAT_MAX_SIZE_MB" SIZE_MB
+	[[ -c /dev/fuse ]] || iosat_die "/dev/fuse is missing (no FUSE in this kernel or container)"
+	[[ -n $IOSAT_STALLFS_BIN && -f $IOSAT_STALLFS_BIN && -x $IOSAT_STALLFS_BIN ]] ||
+		iosat_die "stallfs is not built ('$IOSAT_STALLFS_BIN'): cc -O2 -o test/lib/stallfs test/lib/stallfs.c \$(pkg-config --cflags --libs fuse3)"
+	st=$(stat -c '%u %a' -- "$IOSAT_STALLFS_BIN")
+	[[ ${st%% *} == 0 ]] && (((8#${st##* } & 8#022) == 0)) ||
+		iosat_die "$IOSAT_STALLFS_BIN must be owned by root and not group/world-writable"
+	backing=$(iosat_dev_prepare "$name" "$size" fuse)
+	sd=$(iosat_state_dir "$name")
+	fmnt="$sd/fuse"
+	mkdir -m 0700 "$fmnt"
+	iosat_state_set "$name" fuse_mnt "$fmnt"
+	# detached, in its own session, holding none of our descriptors (the lock)
+	setsid "$IOSAT_STALLFS_BIN" "$backing" "$fmnt" "$sd/stallfs.state" \
+		</dev/null >"$sd/stallfs.log" 2>&1 {IOSAT_LOCK_FD}>&- &
+	pid=$!
+	iosat_state_set "$name" stallfs_pid "$pid"
+	for ((i = 0; i < 100; i++)); do
+		iosat_fuse_mounted "$fmnt" && break
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.05
+	done
+	if ! iosat_fuse_mounted "$fmnt"; then
+		sed 's/^/stallfs: /' "$sd/stallfs.log" >&2
+		iosat_die "stallfs did not mount $fmnt"
+	fi
+	dev=$(losetup -f --show --direct-io=on -- "$fmnt/disk") || iosat_die "losetup on $fmnt/disk failed"
+	iosat_state_set "$name" dev "$dev"
+	iosat_state_set "$name" majmin "$(iosat_majmin "$dev")"
+	mnt=$(iosat_dev_mkfs_mount "$name" "$dev")
+	echo "name=$name"
+	echo "dev=$dev"
+	echo "majmin=$(iosat_majmin "$dev")"
+	echo "mnt=$mnt"
+	echo "stallfs_pid=$pid"
+}
+
+# iosat_dev_fuse_mode NAME stall|resume|fail: tell stallfs, wait until it has
+# switched; prints the time it had (at=) and its state
+iosat_dev_fuse_mode() {
+	local name=$1 want=$2 sig pid seq0 seq i
+	iosat_valid_name "$name"
+	[[ $(iosat_state_get "$name" kind) == fuse ]] || iosat_die "'$name' is not a fuse device"
+	case $want in
+	stall) sig=USR1 ;;
+	resume) sig=USR2 want=pass ;;
+	fail) sig=RTMIN ;;
+	*) iosat_die "invalid mode '$want'" ;;
+	esac
+	pid=$(iosat_stallfs_pid "$name")
+	[[ -n $pid ]] || { echo "error: no live stallfs for '$name'" >&2; exit 3; }
+	seq0=$(iosat_stallfs_state "$name" seq)
+	kill -s "$sig" "$pid"
+	for ((i = 0; i < 200; i++)); do
+		seq=$(iosat_stallfs_state "$name" seq)
+		[[ -n $seq && $seq != "$seq0" && $(iosat_stallfs_state "$name" mode) == "$want" ]] && break
+		sleep 0.01
+	done
+	[[ $(iosat_stallfs_state "$name" mode) == "$want" ]] ||
+		{ echo "error: stallfs $pid did not switch to $want" >&2; exit 1; }
+	echo "at=$(date +%s.%N)"
+	cat "$(iosat_state_dir "$name")/stallfs.state"
+}
+
+# iosat_fuse_release NAME: let whatever stallfs holds go; a daemon that does
+# not answer is killed (the kernel then fails its requests): either way no
+# process stays in D on the device
+iosat_fuse_release() {
+	local name=$1 pid i
+	pid=$(iosat_stallfs_pid "$name")
+	[[ -n $pid ]] || return 0
+	[[ $(iosat_stallfs_state "$name" mode) == pass ]] && return 0
+	kill -USR2 "$pid" 2>/dev/null || true
+	for ((i = 0; i < 100; i++)); do
+		[[ $(iosat_stallfs_state "$name" mode) == pass ]] && return 0
+		sleep 0.03
+	done
+	iosat_log "stallfs $pid does not answer: killing it (its requests fail)"
+	kill -KILL "$pid" 2>/dev/null || true
+}
+
+# iosat_fuse_destroy NAME: after the ext4 mount is gone: the loops on the FUSE
+# file, the FUSE mount, the daemon
+iosat_fuse_destroy() {
+	local name=$1 sd fmnt pid l i
+	sd=$(iosat_state_dir "$name")
+	fmnt="$sd/fuse"
+	for l in $(iosat_loops_on "$fmnt/disk"); do
+		iosat_loop_detach_if_ours "$l" "$fmnt/disk"
+	done
+	pid=$(iosat_stallfs_pid "$name")
+	if iosat_fuse_mounted "$fmnt"; then
+		# the daemon sees the unmount and exits
+		umount "$fmnt" 2>/dev/null || {
+			iosat_log "warning: $fmnt busy, lazy unmount"
+			umount -l "$fmnt" || true
+		}
+	fi
+	if [[ -n $pid ]]; then
+		for ((i = 0; i < 50; i++)); do
+			kill -0 "$pid" 2>/dev/null || break
+			sleep 0.1
+		done
+		if kill -0 "$pid" 2>/dev/null; then
+			kill -TERM "$pid" 2>/dev/null || true
+			sleep 1
+			kill -KILL "$pid" 2>/dev/null || true
+		fi
+	fi
+	rm -f -- "$sd/stallfs.state" "$sd/stallfs.state.tmp"
+}
+
 # ---------------------------------------------------------------- destroy
 
 # iosat_pids_using DIR: pids with cwd, root, an open file or a mapping under DIR
@@ -433,8 +588,12 @@ iosat_dev_destroy() {
 	sd=$(iosat_state_dir "$name")
 	backing="$IOSAT_BACKING_ROOT/$name.img"
 	mnt="$sd/mnt"
+	# a stalled network volume lets go first: nothing may wait on it forever
+	iosat_fuse_release "$name"
 	# mounts first: whatever the state file says, anything mounted at our mnt is ours
 	iosat_umount_ours "$mnt"
+	# then what is under a fuse device's loop: the FUSE mount and its daemon
+	iosat_fuse_destroy "$name"
 	lower=$(iosat_state_get "$name" lower)
 	lmm=$(iosat_state_get "$name" lower_majmin)
 	dev=$(iosat_state_get "$name" dev)
@@ -478,6 +637,8 @@ iosat_dev_destroy() {
 	if [[ -d $sd ]]; then
 		if mountpoint -q "$mnt" 2>/dev/null; then
 			iosat_log "warning: $mnt still mounted, keeping $sd"
+		elif iosat_fuse_mounted "$sd/fuse"; then
+			iosat_log "warning: $sd/fuse still mounted, keeping $sd"
 		else
 			rm -rf --one-file-system -- "$sd"
 		fi
@@ -654,6 +815,11 @@ iosat_dev_status() {
 				line+=" read_iops=$(iosat_blkio_current blkio.throttle.read_iops_device "$lmm")"
 				line+=" write_iops=$(iosat_blkio_current blkio.throttle.write_iops_device "$lmm")"
 			fi
+		fi
+		if [[ $kind == fuse ]]; then
+			local sp
+			sp=$(iosat_stallfs_pid "$n")
+			line+=" stallfs_pid=${sp:-0} stallfs_mode=$([[ -n $sp ]] && iosat_stallfs_state "$n" mode || echo -)"
 		fi
 		line+=" mnt=${mnt:--} mounted=$(mountpoint -q "${mnt:-/nonexistent}" 2>/dev/null && echo 1 || echo 0)"
 		line+=" backing=$(iosat_state_get "$n" backing)"
