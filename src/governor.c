@@ -9,7 +9,12 @@
  *	- its IOPS (reads + writes, smoothed) reach ENTER_IOPS of its ceiling
  *	  (iosat.iops_limit, or its entry in iosat.device_iops_limits), or
  *	- its read latency (smoothed await) exceeds iosat.latency_target, or
- *	- its average queue depth exceeds iosat.queue_depth_target.
+ *	- its average queue depth exceeds iosat.queue_depth_target, or
+ *	- it is stalled: requests in flight and none completed for
+ *	  IOSAT_STALL_MS (the pressure is the stall's length over that).  A
+ *	  stalled device gives no latency (latency is measured at completion)
+ *	  and its IOPS fall to zero: without this, a volume that stopped
+ *	  answering would look idle, and heavy statements would pile into D.
  * Hysteresis keeps the verdict from flapping: saturation starts on the
  * first pressed sample, and ends only after every device has stayed below
  * the lower thresholds (EXIT_IOPS of the ceiling, EXIT_LATENCY of the
@@ -125,6 +130,13 @@ device_pressure(const IosatDevice *d, double *iops, double *lat,
 					 d->smooth.aqu_sz, iosat_queue_depth_target);
 		}
 	}
+	/* a stall is the reason, whatever the other figures say */
+	if (d->stalled_since != 0)
+	{
+		p = Max(p, d->stall_ms / IOSAT_STALL_MS);
+		snprintf(why, whylen, "stalled: %lld requests in flight, none completed for %.1f s",
+				 (long long) (d->inflight_r + d->inflight_w), d->stall_ms / 1000.0);
+	}
 	return p;
 }
 
@@ -132,6 +144,8 @@ device_pressure(const IosatDevice *d, double *iops, double *lat,
 static bool
 device_calm(const IosatDevice *d, double iops, double lat)
 {
+	if (d->stalled_since != 0)
+		return false;
 	if (d->iops_limit > 0 && iops > d->iops_limit * EXIT_IOPS)
 		return false;
 	if (iosat_latency_target_ms > 0 && lat > iosat_latency_target_ms * EXIT_LATENCY)

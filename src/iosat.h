@@ -26,6 +26,14 @@
 #define IOSAT_NOTE_LEN			128
 #define IOSAT_ERROR_LEN			256
 
+/*
+ * A device is stalled when requests have been in flight at it and none has
+ * completed for this long: a network volume that stopped answering, a
+ * failing disk retrying, a hung controller.  No latency can be measured then
+ * (latency is known at completion), so the other signals stay silent.
+ */
+#define IOSAT_STALL_MS			1000
+
 /* roles a device plays for this cluster */
 #define IOSAT_ROLE_DATA			0x01
 #define IOSAT_ROLE_WAL			0x02
@@ -116,6 +124,14 @@ typedef struct IosatDevice
 	IosatRates	last;			/* the last interval */
 	IosatRates	smooth;			/* exponentially smoothed */
 	uint64		samples;		/* rates computed so far */
+
+	/*
+	 * For how long requests have been in flight with none completed (0: a
+	 * request completed in the last interval, or none is in flight), and,
+	 * once that reaches IOSAT_STALL_MS, since when (0: not stalled).
+	 */
+	double		stall_ms;
+	TimestampTz stalled_since;
 
 	IosatBpfFigures bpf;		/* when source == IOSAT_SOURCE_BPF */
 } IosatDevice;

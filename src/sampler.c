@@ -11,15 +11,26 @@
  * are measured on CLOCK_MONOTONIC, so a wall-clock jump cannot make a rate
  * negative or huge.  A device that vanishes, a file that cannot be read or
  * parsed, or a counter that goes backwards is reported in iosat_devices
- * and iosat_status, logged once, and survived.
+ * and iosat_status, logged once, and survived.  So is a device that stops
+ * completing requests (stalled: requests in flight, none completed for
+ * IOSAT_STALL_MS).
+ *
+ * The loop touches nothing in the data directory: /sys, /proc and, for a
+ * tablespace created or dropped, an inotify watch on pg_tblspc.  When the
+ * data directory's device stops answering, every process that reads or
+ * writes it sleeps in D; the sampler must go on sampling, and judging, so
+ * that it can say so.
  *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
 
+#include <fcntl.h>
 #include <math.h>
+#include <sys/inotify.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "miscadmin.h"
 #include "pgstat.h"
@@ -50,7 +61,12 @@ typedef struct DevLocal
 	bool		have_prev;
 	KDiskStat	prev;
 	double		prev_mono_ms;
+	int64		prev_inflight;
 	IosatDevStatus last_logged;
+	/* requests in flight and none completed since stall_start (monotonic) */
+	bool		stalling;
+	double		stall_start;
+	bool		stall_logged;	/* "is stalled" logged, "again" not yet */
 } DevLocal;
 
 static DevLocal devlocal[IOSAT_MAX_DEVICES];
@@ -349,6 +365,70 @@ read_queue_attrs(IosatDevice *d, int64 *nr_requests, int *rotational,
 		scheduler[0] = '\0';
 }
 
+/*
+ * How long requests have been in flight at a device with none completed.
+ * If none completed since the last sample and requests are in flight now,
+ * the stall began at the last sample when requests were in flight then too
+ * (one of them is still waiting), else now.  A completion, nothing in
+ * flight, or counters that cannot be compared end it.
+ */
+static double
+stall_duration(DevLocal *l, const KDiskStat *st, int64 inflight, double now_mono)
+{
+	uint64		dr,
+				dw,
+				dd,
+				df;
+
+	if (!l->have_prev || inflight <= 0 ||
+		!kcounter_delta(l->prev.rd_ios, st->rd_ios, &dr) ||
+		!kcounter_delta(l->prev.wr_ios, st->wr_ios, &dw) ||
+		!kcounter_delta(l->prev.dc_ios, st->dc_ios, &dd) ||
+		!kcounter_delta(l->prev.fl_ios, st->fl_ios, &df) ||
+		dr + dw + dd + df > 0)
+	{
+		l->stalling = false;
+		return 0.0;
+	}
+	if (!l->stalling)
+	{
+		l->stalling = true;
+		l->stall_start = l->prev_inflight > 0 ? l->prev_mono_ms : now_mono;
+	}
+	return now_mono - l->stall_start;
+}
+
+/* log the start of a stall once, and its end once */
+static void
+note_stall(IosatDevice *d, DevLocal *l, double stall_ms, int64 inflight,
+		   double now_mono)
+{
+	if (stall_ms >= IOSAT_STALL_MS && !l->stall_logged)
+	{
+		char		msg[IOSAT_ERROR_LEN];
+
+		snprintf(msg, sizeof(msg),
+				 "device \"%s\" (%u:%u) is stalled: %lld requests in flight, none completed for %.1f s",
+				 d->name, d->major, d->minor, (long long) inflight, stall_ms / 1000.0);
+		iosat_set_error(msg);
+		ereport(LOG,
+				(errmsg("iosat: device \"%s\" (%u:%u) is stalled",
+						d->name, d->major, d->minor),
+				 errdetail("%lld requests have been in flight with none completed for %.1f s.",
+						   (long long) inflight, stall_ms / 1000.0)));
+		l->stall_logged = true;
+	}
+	else if (stall_ms < IOSAT_STALL_MS && l->stall_logged)
+	{
+		ereport(LOG,
+				(errmsg("iosat: device \"%s\" (%u:%u) completes requests again",
+						d->name, d->major, d->minor),
+				 errdetail("It was stalled for about %.1f s.",
+						   (now_mono - l->stall_start) / 1000.0)));
+		l->stall_logged = false;
+	}
+}
+
 /* sample one device; returns false if it needs re-discovery */
 static bool
 sample_device(int i, double now_mono, TimestampTz now, uint64 sampleno)
@@ -371,6 +451,8 @@ sample_device(int i, double now_mono, TimestampTz now, uint64 sampleno)
 	char		scheduler[IOSAT_NAME_LEN];
 	IosatBpfFigures bpf;
 	bool		have_bpf;
+	int64		inflight;
+	double		stall_ms;
 
 	if (d->status == IOSAT_DEV_NO_BLOCK_DEVICE || d->status == IOSAT_DEV_NOT_FOUND)
 		return d->status != IOSAT_DEV_NOT_FOUND;
@@ -395,6 +477,8 @@ sample_device(int i, double now_mono, TimestampTz now, uint64 sampleno)
 	iosat_sysfs_path(path, sizeof(path), "/block/%s/inflight", d->name);
 	have_inflight = read_kernel_file(path, buf, sizeof(buf), &n) &&
 		kparse_inflight(buf, n, &inr, &inw);
+	inflight = have_inflight ? (int64) (inr + inw) : (int64) st.in_flight;
+	stall_ms = stall_duration(l, &st, inflight, now_mono);
 
 	strlcpy(scheduler, d->scheduler, sizeof(scheduler));
 	if (sampleno % QUEUE_ATTR_EVERY == 0 || d->nr_requests < 0)
@@ -408,6 +492,10 @@ sample_device(int i, double now_mono, TimestampTz now, uint64 sampleno)
 					sizeof(note));
 	}
 	status = have_rates || d->samples > 0 ? IOSAT_DEV_OK : IOSAT_DEV_WARMING;
+	if (stall_ms >= IOSAT_STALL_MS && note[0] == '\0')
+		snprintf(note, sizeof(note),
+				 "stalled: %lld requests in flight, none completed for %.1f s",
+				 (long long) inflight, stall_ms / 1000.0);
 
 	/* latency distribution, queue depths, requeues: from iosatd's maps */
 	have_bpf = iosat_bpf_sample_device(d->major, d->minor, &bpf) && have_rates;
@@ -422,6 +510,9 @@ sample_device(int i, double now_mono, TimestampTz now, uint64 sampleno)
 	d->stat_fields = st.nfields;
 	d->inflight_r = have_inflight ? (int64) inr : (int64) st.in_flight;
 	d->inflight_w = have_inflight ? (int64) inw : 0;
+	d->stall_ms = stall_ms;
+	d->stalled_since = stall_ms >= IOSAT_STALL_MS ?
+		now - (TimestampTz) (stall_ms * 1000.0) : 0;
 	d->nr_requests = nr_requests;
 	d->rotational = rotational;
 	strlcpy(d->scheduler, scheduler, IOSAT_NAME_LEN);
@@ -443,8 +534,10 @@ sample_device(int i, double now_mono, TimestampTz now, uint64 sampleno)
 
 	l->prev = st;
 	l->prev_mono_ms = now_mono;
+	l->prev_inflight = inflight;
 	l->have_prev = true;
 	note_status(i, d, status, note);
+	note_stall(d, l, stall_ms, inflight, now_mono);
 	return true;
 
 publish_error:
@@ -453,8 +546,12 @@ publish_error:
 	d->source = IOSAT_SOURCE_NONE;
 	strlcpy(d->note, note, IOSAT_NOTE_LEN);
 	d->sample_time = now;
+	d->stall_ms = 0;
+	d->stalled_since = 0;
 	iosat_seq_end_write(&d->changecount);
 	l->have_prev = false;
+	l->stalling = false;
+	l->stall_logged = false;
 	note_status(i, d, status, note);
 	return status != IOSAT_DEV_VANISHED;
 }
@@ -514,14 +611,75 @@ sample_psi(double now_mono, TimestampTz now)
 	psi_local.have_prev = true;
 }
 
-/* has a tablespace been created or dropped since we looked? */
+/*
+ * Has a tablespace been created or dropped since we looked?  An inotify
+ * watch on pg_tblspc answers without a system call on the data directory
+ * (reading the watch's queue never waits for the file system); where inotify
+ * cannot be had, fstat() of pg_tblspc held open, which needs no path lookup.
+ * A plain stat("pg_tblspc") at every sample would put the sampler in D with
+ * everyone else once the directory's entry has left the cache of a device
+ * that stopped answering.
+ */
+static int	tblspc_watch_fd = -1;
+static int	tblspc_dir_fd = -1;
+
+static void
+tablespaces_watch(void)
+{
+	if (tblspc_watch_fd < 0 && tblspc_dir_fd < 0)
+	{
+		tblspc_watch_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+		if (tblspc_watch_fd >= 0 &&
+			inotify_add_watch(tblspc_watch_fd, "pg_tblspc",
+							  IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO |
+							  IN_DELETE_SELF | IN_MOVE_SELF | IN_ONLYDIR) < 0)
+		{
+			close(tblspc_watch_fd);
+			tblspc_watch_fd = -1;
+		}
+		if (tblspc_watch_fd < 0)
+			tblspc_dir_fd = open("pg_tblspc", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	}
+}
+
 static bool
 tablespaces_changed(struct timespec *last)
 {
 	struct stat st;
 	bool		changed;
 
-	if (stat("pg_tblspc", &st) != 0)
+	if (tblspc_watch_fd >= 0)
+	{
+		union
+		{
+			struct inotify_event ev;
+			char		buf[4096];
+		}			u;
+		ssize_t		n;
+
+		changed = false;
+		while ((n = read(tblspc_watch_fd, u.buf, sizeof(u.buf))) > 0)
+		{
+			changed = true;
+			/* pg_tblspc itself replaced: watch the new one after discovery */
+			for (char *p = u.buf; p < u.buf + n;)
+			{
+				struct inotify_event *ev = (struct inotify_event *) p;
+
+				if (ev->mask & (IN_IGNORED | IN_DELETE_SELF | IN_MOVE_SELF))
+				{
+					close(tblspc_watch_fd);
+					tblspc_watch_fd = -1;
+					break;
+				}
+				p += sizeof(struct inotify_event) + ev->len;
+			}
+			if (tblspc_watch_fd < 0)
+				break;
+		}
+		return changed;
+	}
+	if (tblspc_dir_fd < 0 || fstat(tblspc_dir_fd, &st) != 0)
 		return false;
 	changed = st.st_mtim.tv_sec != last->tv_sec ||
 		st.st_mtim.tv_nsec != last->tv_nsec;
@@ -561,6 +719,7 @@ iosat_sampler_main(Datum arg)
 			(errmsg("iosat sampler started (interval %d ms)",
 					iosat_sample_interval_ms)));
 
+	tablespaces_watch();
 	(void) tablespaces_changed(&tblspc_mtime);
 	last_discovery = mono_ms();
 	next_due = mono_ms();
@@ -598,6 +757,7 @@ iosat_sampler_main(Datum arg)
 			need_discovery = true;
 		if (need_discovery)
 		{
+			tablespaces_watch();
 			discover();
 			need_discovery = false;
 			last_discovery = now_mono;

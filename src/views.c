@@ -259,6 +259,7 @@ iosat_devices_srf(PG_FUNCTION_ARGS)
 			iosat_put_null(&row);
 		iosat_put_timestamp(&row, d.sample_time);
 		put_bpf(&row, &d.bpf, d.source == IOSAT_SOURCE_BPF);
+		iosat_put_timestamp(&row, d.source != IOSAT_SOURCE_NONE ? d.stalled_since : 0);
 
 		Assert(row.n == row.natts);
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc,

@@ -68,7 +68,9 @@ CREATE FUNCTION iosat_devices(
     OUT bpf_r_iops float8,
     OUT bpf_w_iops float8,
     OUT requeues_ps float8,
-    OUT bpf_errors int8
+    OUT bpf_errors int8,
+    -- requests in flight and none completed since then, for at least 1 s
+    OUT stalled_since timestamptz
 )
 RETURNS SETOF record
 AS 'MODULE_PATHNAME', 'iosat_devices_srf'

@@ -1,4 +1,5 @@
-# The sampler's arithmetic and its survival of bad kernel files, made
+# The sampler's arithmetic and its survival of bad kernel files (and of a
+# device that stops completing requests), made
 # deterministic with a fixture sysfs/procfs tree (iosat.sysfs_root and
 # iosat.procfs_root) whose counters this test advances at known rates.
 # The parsing and derivation code is the production code; only the root
@@ -108,6 +109,8 @@ is( $node->safe_psql('postgres',
 		'SELECT psi_some_avg10, psi_full_avg10 FROM iosat_devices LIMIT 1'),
 	'12.5|2', 'PSI averages parsed');
 waitpid($child, 0);
+# the load is over: nothing in flight (in flight with no completions is a stall)
+$fx->put('sys/block/fake0/inflight', "       0        0\n");
 
 # --- the 11-field layout of old kernels, still at 100 r/s
 $child = advance(4, rd_ios => 100, rd_ticks => 100, nfields => 11);
@@ -140,6 +143,47 @@ ok( wait_until(
 		},
 		10),
 	'sampler kept sampling');
+
+# --- a stall: requests in flight and none completed, as when a network
+# volume stops answering. No latency can be measured (it is known at
+# completion) and IOPS fall to zero, yet the device must count as pressed
+{
+	my $logoff = -s $node->logfile;
+	ok( wait_until(
+			sub { $node->safe_psql('postgres', 'SELECT NOT saturated FROM iosat_admission') eq 't' },
+			20),
+		'before the stall the device is not saturated');
+	$fx->put('sys/block/fake0/inflight', "       6        2\n");
+	my $t0 = time();
+	ok(wait_until(sub { row('fake0', 'stalled_since IS NOT NULL') eq 't' }, 10),
+		'a device with requests in flight and no completions is reported stalled');
+	my $took = time() - $t0;
+	cmp_ok($took, '>=', 0.9, sprintf('not before a second without completions (%.2f s)', $took));
+	cmp_ok($took, '<=', 5, 'nor long after');
+	like(row('fake0', 'note'), qr/^stalled: 8 requests in flight, none completed for [0-9.]+ s$/,
+		'the note says how many requests wait, and for how long');
+	is(row('fake0', 'r_iops_last || status'), '0ok', 'no completions; the device is still sampled');
+	like($node->safe_psql('postgres', 'SELECT last_error FROM iosat_status'),
+		qr/fake0.*is stalled: 8 requests in flight/, 'last_error names the stalled device');
+	my ($sat, $reason, $p) = split /\|/,
+	  $node->safe_psql('postgres', 'SELECT saturated, reason, pressure FROM iosat_admission');
+	is($sat, 't', 'the governor counts a stalled device as saturated');
+	like($reason, qr/^stalled: 8 requests in flight, none completed for/, 'and gives the stall as the reason');
+	cmp_ok($p, '>=', 1, "pressure >= 1 ($p)");
+	my $child = advance(2, rd_ios => 100, rd_ticks => 100 * 5);
+	ok(wait_until(sub { row('fake0', 'stalled_since IS NULL') eq 't' }, 10),
+		'completions end the stall');
+	waitpid($child, 0);
+	$fx->put('sys/block/fake0/inflight', "       0        0\n");
+	ok( wait_until(
+			sub { $node->safe_psql('postgres', 'SELECT NOT saturated FROM iosat_admission') eq 't' },
+			10),
+		'and the saturation');
+	my $log = slurp_file($node->logfile, $logoff);
+	my @on = $log =~ /iosat: device "fake0" \(250:0\) is stalled/g;
+	my @off = $log =~ /iosat: device "fake0" \(250:0\) completes requests again/g;
+	is(scalar(@on) . ' ' . scalar(@off), '1 1', 'the stall and its end are logged once each');
+}
 
 # --- a 32-bit counter wrap (the kernel's unsigned long on 32 bits):
 # 50 reads across the wrap must read as 50 reads, not 4 billion
