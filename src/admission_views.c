@@ -100,6 +100,7 @@ iosat_queries_srf(PG_FUNCTION_ARGS)
 
 	iosat_check_loaded();
 	InitMaterializedSRF(fcinfo, 0);
+	iosat_query_flush();		/* this backend's own calls are shown too */
 	t = iosat_query_table();
 	for (int i = 0; i < t->size; i++)
 	{
@@ -154,6 +155,7 @@ iosat_queries_reset(PG_FUNCTION_ARGS)
 	IosatQueryTable *t;
 
 	iosat_check_loaded();
+	iosat_query_flush();		/* this backend's cached calls go too */
 	t = iosat_query_table();
 	for (int i = 0; i < t->size; i++)
 	{

@@ -55,7 +55,9 @@ extern IosatQueryEntry *iosat_query_find(uint64 queryid);
 /* lock-free: finds or claims an entry; NULL when the table is full */
 extern IosatQueryEntry *iosat_query_enter(uint64 queryid);
 extern IosatQueryTable *iosat_query_table(void);
+/* backend-local cache in front of the table; see querystats.c */
 extern void iosat_query_record(uint64 queryid, uint64 blocks, uint64 rows);
+extern void iosat_query_flush(void);
 extern void iosat_query_note_decision(uint64 queryid, IosatDecision d);
 extern const char *iosat_decision_name(IosatDecision d);
 

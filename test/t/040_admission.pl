@@ -329,6 +329,48 @@ like(leaves_queue('statement_timeout while queued',
 	is($q, 't|t|t', 'iosat_queries learns calls, blocks and decisions');
 }
 
+# --- a backend publishes what it learned in batches (querystats.c): the
+# first call of a queryid at once, then every 32 cheap calls; a heavy call
+# at once; everything when it looks at iosat_queries itself or exits
+{
+	my $qid_of = sub {
+		my $plan = $node->safe_psql('postgres', "EXPLAIN (VERBOSE, COSTS OFF) $_[0]");
+		$plan =~ /Query Identifier: (-?\d+)/ or die "no query identifier in: $plan";
+		return $1;
+	};
+	my $cheap = 'SELECT v FROM t WHERE id = 7';
+	my $spill = 'SELECT count(*) FROM (SELECT g FROM generate_series(1, 100000) g ORDER BY g DESC) s';
+	my ($cheap_id, $spill_id) = map { $qid_of->($_) } $cheap, $spill;
+	my $calls = sub {
+		$node->safe_psql('postgres',
+			"SELECT coalesce(sum(calls), 0) FROM iosat_queries WHERE queryid = $_[0]");
+	};
+	$node->safe_psql('postgres', 'SELECT iosat_queries_reset()');
+	my $s = $node->background_psql('postgres');
+	$s->query_safe($cheap) for 1 .. 40;
+	is($calls->($cheap_id), 33,
+		'another session sees the first call and one batch of 32 of 40 cheap calls');
+	is( $s->query_safe("SELECT calls FROM iosat_queries WHERE queryid = $cheap_id"),
+		40, 'the session itself sees all 40 in iosat_queries');
+	is($calls->($cheap_id), 40, 'looking at the view published the rest');
+
+	# a call that reads at least iosat.cheap_reads blocks (temp blocks of a
+	# spilled sort here) is published at once
+	$s->query_safe("SET work_mem = '64kB'");
+	$s->query_safe("SET iosat.cheap_reads = 1");
+	$s->query_safe($spill) for 1 .. 3;
+	is($calls->($spill_id), 3, 'each heavy call is published at once');
+	cmp_ok( $node->safe_psql('postgres',
+			"SELECT blocks_read FROM iosat_queries WHERE queryid = $spill_id"),
+		'>', 0, 'with its blocks read');
+
+	$s->query_safe($cheap) for 1 .. 5;
+	$s->quit;
+	ok($node->poll_query_until('postgres',
+			"SELECT calls = 45 FROM iosat_queries WHERE queryid = $cheap_id"),
+		'a backend publishes its cached calls when it exits');
+}
+
 calm();
 is(adm('heavy_limit'), '', 'no limit once the device is calm');
 
