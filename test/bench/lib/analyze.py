@@ -36,6 +36,10 @@ def pct(sorted_vals, q):
     return sorted_vals[lo] + (sorted_vals[hi] - sorted_vals[lo]) * (k - lo)
 
 
+def mb(kbs):
+    return kbs / 1024 if kbs is not None else None
+
+
 def fnum(x):
     try:
         return float(x)
@@ -162,6 +166,9 @@ def main():
                 "max_inflight": vmax([(fnum(s.get("inflight_r")) or 0) + (fnum(s.get("inflight_w")) or 0) for s in ss]) if ss else None,
                 "psi_some_pct": mean(col("psi_some_pct")), "psi_full_pct": mean(col("psi_full_pct")),
                 "max_procs_D": vmax(col("procs_D")), "max_load1": vmax(col("load1")),
+                "read_mbs_all": mb(mean(col("read_kbs_all"))),
+                "read_mbs_heavy": mb(mean(col("read_kbs_heavy"))),
+                "read_mbs_vacuum": mb(mean(col("read_kbs_vacuum"))),
             }
             per_cfg[ph] = row
             phase_rows.append(row)
@@ -207,7 +214,14 @@ def main():
                     rec = max(0.0, t0 + after[i]["t"] - t_stop)
                     break
         after_len = (after[-1]["t"] + WINDOW + t0 - t_stop) if after else 0
+        # the same rule applied to the baseline's own 5-s windows: how often
+        # an undisturbed window would fail it (the rule's noise floor)
+        bwins = [w for w in wins if bounds["baseline"][0] <= t0 + w["t"]
+                 and t0 + w["t"] + WINDOW <= bounds["baseline"][1]]
+        base_over = (sum(1 for w in bwins if w["p99_ms"] is not None and base_p99 is not None
+                         and w["p99_ms"] > RECOVERY_FACTOR * base_p99), len(bwins))
         rec_rows.append({
+            "baseline_windows_over": f"{base_over[0]}/{base_over[1]}",
             "config": cfg, "baseline_p99_ms": base_p99, "storm_p99_ms": storm_p99,
             "after_p99_ms": per_cfg["after"]["p99_ms"],
             "ratio": (storm_p99 / base_p99) if base_p99 and storm_p99 else None,
@@ -257,16 +271,16 @@ def main():
     L.append("# Storm benchmark: IOPS death spiral, side by side\n")
     L.append("```\n" + machine.strip() + "\n```\n")
     L.append("## Spiral and recovery (cheap OLTP transaction, latency incl. schedule lag)\n")
-    L.append("| config | baseline p99 | storm p99 | storm/baseline | after p99 | recovery (p99 ≤ 1.5× baseline) | aborted clients |")
-    L.append("|---|---|---|---|---|---|---|")
+    L.append("| config | baseline p99 | storm p99 | storm/baseline | after p99 | recovery (p99 ≤ 1.5× baseline) | baseline windows over 1.5× | aborted clients |")
+    L.append("|---|---|---|---|---|---|---|---|")
     for r in rec_rows:
         rec = (f"{r['recovery_s']:.0f} s" if r["recovery_s"] is not None
                else f"not recovered in {r['after_len_s']:.0f} s")
         ratio = f"{r['ratio']:.0f}×" if r["ratio"] is not None else "-"
         L.append(f"| {r['config']} | {fmt_ms(r['baseline_p99_ms'])} | {fmt_ms(r['storm_p99_ms'])} | {ratio} | "
-                 f"{fmt_ms(r['after_p99_ms'])} | {rec} | {r['aborted_clients']} |")
+                 f"{fmt_ms(r['after_p99_ms'])} | {rec} | {r['baseline_windows_over']} | {r['aborted_clients']} |")
     for cfg, reason in unavailable:
-        L.append(f"| {cfg} | config unavailable: {reason} | | | | | |")
+        L.append(f"| {cfg} | config unavailable: {reason} | | | | | | |")
     L.append("")
     for r in rec_rows:
         if r.get("cache_drops"):
@@ -278,17 +292,20 @@ def main():
     L.append("tps = cheap transactions completed per second; errors = failed cheap transactions "
              "(aborted pgbench clients are in the table above); heavy = report queries completed / "
              "errors (rejections) in the phase; device figures are averages of per-second samples of the "
-             "throttled device (loopA), r_await weighted by reads; PSI = /proc/pressure/io some, system-wide.\n")
-    L.append("| config | phase | tps | p50 | p95 | p99 | errors | heavy ok/err | max backends | max IO wait | max Lock wait | r IOPS | w IOPS | aqu-sz (max) | r_await | PSI some | max D | max load1 |")
-    L.append("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+             "throttled device (loopA), r_await weighted by reads; PSI = /proc/pressure/io some, system-wide; "
+             "reads MB/s = bytes the server's processes caused to be read from storage (/proc/<pid>/io read_bytes), "
+             "all / heavy report queries / VACUUM.\n")
+    L.append("| config | phase | tps | p50 | p95 | p99 | errors | heavy ok/err | max backends | max IO wait | max Lock wait | r IOPS | w IOPS | aqu-sz (max) | r_await | PSI some | max D | max load1 | reads MB/s all/heavy/vac |")
+    L.append("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for r in phase_rows:
         L.append(f"| {r['config']} | {r['phase']} | {fmt(r['tps'], 1)} | {fmt_ms(r['p50_ms'])} | {fmt_ms(r['p95_ms'])} | "
                  f"{fmt_ms(r['p99_ms'])} | {r['failed_tx']} | {r['heavy_done']}/{r['heavy_errors']} | {fmt(r['max_backends'])} | "
                  f"{fmt(r['max_wait_io'])} | {fmt(r['max_wait_lock'])} | {fmt(r['r_iops'])} | {fmt(r['w_iops'])} | "
                  f"{fmt(r['aqu_sz'], 1)} ({fmt(r['max_aqu_sz'], 0)}) | {fmt_ms(r['r_await_ms'])} | {fmt(r['psi_some_pct'])}% | "
-                 f"{fmt(r['max_procs_D'])} | {fmt(r['max_load1'], 1)} |")
+                 f"{fmt(r['max_procs_D'])} | {fmt(r['max_load1'], 1)} | "
+                 f"{fmt(r['read_mbs_all'], 1)}/{fmt(r['read_mbs_heavy'], 1)}/{fmt(r['read_mbs_vacuum'], 1)} |")
     for cfg, reason in unavailable:
-        L.append(f"| {cfg} | - | config unavailable: {reason} |" + " |" * 15)
+        L.append(f"| {cfg} | - | config unavailable: {reason} |" + " |" * 16)
     L.append("")
     if plots:
         L.append("## Plots\n")

@@ -30,16 +30,21 @@ PG_QUERY = (
     " count(*) FILTER (WHERE wait_event_type = 'LWLock'),"
     " count(*) FILTER (WHERE wait_event_type = 'Extension'),"
     " count(*) FILTER (WHERE backend_type = 'client backend' AND state = 'active' AND wait_event IS NULL),"
-    " count(*) FILTER (WHERE backend_type = 'autovacuum worker')"
+    " count(*) FILTER (WHERE backend_type = 'autovacuum worker'),"
+    " coalesce(string_agg(pid::text, ' ') FILTER (WHERE application_name = 'storm_heavy'), ''),"
+    " coalesce(string_agg(pid::text, ' ') FILTER (WHERE application_name = 'storm_vacuum'"
+    "   OR backend_type = 'autovacuum worker'), '')"
     " FROM pg_stat_activity WHERE pid <> pg_backend_pid();"
 )
 PG_COLS = ["backends", "active", "wait_io", "wait_datafileread", "wait_lock",
            "wait_lwlock", "wait_extension", "active_cpu", "autovacuum"]
+PID_COLS = ["heavy_pids", "vacuum_pids"]  # not written: used for the read rates
 
 COLS = (["ts", "r_iops", "w_iops", "r_await_ms", "w_await_ms", "aqu_sz", "util_pct",
          "inflight_r", "inflight_w", "lower_r_iops", "lower_w_iops", "lower_inflight",
          "psi_some_pct", "psi_full_pct", "load1", "procs_D", "procs_R", "procs"]
-        + PG_COLS + ["pg_age_s", "memcg_cache_mb", "memcg_rss_mb"])
+        + PG_COLS + ["pg_age_s", "memcg_cache_mb", "memcg_rss_mb",
+                     "read_kbs_all", "read_kbs_heavy", "read_kbs_vacuum"])
 
 
 def read_stat(dev):
@@ -87,8 +92,21 @@ def postmaster_pid(pidfile):
         return None
 
 
-def proc_states(ppid):
-    """Kernel states of the postmaster and its children."""
+def read_bytes(pid):
+    """Bytes the process caused to be read from storage (/proc/<pid>/io)."""
+    try:
+        with open(f"/proc/{pid}/io") as f:
+            for line in f:
+                if line.startswith("read_bytes:"):
+                    return int(line.split()[1])
+    except (OSError, ValueError):
+        pass
+    return None
+
+
+def proc_states(ppid, rb=None):
+    """Kernel states of the postmaster and its children; with rb (a dict),
+    also each one's read_bytes by pid."""
     d = r = n = 0
     if ppid is None:
         return "", "", ""
@@ -104,6 +122,10 @@ def proc_states(ppid):
         if int(p) != ppid and int(rest[1]) != ppid:
             continue
         n += 1
+        if rb is not None:
+            b = read_bytes(p)
+            if b is not None:
+                rb[int(p)] = b
         if rest[0] == "D":
             d += 1
         elif rest[0] == "R":
@@ -144,7 +166,7 @@ class PgPoller(threading.Thread):
                             rows.append(line)
                     if rows:
                         vals = rows[-1].split("|")
-                        if len(vals) == len(PG_COLS):
+                        if len(vals) == len(PG_COLS) + len(PID_COLS):
                             self.latest = vals
                             self.latest_ts = t0
                     time.sleep(max(0.0, 1.0 - (time.time() - t0)))
@@ -185,6 +207,7 @@ def main():
     prev, _ = read_stat(a.dev)
     prev_lower, _ = read_stat(a.lower) if a.lower else (None, None)
     prev_psi = read_psi()
+    prev_rb = {}
     next_t = prev_t + a.interval
     while not stop.is_set():
         stop.wait(max(0.0, next_t - time.time()))
@@ -214,13 +237,26 @@ def main():
                 row[col] = f"{min(100.0, (psi[kind] - prev_psi[kind]) / (dt * 1e4)):.1f}"
         with open("/proc/loadavg") as f:
             row["load1"] = f.read().split()[0]
-        row["procs_D"], row["procs_R"], row["procs"] = proc_states(postmaster_pid(a.pidfile) if a.pidfile else None)
+        rb = {}
+        row["procs_D"], row["procs_R"], row["procs"] = proc_states(
+            postmaster_pid(a.pidfile) if a.pidfile else None, rb)
+        # KiB/s read from storage by a set of pids, over this interval; a pid
+        # new in this interval counts from zero (it started in it)
+        def kbs(pids):
+            if dt <= 0:
+                return ""
+            return f"{sum(rb[p] - prev_rb.get(p, 0) for p in pids if p in rb) / 1024 / dt:.0f}"
+        if rb:
+            row["read_kbs_all"] = kbs(rb.keys())
         if poller and poller.latest and now - poller.latest_ts < 30:
             row.update(zip(PG_COLS, poller.latest))
             row["pg_age_s"] = f"{now - poller.latest_ts:.1f}"
+            heavy, vac = (set(int(x) for x in v.split()) for v in poller.latest[len(PG_COLS):])
+            row["read_kbs_heavy"] = kbs(heavy)
+            row["read_kbs_vacuum"] = kbs(vac)
         row["memcg_cache_mb"], row["memcg_rss_mb"] = read_memcg(a.memcg)
         out.write(",".join(str(row.get(c, "")) for c in COLS) + "\n")
-        prev_t, prev, prev_lower, prev_psi = now, cur, cur_lower, psi
+        prev_t, prev, prev_lower, prev_psi, prev_rb = now, cur, cur_lower, psi, rb
     if poller:
         poller.stop = True
     out.close()
