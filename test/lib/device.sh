@@ -306,12 +306,10 @@ iosat_dev_mkfs_mount() {
 	echo "$mnt"
 }
 
-iosat_dev_loop_create() {
-	local name=$1 size=$2 backing dev mnt
-	iosat_valid_name "$name"
-	iosat_valid_uint "$size" "$IOSAT_MIN_SIZE_MB" "$IOSAT_MAX_SIZE_MB" SIZE_MB
-	backing=$(iosat_dev_prepare "$name" "$size" loop)
-	dev=$(iosat_loop_attach "$backing") || iosat_die "losetup failed"
+# iosat_dev_finish NAME DEV: record DEV, put ext4 on it, mount it, and print
+# what the callers parse (name=, dev=, majmin=, mnt=)
+iosat_dev_finish() {
+	local name=$1 dev=$2 mnt
 	iosat_state_set "$name" dev "$dev"
 	iosat_state_set "$name" majmin "$(iosat_majmin "$dev")"
 	mnt=$(iosat_dev_mkfs_mount "$name" "$dev")
@@ -319,6 +317,15 @@ iosat_dev_loop_create() {
 	echo "dev=$dev"
 	echo "majmin=$(iosat_majmin "$dev")"
 	echo "mnt=$mnt"
+}
+
+iosat_dev_loop_create() {
+	local name=$1 size=$2 backing dev
+	iosat_valid_name "$name"
+	iosat_valid_uint "$size" "$IOSAT_MIN_SIZE_MB" "$IOSAT_MAX_SIZE_MB" SIZE_MB
+	backing=$(iosat_dev_prepare "$name" "$size" loop)
+	dev=$(iosat_loop_attach "$backing") || iosat_die "losetup failed"
+	iosat_dev_finish "$name" "$dev"
 }
 
 iosat_dev_stack_create() {
@@ -390,7 +397,7 @@ iosat_stallfs_state() { # NAME KEY
 }
 
 iosat_dev_fuse_create() {
-	local name=$1 size=$2 backing sd fmnt pid dev mnt i st
+	local name=$1 size=$2 backing sd fmnt pid dev i st
 	iosat_valid_name "$name"
 	iosat_valid_uint "$size" "$IOSAT_MIN_SIZE_MB" "$IOSAT_MAX_SIZE_MB" SIZE_MB
 	[[ -c /dev/fuse ]] || iosat_die "/dev/fuse is missing (no FUSE in this kernel or container)"
@@ -419,13 +426,7 @@ iosat_dev_fuse_create() {
 		iosat_die "stallfs did not mount $fmnt"
 	fi
 	dev=$(losetup -f --show --direct-io=on -- "$fmnt/disk") || iosat_die "losetup on $fmnt/disk failed"
-	iosat_state_set "$name" dev "$dev"
-	iosat_state_set "$name" majmin "$(iosat_majmin "$dev")"
-	mnt=$(iosat_dev_mkfs_mount "$name" "$dev")
-	echo "name=$name"
-	echo "dev=$dev"
-	echo "majmin=$(iosat_majmin "$dev")"
-	echo "mnt=$mnt"
+	iosat_dev_finish "$name" "$dev"
 	echo "stallfs_pid=$pid"
 }
 
