@@ -85,6 +85,7 @@ typedef struct Tracked
 	ResourceOwner owner;		/* the portal's: released if ExecutorEnd is not reached */
 	uint64		queryid;
 	int64		blocks_at_start;
+	bool		capped;			/* runs with iosat.heavy_io_concurrency */
 } Tracked;
 
 static Tracked tracked[MAX_HELD];
@@ -751,18 +752,35 @@ blocks_read_now(void)
 }
 
 /*
- * Start the executor with effective_io_concurrency capped at
- * iosat.heavy_io_concurrency: scans take their prefetch depth at executor
- * start (bitmap heap scans), and it is a heavy statement's prefetch depth
- * that turns a saturated device into a pile-up.  The global is restored
- * as soon as the executor has started.
+ * A heavy statement starts and runs with effective_io_concurrency capped
+ * at iosat.heavy_io_concurrency: it is a heavy statement's prefetch depth
+ * that turns a saturated device into a pile-up.  Scans take their depth
+ * when they set up: at executor start on 15-17 (bitmap heap scans), at
+ * their first row on 18 (the read stream is created then), so the cap is
+ * held across ExecutorStart and every ExecutorRun of the statement, and
+ * the session's value is put back after each (also on error).
  */
+static inline int
+capped_io_concurrency(void)
+{
+	return Min(effective_io_concurrency, Max(iosat_heavy_io_concurrency, 0));
+}
+
+static bool
+is_capped(QueryDesc *qd)
+{
+	for (int i = 0; i < ntracked; i++)
+		if (tracked[i].qd == qd)
+			return tracked[i].capped;
+	return false;
+}
+
 static void
 start_capped(QueryDesc *queryDesc, int eflags)
 {
 	int			saved = effective_io_concurrency;
 
-	effective_io_concurrency = Min(effective_io_concurrency, iosat_heavy_io_concurrency);
+	effective_io_concurrency = capped_io_concurrency();
 	PG_TRY();
 	{
 		if (prev_ExecutorStart)
@@ -832,6 +850,7 @@ iosat_ExecutorStart(QueryDesc *queryDesc, int eflags)
 			tracked[ntracked].owner = CurrentResourceOwner;
 			tracked[ntracked].queryid = queryid;
 			tracked[ntracked].blocks_at_start = blocks_read_now();
+			tracked[ntracked].capped = cap;
 			ntracked++;
 		}
 	}
@@ -851,6 +870,11 @@ static void
 iosat_ExecutorRun(QueryDesc *queryDesc, ScanDirection direction, uint64 count_
 				  IOSAT_EXECUTORRUN_EXTRA_PARAM)
 {
+	bool		cap = ntracked > 0 && is_capped(queryDesc);
+	int			saved = effective_io_concurrency;
+
+	if (cap)
+		effective_io_concurrency = capped_io_concurrency();
 	nesting_level++;
 	PG_TRY();
 	{
@@ -862,6 +886,8 @@ iosat_ExecutorRun(QueryDesc *queryDesc, ScanDirection direction, uint64 count_
 	PG_FINALLY();
 	{
 		nesting_level--;
+		if (cap)
+			effective_io_concurrency = saved;
 	}
 	PG_END_TRY();
 }

@@ -389,6 +389,17 @@ is(adm('heavy_limit'), '', 'no limit once the device is calm');
 	worker_safe("SET effective_io_concurrency = 16; SELECT count(*) FROM t");
 	is(adm('prefetch_capped') - $before, 1,
 		'not for cheap statements, monitor mode, or with the cap off');
+
+	# the cap holds while the statement runs, not only while it starts
+	# (18 sets up a bitmap heap scan's read stream at its first row)
+	is( worker_safe("SET iosat.heavy_io_concurrency = 1; SET effective_io_concurrency = 16;"
+			  . " SELECT current_setting('effective_io_concurrency') FROM t LIMIT 1;"
+			  . " SHOW effective_io_concurrency"),
+		"1\n16", 'a capped statement runs with the cap; the session keeps its value');
+	is( worker_safe("SET iosat.heavy_io_concurrency = 1; SET effective_io_concurrency = 16;"
+			  . " BEGIN; DECLARE c CURSOR FOR SELECT current_setting('effective_io_concurrency') FROM t;"
+			  . " FETCH 1 FROM c; SHOW effective_io_concurrency; FETCH 1 FROM c; COMMIT"),
+		"1\n16\n1", 'each FETCH of a capped cursor runs with the cap');
 }
 clean_state('end');
 $node->stop;
