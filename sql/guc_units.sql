@@ -7,3 +7,4 @@ ALTER SYSTEM SET iosat.sample_interval = '5ms';
 ALTER SYSTEM SET iosat.sample_interval = '2h';
 ALTER SYSTEM SET iosat.queue_timeout = '0';
 ALTER SYSTEM SET iosat.latency_target = '2min';
+ALTER SYSTEM SET iosat.bpf_max_age = -1;

@@ -28,7 +28,6 @@ ALTER SYSTEM SET iosat.procfs_root = '/proc/..';
 ALTER SYSTEM SET iosat.bpf_pin_dir = 'sys/fs/bpf/iosat';
 ALTER SYSTEM SET iosat.bpf_pin_dir = '/sys/fs/bpf/../../etc';
 ALTER SYSTEM SET iosat.bpf_pin_dir = '/sys/fs/bpf/xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx';
-ALTER SYSTEM SET iosat.bpf_max_age = -1;
 -- a good value is accepted by ALTER SYSTEM (and taken back)
 ALTER SYSTEM SET iosat.devices = 'vda, 254:0';
 ALTER SYSTEM RESET iosat.devices;
