@@ -495,8 +495,12 @@ iosat_bpf_backend_status(char *note, size_t notelen)
 			breader_init = true;
 			breader_checked = 0;
 		}
-		if (breader_checked == 0 || breader_status != IOSAT_BPF_OK ||
-			now - breader_checked >= BACKEND_REFRESH_NS)
+		/*
+		 * At most one refresh per BACKEND_REFRESH_NS, whatever the last
+		 * status: iosat_backends asks once per row, and a missing or
+		 * incompatible daemon must not cost a stat() or a map open per row.
+		 */
+		if (breader_checked == 0 || now - breader_checked >= BACKEND_REFRESH_NS)
 		{
 			breader_status = iosat_bpf_refresh(&breader, max_age_ns(),
 											   breader_err, sizeof(breader_err));

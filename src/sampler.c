@@ -781,12 +781,9 @@ iosat_sampler_main(Datum arg)
 			uint64		ns = (uint64) ((mono_ms() - pass_start) * 1e6);
 
 			pg_atomic_write_u64(&iosat_shared->pass_ns_last, ns);
-			pg_atomic_write_u64(&iosat_shared->pass_ns_sum,
-								pg_atomic_read_u64(&iosat_shared->pass_ns_sum) + ns);
-			pg_atomic_write_u64(&iosat_shared->bpf_ns_sum,
-								pg_atomic_read_u64(&iosat_shared->bpf_ns_sum) + iosat_bpf_pass_ns());
-			pg_atomic_write_u64(&iosat_shared->pass_ns_count,
-								pg_atomic_read_u64(&iosat_shared->pass_ns_count) + 1);
+			pg_atomic_fetch_add_u64(&iosat_shared->pass_ns_sum, ns);
+			pg_atomic_fetch_add_u64(&iosat_shared->bpf_ns_sum, iosat_bpf_pass_ns());
+			pg_atomic_fetch_add_u64(&iosat_shared->pass_ns_count, 1);
 		}
 
 		pg_atomic_write_u64(&iosat_shared->last_sample_time, (uint64) now);

@@ -421,11 +421,16 @@ iosat_dev_fuse_create() {
 		kill -0 "$pid" 2>/dev/null || break
 		sleep 0.05
 	done
+	# from here on a failure must not leave the root-owned daemon running
 	if ! iosat_fuse_mounted "$fmnt"; then
 		sed 's/^/stallfs: /' "$sd/stallfs.log" >&2
+		iosat_dev_destroy "$name" >/dev/null 2>&1 || true
 		iosat_die "stallfs did not mount $fmnt"
 	fi
-	dev=$(losetup -f --show --direct-io=on -- "$fmnt/disk") || iosat_die "losetup on $fmnt/disk failed"
+	dev=$(losetup -f --show --direct-io=on -- "$fmnt/disk") || {
+		iosat_dev_destroy "$name" >/dev/null 2>&1 || true
+		iosat_die "losetup on $fmnt/disk failed"
+	}
 	iosat_dev_finish "$name" "$dev"
 	echo "stallfs_pid=$pid"
 }
