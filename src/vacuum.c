@@ -40,10 +40,11 @@
  *	- VacuumCostActive false (cost delay 0, between tables, or the
  *	  wraparound failsafe fired; 16+ says which with VacuumFailsafeActive):
  *	  nothing is scaled, and VacuumCostActive is never touched;
- *	- an anti-wraparound autovacuum ("(to prevent wraparound)" in its
- *	  activity, read at each commit) is never slowed below its base, only
- *	  sped up; with track_activities off that cannot be told, and no
- *	  autovacuum is slowed;
+ *	- an anti-wraparound autovacuum (PROC_VACUUM_FOR_WRAPAROUND in its
+ *	  PGPROC, or "(to prevent wraparound)" in its activity, read at each
+ *	  commit) is never slowed below its base, only sped up; with
+ *	  track_activities off the activity cannot be read, and no autovacuum
+ *	  is slowed;
  *	- backpressure off, or no fresh multiplier (the sampler's publication
  *	  counter has not moved for longer than its staleness limit): base.
  * Costs are integers; a fractional target (base 1 at 0.5) is met on
@@ -266,26 +267,32 @@ vacuum_tick(void)
 	IosatVacState state;
 	uint32		m;
 	uint32		seq;
+	bool		wrap;
 
 	if (s == NULL || iosat_shared == NULL)
 		return;
 	g = &iosat_shared->gate;
 
-	/* a value we did not write came from the GUC machinery: the new base */
-	if (!have_written ||
-		VacuumCostPageHit != written_cost[0] ||
-		VacuumCostPageMiss != written_cost[1] ||
-		VacuumCostPageDirty != written_cost[2])
+	/*
+	 * A value we did not write came from the GUC machinery: the new base,
+	 * cost by cost (a reload rewrites only the costs set in the file; the
+	 * others still hold what we wrote, which must not become a base).
+	 */
 	{
-		if (have_written)
-			bump(&s->adoptions);
+		bool		adopted = false;
+
 		for (int c = 0; c < 3; c++)
 		{
+			if (have_written && *cost_var[c] == written_cost[c])
+				continue;
 			base_cost[c] = *cost_var[c];
 			written_cost[c] = base_cost[c];
 			carry[c] = 0;
 			pg_atomic_write_u32(&s->base[c], (uint32) base_cost[c]);
+			adopted = true;
 		}
+		if (adopted && have_written)
+			bump(&s->adoptions);
 		have_written = true;
 	}
 	bump(&s->ticks);
@@ -303,7 +310,14 @@ vacuum_tick(void)
 	pg_atomic_write_u32(&s->cost_limit, (uint32) Max(IOSAT_VACUUM_ACTIVE_LIMIT(), 0));
 	pg_atomic_write_u32(&s->cost_delay_us,
 						(uint32) Max(IOSAT_VACUUM_ACTIVE_DELAY() * 1000.0, 0.0));
-	pg_atomic_write_u32(&s->wraparound, wraparound_flag ? 1 : 0);
+	/*
+	 * Anti-wraparound: the flag vacuum_rel() sets in our own PGPROC for the
+	 * table's transaction, or the activity read at the last commit (which
+	 * a short track_activity_query_size can truncate).
+	 */
+	wrap = wraparound_flag ||
+		(MyProc != NULL && (MyProc->statusFlags & PROC_VACUUM_FOR_WRAPAROUND) != 0);
+	pg_atomic_write_u32(&s->wraparound, wrap ? 1 : 0);
 
 	if (!VacuumCostActive || IOSAT_VACUUM_FAILSAFE_ACTIVE())
 	{
@@ -331,7 +345,7 @@ vacuum_tick(void)
 	{
 		m = pg_atomic_read_u32(&g->vacuum_multiplier);
 		state = IOSAT_VACST_APPLIED;
-		if (wraparound_flag && m > IOSAT_VAC_UNIT)
+		if (wrap && m > IOSAT_VAC_UNIT)
 		{
 			m = IOSAT_VAC_UNIT;
 			state = IOSAT_VACST_WRAPAROUND;
@@ -433,16 +447,16 @@ start_ticking(IosatVacKind kind)
 	pg_atomic_write_u32(&s->adoptions, 0);
 	pg_atomic_write_u32(&s->held, 0);
 	pg_atomic_write_u32(&s->inactive, 0);
-	pg_write_barrier();
-	pg_atomic_write_u32(&s->pid, (uint32) MyProcPid);
-	pg_atomic_fetch_add_u64(&iosat_vac->workers_seen, 1);
-	my_slot = s;
-
+	/* the exit callback first: a slot is never published without it */
 	if (!exit_registered)
 	{
 		before_shmem_exit(vacuum_exit, 0);
 		exit_registered = true;
 	}
+	pg_write_barrier();
+	pg_atomic_write_u32(&s->pid, (uint32) MyProcPid);
+	pg_atomic_fetch_add_u64(&iosat_vac->workers_seen, 1);
+	my_slot = s;
 	arm();
 }
 
@@ -451,13 +465,12 @@ static void
 stop_ticking(void)
 {
 	disarm();
-	if (have_written &&
-		VacuumCostPageHit == written_cost[0] &&
-		VacuumCostPageMiss == written_cost[1] &&
-		VacuumCostPageDirty == written_cost[2])
+	/* cost by cost: one set meanwhile (SET, a reload) is left as it is */
+	if (have_written)
 	{
 		for (int c = 0; c < 3; c++)
-			*cost_var[c] = base_cost[c];
+			if (*cost_var[c] == written_cost[c])
+				*cost_var[c] = base_cost[c];
 	}
 	have_written = false;
 	release_slot();

@@ -236,16 +236,34 @@ ok(wait_until(sub { $w = worker_row('vt'); $w && $w->{m} <= 1 }, 30, 'recovery')
 note(sprintf('multiplier back to %s after %.1f s', $w->{m}, time() - $t_stop));
 # the best of up to three 2-s windows: one window can land on the device
 # still draining the stopped load, or on a stretch of already-cached pages
-my $r_rec = 0;
+# (only while the worker still scans vt's heap: once the heap is done, it
+# reads indexes or nothing, and its rate says nothing about its costs)
+my $scanning = sub {
+	sql("SELECT count(*) FROM pg_stat_progress_vacuum WHERE pid = $pid AND phase = 'scanning heap'")
+	  eq '1';
+};
+my ($r_rec, $heap_done) = (0, 0);
 for my $try (1 .. 3)
 {
+	my $was_scanning = $scanning->();
 	my $r = read_rate($pid, 2) // 0;
+	if (!$was_scanning || !$scanning->())
+	{
+		$heap_done = 1;
+		note("recovery window $try: the heap scan ended; the rate is not comparable");
+		last;
+	}
 	note(sprintf('recovery window %d: %.2f MB/s', $try, $r));
 	$r_rec = $r if $r > $r_rec;
 	last if $r_rec >= 0.7 * $r_stock;
 }
 note(sprintf('recovered: %.2f MB/s', $r_rec));
-cmp_ok($r_rec, '>=', 0.7 * $r_stock, 'and the read rate recovers to stock or better');
+SKIP:
+{
+	skip 'the heap scan ended before a whole recovery window (costs are back at base: checked above)', 1
+	  if $heap_done && $r_rec < 0.7 * $r_stock;
+	cmp_ok($r_rec, '>=', 0.7 * $r_stock, 'and the read rate recovers to stock or better');
+}
 
 # the sampler logged the changes at DEBUG1
 like(slurp_file($node->logfile), qr/iosat: autovacuum pid $pid: vacuum cost multiplier [0-9.]+ -> 4\.00/,
