@@ -62,6 +62,7 @@
 #include "admission.h"
 #include "compat.h"
 #include "iosat.h"
+#include "pacing.h"
 #include "querystats.h"
 #include "views.h"
 
@@ -744,13 +745,6 @@ admit_saturated(QueryDesc *qd, uint64 queryid, IosatQueryEntry *e)
  * Hooks
  * ---------------------------------------------------------------------
  */
-static inline int64
-blocks_read_now(void)
-{
-	return pgBufferUsage.shared_blks_read + pgBufferUsage.local_blks_read +
-		pgBufferUsage.temp_blks_read;
-}
-
 /*
  * A heavy statement starts and runs with effective_io_concurrency capped
  * at iosat.heavy_io_concurrency: it is a heavy statement's prefetch depth
@@ -800,6 +794,7 @@ iosat_ExecutorStart(QueryDesc *queryDesc, int eflags)
 {
 	bool		toplevel;
 	bool		cap = false;
+	bool		pace = false;
 
 	toplevel = (nesting_level == 0 ||
 				(nesting_level == 1 && in_toplevel_wrapper)) &&
@@ -838,10 +833,11 @@ iosat_ExecutorStart(QueryDesc *queryDesc, int eflags)
 						take_slot(queryDesc);
 				}
 			}
-			cap = heavy && iosat_heavy_io_concurrency >= 0 &&
-				effective_io_concurrency > iosat_heavy_io_concurrency &&
+			pace = heavy && iosat_pacing && !role_is_exempt() &&
 				(iosat_admission_mode == IOSAT_ADMISSION_QUEUE ||
 				 iosat_admission_mode == IOSAT_ADMISSION_REJECT);
+			cap = pace && iosat_heavy_io_concurrency >= 0 &&
+				effective_io_concurrency > iosat_heavy_io_concurrency;
 		}
 		register_callbacks();
 		if (ntracked < MAX_HELD)
@@ -849,7 +845,7 @@ iosat_ExecutorStart(QueryDesc *queryDesc, int eflags)
 			tracked[ntracked].qd = queryDesc;
 			tracked[ntracked].owner = CurrentResourceOwner;
 			tracked[ntracked].queryid = queryid;
-			tracked[ntracked].blocks_at_start = blocks_read_now();
+			tracked[ntracked].blocks_at_start = iosat_blocks_read_now();
 			tracked[ntracked].capped = cap;
 			ntracked++;
 		}
@@ -864,6 +860,9 @@ iosat_ExecutorStart(QueryDesc *queryDesc, int eflags)
 		prev_ExecutorStart(queryDesc, eflags);
 	else
 		standard_ExecutorStart(queryDesc, eflags);
+
+	if (pace)
+		iosat_pace_statement(queryDesc);
 }
 
 static void
@@ -917,7 +916,7 @@ iosat_ExecutorEnd(QueryDesc *queryDesc)
 	{
 		if (tracked[i].qd == queryDesc)
 		{
-			int64		blocks = blocks_read_now() - tracked[i].blocks_at_start;
+			int64		blocks = iosat_blocks_read_now() - tracked[i].blocks_at_start;
 			uint64		rows = queryDesc->estate ? queryDesc->estate->es_processed : 0;
 
 			iosat_query_record(tracked[i].queryid, blocks > 0 ? blocks : 0, rows);

@@ -66,6 +66,8 @@ typedef enum IosatCounter
 	IOSAT_C_FAIL_OPEN,			/* saturated but the data was stale */
 	IOSAT_C_RECLAIMED,			/* slots of dead backends freed */
 	IOSAT_C_PREFETCH_CAPPED,	/* heavy statements started with capped prefetch */
+	IOSAT_C_PACED,				/* heavy statements slowed by read pacing */
+	IOSAT_C_PACE_US,			/* total time paced statements slept */
 	IOSAT_C_WAIT_US,			/* total time spent queued */
 	IOSAT_C_WAIT_MAX_US,
 	IOSAT_NUM_COUNTERS

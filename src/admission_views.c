@@ -40,6 +40,7 @@ iosat_admission_srf(PG_FUNCTION_ARGS)
 	int64		age_ms;
 	bool		stale;
 	uint64		admitted_from_queue;
+	uint32		pace_rate;
 
 	iosat_check_loaded();
 	InitMaterializedSRF(fcinfo, 0);
@@ -86,6 +87,13 @@ iosat_admission_srf(PG_FUNCTION_ARGS)
 	else
 		iosat_put_null(&row);
 	iosat_put(&row, Float8GetDatum(pg_atomic_read_u64(&iosat_adm->counters[IOSAT_C_WAIT_MAX_US]) / 1000.0));
+	pace_rate = pg_atomic_read_u32(&iosat_shared->gate.pace_rate);
+	if (pace_rate > 0 && !stale)
+		iosat_put(&row, Int32GetDatum((int32) Min(pace_rate, (uint32) PG_INT32_MAX)));
+	else
+		iosat_put_null(&row);
+	iosat_put(&row, counter(IOSAT_C_PACED));
+	iosat_put(&row, Float8GetDatum(pg_atomic_read_u64(&iosat_adm->counters[IOSAT_C_PACE_US]) / 1000.0));
 
 	Assert(row.n == row.natts);
 	tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, row.values, row.nulls);

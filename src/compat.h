@@ -52,8 +52,9 @@ typedef uint64 iosat_queryid;
 #endif
 
 /*
- * The wait event of a statement queued by admission control: its own name,
- * "IosatAdmission", on 17+ (registered lazily, in the backend that first
+ * The wait events of a statement queued by admission control and of one
+ * slowed by read pacing: their own names, "IosatAdmission" and "IosatPace",
+ * on 17+ (registered lazily, in the backend that first
  * waits); the generic "Extension" before.
  */
 #ifdef IOSAT_HAVE_CUSTOM_WAIT_EVENTS
@@ -67,9 +68,21 @@ iosat_wait_event_admission(void)
 		ev = WaitEventExtensionNew("IosatAdmission");
 	return ev;
 }
+
+/* a heavy statement slowed by read pacing: "IosatPace" */
+static inline uint32
+iosat_wait_event_pace(void)
+{
+	static uint32 ev = 0;
+
+	if (ev == 0)
+		ev = WaitEventExtensionNew("IosatPace");
+	return ev;
+}
 #else
 #include "pgstat.h"
 #define iosat_wait_event_admission() ((uint32) PG_WAIT_EXTENSION)
+#define iosat_wait_event_pace() ((uint32) PG_WAIT_EXTENSION)
 #endif
 
 /* 18 dropped ExecutorRun's execute_once argument */

@@ -7,7 +7,9 @@
  *
  * Saturation.  A device that serves the cluster is pressed when
  *	- its IOPS (reads + writes, smoothed) reach ENTER_IOPS of its ceiling
- *	  (iosat.iops_limit, or its entry in iosat.device_iops_limits), or
+ *	  (iosat.iops_limit, or its entry in iosat.device_iops_limits), or its
+ *	  read IOPS reach ENTER_IOPS of iosat.read_iops_limit (volumes that
+ *	  budget reads and writes apart, as Google's persistent disks do), or
  *	- its read latency (smoothed await) exceeds iosat.latency_target, or
  *	- its average queue depth exceeds iosat.queue_depth_target, or
  *	- it is stalled: requests in flight and none completed for
@@ -41,6 +43,7 @@
 
 #include "admission.h"
 #include "iosat.h"
+#include "pacing.h"
 #include "vacuum.h"
 
 #define ENTER_IOPS		0.95
@@ -108,6 +111,17 @@ device_pressure(const IosatDevice *d, double *iops, double *lat,
 					 *iops, (long long) d->iops_limit);
 		}
 	}
+	if (iosat_read_iops_limit > 0)
+	{
+		double		r = d->smooth.r_iops / (iosat_read_iops_limit * ENTER_IOPS);
+
+		if (r > p)
+		{
+			p = r;
+			snprintf(why, whylen, "%.0f read IOPS of %d provisioned for reads",
+					 d->smooth.r_iops, iosat_read_iops_limit);
+		}
+	}
 	if (iosat_latency_target_ms > 0)
 	{
 		double		r = *lat / iosat_latency_target_ms;
@@ -147,6 +161,9 @@ device_calm(const IosatDevice *d, double iops, double lat)
 	if (d->stalled_since != 0)
 		return false;
 	if (d->iops_limit > 0 && iops > d->iops_limit * EXIT_IOPS)
+		return false;
+	if (iosat_read_iops_limit > 0 &&
+		d->smooth.r_iops > iosat_read_iops_limit * EXIT_IOPS)
 		return false;
 	if (iosat_latency_target_ms > 0 && lat > iosat_latency_target_ms * EXIT_LATENCY)
 		return false;
@@ -274,6 +291,9 @@ iosat_governor_update(TimestampTz now)
 
 	/* let queued statements re-check: a slot may be free, or the gate open */
 	iosat_admission_wake(!saturated);
+
+	/* the pace of heavy statements already running (pacing.c) */
+	iosat_pace_update(now, worst, saturated);
 
 	/* the same signal, for autovacuum (vacuum_policy.c) */
 	iosat_vacuum_policy_update(now, worst, worst_i >= 0);

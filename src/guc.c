@@ -18,6 +18,7 @@
 #include "admission.h"
 #include "bpfsource.h"
 #include "iosat.h"
+#include "pacing.h"
 #include "profile.h"
 #include "querystats.h"
 #include "vacuum.h"
@@ -25,6 +26,7 @@
 int			iosat_sample_interval_ms = 500;
 int			iosat_smoothing_ms = 2000;
 int			iosat_iops_limit = 0;
+int			iosat_read_iops_limit = 0;
 char	   *iosat_devices = NULL;
 char	   *iosat_sysfs_root = NULL;
 char	   *iosat_procfs_root = NULL;
@@ -39,6 +41,8 @@ int			iosat_max_queued = 64;
 char	   *iosat_exempt_roles = NULL;
 int			iosat_monitor_log_level = LOG;
 int			iosat_heavy_io_concurrency = -1;
+bool		iosat_pacing = true;
+int			iosat_pacing_min_rate = 16;
 
 extern int	iosat_exempt_roles_gen;
 
@@ -364,6 +368,15 @@ iosat_define_gucs(void)
 							0,
 							NULL, NULL, NULL);
 
+	DefineCustomIntVariable("iosat.read_iops_limit",
+							"Provisioned ceiling of read IOPS, for volumes that budget reads and writes apart.",
+							"0 means none: reads count only against iosat.iops_limit.",
+							&iosat_read_iops_limit,
+							0, 0, 100000000,
+							PGC_SIGHUP,
+							0,
+							NULL, NULL, NULL);
+
 	DefineCustomStringVariable("iosat.device_iops_limits",
 							   "Per-device IOPS ceilings that override iosat.iops_limit.",
 							   "A comma-separated list of device:iops, e.g. \"nvme1n1:3000, nvme2n1:16000\".",
@@ -464,6 +477,24 @@ iosat_define_gucs(void)
 							&iosat_heavy_io_concurrency,
 							-1, -1, MAX_IO_CONCURRENCY,
 							PGC_SUSET,
+							0,
+							NULL, NULL, NULL);
+
+	DefineCustomBoolVariable("iosat.pacing",
+							 "Slows the reads of running heavy statements while the storage is pressed.",
+							 "In queue and reject modes; the governor sets the rate.",
+							 &iosat_pacing,
+							 true,
+							 PGC_SIGHUP,
+							 0,
+							 NULL, NULL, NULL);
+
+	DefineCustomIntVariable("iosat.pacing_min_rate",
+							"Lowest read rate of a paced heavy statement, in blocks per second.",
+							"A paced statement always progresses at least this fast.",
+							&iosat_pacing_min_rate,
+							16, 1, 1000000,
+							PGC_SIGHUP,
 							0,
 							NULL, NULL, NULL);
 

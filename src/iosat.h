@@ -194,6 +194,16 @@ typedef struct IosatGate
 	pg_atomic_uint32 vacuum_multiplier;
 	pg_atomic_uint32 vacuum_enabled;
 	pg_atomic_uint32 vacuum_seq;
+
+	/*
+	 * Read pacing (pacing.c): the governor's rate in blocks per second per
+	 * paced process (0: no pacing), the blocks paced statements have read,
+	 * from which it takes its first rate, and the pressure, from which a
+	 * heavy statement learns at its start that the device is busy.
+	 */
+	pg_atomic_uint32 pace_rate;
+	pg_atomic_uint64 paced_blocks;
+	pg_atomic_uint32 pressure_milli;	/* the verdict's pressure x 1000 */
 } IosatGate;
 
 /* the BPF companion as the sampler last found it (bpfsource.c) */
@@ -241,6 +251,7 @@ extern void iosat_check_loaded(void);
 extern int	iosat_sample_interval_ms;
 extern int	iosat_smoothing_ms;
 extern int	iosat_iops_limit;
+extern int	iosat_read_iops_limit;
 extern char *iosat_device_iops_limits;
 extern int	iosat_latency_target_ms;
 extern int	iosat_queue_depth_target;

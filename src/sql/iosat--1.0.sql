@@ -340,7 +340,10 @@ CREATE FUNCTION iosat_admission(
     OUT prefetch_capped int8,
     OUT saturation_events int8,
     OUT avg_wait_ms float8,
-    OUT max_wait_ms float8
+    OUT max_wait_ms float8,
+    OUT pace_rate int4,
+    OUT paced int8,
+    OUT paced_ms float8
 )
 RETURNS SETOF record
 AS 'MODULE_PATHNAME', 'iosat_admission_srf'

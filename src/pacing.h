@@ -1,0 +1,37 @@
+/*-------------------------------------------------------------------------
+ *
+ * pacing.h
+ *	  Read pacing of running heavy statements (pacing.c): while the storage
+ *	  is pressed, a heavy statement that is already running reads at most
+ *	  the governor's pace rate.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef IOSAT_PACING_H
+#define IOSAT_PACING_H
+
+#include "postgres.h"
+
+#include "datatype/timestamp.h"
+#include "executor/execdesc.h"
+#include "executor/instrument.h"
+
+/* parameters (guc.c) */
+extern bool iosat_pacing;
+extern int	iosat_pacing_min_rate;
+
+/* blocks this backend has read from storage (buffer misses, temp files) */
+static inline int64
+iosat_blocks_read_now(void)
+{
+	return pgBufferUsage.shared_blks_read + pgBufferUsage.local_blks_read +
+		pgBufferUsage.temp_blks_read;
+}
+
+/* backend: pace this statement, right after its ExecutorStart */
+extern void iosat_pace_statement(QueryDesc *queryDesc);
+
+/* governor: the pace rate (blocks/s per paced process, 0 = none) */
+extern void iosat_pace_update(TimestampTz now, double pressure, bool saturated);
+
+#endif							/* IOSAT_PACING_H */

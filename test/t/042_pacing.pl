@@ -1,0 +1,222 @@
+# Read pacing of running heavy statements, on the fixture device of 040:
+# saturated, the governor's pace rate falls to iosat.pacing_min_rate, and a
+# heavy scan that reads N blocks from storage must then take about
+# N / rate seconds -- whether it discards every row in its filter (the
+# incident's query: the qual is the only place it can be paced) or returns
+# them all (no qual: paced where the scan hands over its tuples).  Calm, the
+# same scan runs at full speed.  Cheap statements, exempt roles, monitor
+# mode, iosat.pacing = off and transactions that have written are never
+# paced; cancel, statement_timeout and terminate act at once on a paced
+# statement, and nothing is left behind.
+use strict;
+use warnings;
+use PostgreSQL::Test::Utils;
+use Test::More;
+use Time::HiRes qw(usleep time);
+use IosatTest;
+
+# 1000 blocks/s; a seq scan of "big" (~4,300 blocks, larger than a quarter
+# of shared_buffers, so it reads through a ring and every block is a miss
+# each time) then takes > 4 s instead of ~0.1 s
+my $RATE = 1000;
+my ($node, $fx, $c, $saturate, $calm) = admission_fixture('pacing', <<"EOC");
+shared_buffers = '16MB'
+max_parallel_workers_per_gather = 0
+iosat.pacing_min_rate = $RATE
+EOC
+$node->safe_psql('postgres', <<'SQL');
+CREATE TABLE big AS SELECT g AS id, g AS v, repeat('x', 200) AS pad
+  FROM generate_series(1, 150000) g;
+VACUUM ANALYZE big;
+CREATE TABLE w (id int);
+GRANT ALL ON big, w TO worker, exempt_role;
+SQL
+my $blocks = $node->safe_psql('postgres',
+	"SELECT pg_relation_size('big') / current_setting('block_size')::int");
+cmp_ok($blocks, '>', 4000, "big has $blocks blocks");
+
+sub adm
+{
+	return $node->safe_psql('postgres', "SELECT $_[0] FROM iosat_admission");
+}
+
+# run SQL as USER, return (seconds, stdout, exit code, stderr)
+sub timed
+{
+	my ($user, $sql) = @_;
+	my $t0 = time;
+	my ($rc, $out, $err) = $node->psql('postgres', $sql,
+		extra_params => [ defined $user ? ('-U', $user) : () ]);
+	return (time - $t0, $out, $rc, $err);
+}
+
+# run QUERY under EXPLAIN (ANALYZE, BUFFERS) as USER (after PRE, if any):
+# (execution seconds, blocks read from storage).  The blocks read vary
+# with what earlier scans left in shared_buffers; the time a paced scan
+# must take follows from them.
+sub explained
+{
+	my ($user, $query, $pre) = @_;
+	my $plan = $node->safe_psql('postgres',
+		($pre // '') . "EXPLAIN (ANALYZE, BUFFERS, COSTS OFF, TIMING OFF) $query",
+		extra_params => [ '-U', $user ]);
+	my ($read) = $plan =~ /Buffers: shared(?: hit=\d+)? read=(\d+)/;
+	my ($ms) = $plan =~ /Execution Time: ([\d.]+) ms/;
+	die "no buffers or time in:\n$plan" unless defined $read && defined $ms;
+	return ($ms / 1000, $read);
+}
+
+# the least time READ blocks take at RATE blocks/s, less one burst
+sub least { my ($read) = @_; return ($read - $RATE / 10) / $RATE }
+
+my $FILTER = 'SELECT count(*) FROM big WHERE v < 0';
+my $ALL = 'SELECT count(*) FROM big';
+
+# --- calm: full speed, nothing paced
+my ($t, $out) = timed('worker', $FILTER);
+is($out, '0', 'calm: the filter query returns its result');
+cmp_ok($t, '<', 2, sprintf('calm: a heavy scan runs at full speed (%.2f s)', $t));
+is(adm('pace_rate IS NULL'), 't', 'calm: no pace rate');
+is(adm('paced'), '0', 'calm: nothing paced');
+
+# --- saturated: the rate falls to the floor, heavy scans are paced
+$saturate->();
+ok($node->poll_query_until('postgres', "SELECT pace_rate = $RATE FROM iosat_admission"),
+	"saturated: pace rate at iosat.pacing_min_rate ($RATE blocks/s)");
+
+my $floor = least($blocks) / 2;    # a plain run: at least half the table is read
+($t, $out) = timed('worker', $FILTER);
+is($out, '0', 'paced: the filter query returns the same result');
+cmp_ok($t, '>=', $floor,
+	sprintf('paced: a scan discarding every row takes %.1f s (calm: well under 1 s)', $t));
+is(adm('paced'), '1', 'the paced statement is counted');
+cmp_ok(adm('paced_ms'), '>', $floor * 1000 * 0.8, 'its sleep is counted in paced_ms');
+
+my $read;
+($t, $read) = explained('worker', $FILTER);
+cmp_ok($t, '>=', least($read) * 0.95,
+	sprintf('paced: %d blocks read in %.2f s: at most %d blocks/s', $read, $t, $RATE));
+cmp_ok($t, '<', least($read) * 2 + 0.5, 'paced: and not much slower');
+
+($t, $out) = timed('worker', $ALL);
+is($out, '150000', 'paced: the scan returning every row counts them all');
+($t, $read) = explained('worker', $ALL);
+cmp_ok($t, '>=', least($read) * 0.95,
+	sprintf('paced: a scan without a filter is paced too (%d blocks in %.2f s)', $read, $t));
+
+# EXPLAIN ANALYZE through the wrapper: the node's instrumentation still counts
+my $plan = $node->safe_psql('postgres',
+	"EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) $ALL",
+	extra_params => [ '-U', 'worker' ]);
+like($plan, qr/Seq Scan on big \(actual rows=150000 loops=1\)/,
+	'EXPLAIN ANALYZE of a paced statement counts the rows of the paced node');
+
+# the wait is visible while it lasts
+{
+	my $h = async_psql($node, $FILTER, user => 'worker');
+	ok( $node->poll_query_until('postgres', <<'SQL'),
+SELECT count(*) = 1 FROM pg_stat_activity
+ WHERE query LIKE 'SELECT count(*) FROM big%' AND wait_event_type = 'Extension'
+SQL
+		'a paced statement shows an Extension wait event');
+	my ($rc) = finish_psql($h);
+	is($rc, 0, 'and completes');
+}
+
+# --- never paced: cheap statements, exempt roles, monitor mode, pacing off,
+# a transaction that has written
+($t, $out) = timed(undef, $FILTER);
+cmp_ok($t, '<', 2, sprintf('cheap statement (superuser, cheap by its settings) not paced (%.2f s)', $t));
+
+$node->safe_psql('postgres',
+	"ALTER SYSTEM SET iosat.exempt_roles = 'exempt_role'; SELECT pg_reload_conf()");
+$node->safe_psql('postgres', 'SELECT pg_sleep(0.3)');
+($t) = timed('exempt_role', $FILTER);
+cmp_ok($t, '<', 2, sprintf('exempt role not paced (%.2f s)', $t));
+$node->safe_psql('postgres',
+	"ALTER SYSTEM RESET iosat.exempt_roles; SELECT pg_reload_conf()");
+
+($t) = timed('worker', "SET iosat.admission = 'monitor'; $FILTER");
+cmp_ok($t, '<', 2, sprintf('monitor mode: not paced (%.2f s)', $t));
+
+($t) = timed('worker', "BEGIN; INSERT INTO w VALUES (1); $FILTER; COMMIT");
+cmp_ok($t, '<', 2, sprintf('a transaction that has written is not paced (%.2f s)', $t));
+($t, $read) = explained('worker', $FILTER, 'BEGIN; SELECT 1; ');
+cmp_ok($t, '>=', least($read) * 0.95,
+	sprintf('a read-only transaction is paced (%d blocks in %.2f s)', $read, $t));
+
+$node->safe_psql('postgres', "ALTER SYSTEM SET iosat.pacing = off; SELECT pg_reload_conf()");
+ok($node->poll_query_until('postgres', 'SELECT pace_rate IS NULL FROM iosat_admission'),
+	'iosat.pacing = off: no pace rate');
+($t) = timed('worker', $FILTER);
+cmp_ok($t, '<', 2, sprintf('iosat.pacing = off: not paced (%.2f s)', $t));
+$node->safe_psql('postgres', "ALTER SYSTEM RESET iosat.pacing; SELECT pg_reload_conf()");
+ok($node->poll_query_until('postgres', "SELECT pace_rate = $RATE FROM iosat_admission"),
+	'pacing back on');
+
+# --- interruptions of a paced statement: prompt, and nothing left behind
+sub paced_pid
+{
+	my $pid;
+	wait_until(
+		sub {
+			$pid = $node->safe_psql('postgres', <<'SQL');
+SELECT pid FROM pg_stat_activity
+ WHERE query LIKE 'SELECT count(*) FROM big%' AND wait_event_type = 'Extension'
+SQL
+			return $pid =~ /^\d+$/;
+		},
+		10, 'a paced statement');
+	return $pid;
+}
+
+{
+	my $h = async_psql($node, $FILTER, user => 'worker');
+	my $pid = paced_pid();
+	my $t0 = time;
+	$node->safe_psql('postgres', "SELECT pg_cancel_backend($pid)");
+	my ($rc, $o, $err) = finish_psql($h);
+	my $dt = time - $t0;
+	like($err, qr/57014/, 'cancel: a paced statement is cancelled');
+	cmp_ok($dt, '<', 1.5, sprintf('cancel: at once (%.2f s)', $dt));
+}
+{
+	($t, undef, my $rc, my $err) =
+	  timed('worker', "SET statement_timeout = '1s'; $FILTER");
+	like($err, qr/statement timeout/, 'statement_timeout ends a paced statement');
+	cmp_ok($t, '<', 2.5, sprintf('at its time (%.2f s)', $t));
+}
+{
+	my $h = async_psql($node, $FILTER, user => 'worker');
+	my $pid = paced_pid();
+	my $t0 = time;
+	$node->safe_psql('postgres', "SELECT pg_terminate_backend($pid)");
+	my ($rc) = finish_psql($h);
+	my $dt = time - $t0;
+	isnt($rc, 0, 'terminate: the paced backend exits');
+	cmp_ok($dt, '<', 1.5, sprintf('terminate: at once (%.2f s)', $dt));
+}
+{
+	# a cursor: paced across FETCHes, closed early
+	my ($rc, $o, $err) = $node->psql('postgres', <<"SQL", extra_params => [ '-U', 'worker' ]);
+BEGIN;
+DECLARE c CURSOR FOR SELECT id FROM big;
+FETCH 10 FROM c;
+CLOSE c;
+COMMIT;
+SQL
+	is($rc, 0, 'a paced cursor closed early');
+}
+ok( $node->poll_query_until('postgres',
+		'SELECT heavy_running = 0 AND queued = 0 FROM iosat_admission'),
+	'no slot or queue place left behind');
+
+# --- calm again: pacing stops, full speed
+$calm->();
+ok($node->poll_query_until('postgres', 'SELECT pace_rate IS NULL FROM iosat_admission'),
+	'calm: pacing stops');
+($t) = timed('worker', $FILTER);
+cmp_ok($t, '<', 2, sprintf('calm: full speed again (%.2f s)', $t));
+
+$node->stop;
+done_testing();
