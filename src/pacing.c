@@ -37,17 +37,19 @@
  *	                    max(2, pressure) at most every max(sample interval,
  *	                    half the smoothing window) -- the time the smoothed
  *	                    signal needs to show the last cut;
- *	0.9 <= p < 1        hold;
- *	0.7 <= p < 0.9      grow by iosat.pacing_min_rate a second: the device
+ *	0.8 <= p < 1        hold;
+ *	0.7 <= p < 0.8      grow by iosat.pacing_min_rate a second: the device
  *	                    is busy, probe for headroom slowly;
  *	p < 0.7             grow by max(min rate, rate / 16) a sample; once the
  *	                    device is no longer saturated and the rate no
  *	                    longer binds (the paced statements read less than
  *	                    half of it), stop pacing.
  * Slow start: a heavy statement that starts while the device is busy
- * (pressure >= 0.7) reads at most 8 x iosat.pacing_min_rate blocks a
- * second at first, doubling every max(sample interval, half the smoothing
- * window), until that cap passes 65536 or the governor's rate is lower:
+ * (pressure >= 0.5) reads at most 8 x iosat.pacing_min_rate blocks a
+ * second at first; its cap grows as the governor's rate would (doubling
+ * every max(sample interval, half the smoothing window) below 0.7, by the
+ * minimum rate a second below 0.8, not above), until it passes 65536 or
+ * the governor sets a rate:
  * the first heavy statement of a storm would otherwise read at full speed
  * for the second the smoothed signal needs to show it (TCP starts new
  * connections slowly for the same reason).  On a device that is not busy
@@ -83,10 +85,12 @@
 /* the longest single sleep: the rate is re-read after it */
 #define PACE_MAX_SLEEP_MS 200
 #define RELAX_BELOW		0.70
+/* a device this pressed is busy: new heavy statements start slow */
+#define BUSY_AT			0.50
 /* slow start: from this times iosat.pacing_min_rate, doubling every step */
 #define SLOW_START_FACTOR 8
 #define SLOW_START_END	65536.0
-#define HOLD_ABOVE		0.90
+#define HOLD_ABOVE		0.80
 #define PROBE_HOLD_MS	15000
 #define PROBE_MARGIN	0.80
 
@@ -100,7 +104,8 @@ static TimestampTz last_time = 0;	/* 0: not in a paced stretch */
 static double tokens = 0;
 static bool stmt_counted = false;
 static bool slow_start_pending = false;
-static TimestampTz slow_start_from = 0;	/* 0: not in slow start */
+static double slow_cap = 0;		/* slow start's cap; 0: not in slow start */
+static TimestampTz slow_at = 0;
 
 /* the time the smoothed signal needs to show a change of rate */
 static inline int
@@ -132,22 +137,37 @@ may_sleep_here(void)
 		!TransactionIdIsValid(GetTopTransactionIdIfAny());
 }
 
-/* the rate this statement may read at now, in blocks per second; 0: any */
+/*
+ * The rate this statement may read at now, in blocks per second; 0: any.
+ * In slow start, the statement's own cap grows with the pressure it sees:
+ * doubling every step below RELAX_BELOW, by the minimum rate a second up
+ * to HOLD_ABOVE, not at all above; the governor's rate, once it sets one,
+ * ends the slow start.
+ */
 static double
 allowed_rate(TimestampTz now)
 {
 	double		rate = pg_atomic_read_u32(&iosat_shared->gate.pace_rate);
 
-	if (slow_start_from != 0)
+	if (slow_cap > 0)
 	{
-		double		doublings = (now - slow_start_from) / 1000.0 / step_ms();
-		double		cap = SLOW_START_FACTOR * Max(iosat_pacing_min_rate, 1) *
-			pow(2.0, doublings);
+		double		p = pg_atomic_read_u32(&iosat_shared->gate.pressure_milli) / 1000.0;
+		double		dt = Max(now - slow_at, 0) / 1e6;
 
-		if (cap >= SLOW_START_END)
-			slow_start_from = 0;
+		slow_at = now;
+		if (rate > 0)
+			slow_cap = 0;
 		else
-			rate = rate == 0 ? cap : Min(rate, cap);
+		{
+			if (p < RELAX_BELOW)
+				slow_cap *= pow(2.0, dt * 1000.0 / step_ms());
+			else if (p < HOLD_ABOVE)
+				slow_cap += Max(iosat_pacing_min_rate, 1) * dt;
+			if (slow_cap >= SLOW_START_END)
+				slow_cap = 0;
+			else
+				rate = slow_cap;
+		}
 	}
 	return rate;
 }
@@ -169,9 +189,9 @@ pace_account(void)
 	{
 		/* a heavy statement starting on a busy device starts slow */
 		slow_start_pending = false;
-		start_slow = pg_atomic_read_u32(&g->pressure_milli) >= RELAX_BELOW * 1000;
+		start_slow = pg_atomic_read_u32(&g->pressure_milli) >= BUSY_AT * 1000;
 	}
-	if (pg_atomic_read_u32(&g->pace_rate) == 0 && slow_start_from == 0 && !start_slow)
+	if (pg_atomic_read_u32(&g->pace_rate) == 0 && slow_cap == 0 && !start_slow)
 	{
 		last_blocks = blocks;
 		last_time = 0;
@@ -183,11 +203,14 @@ pace_account(void)
 	{
 		last_blocks = blocks;
 		last_time = 0;
-		slow_start_from = 0;
+		slow_cap = 0;
 		return;
 	}
 	if (start_slow)
-		slow_start_from = now;
+	{
+		slow_cap = SLOW_START_FACTOR * Max(iosat_pacing_min_rate, 1);
+		slow_at = now;
+	}
 	rate = allowed_rate(now);
 	if (rate == 0)
 	{
@@ -205,8 +228,14 @@ pace_account(void)
 	tokens -= blocks - last_blocks;
 	last_blocks = blocks;
 	last_time = now;
-	if (tokens >= 0 || !may_sleep_here())
+	if (tokens >= 0)
 		return;
+	if (!may_sleep_here())
+	{
+		/* forgiven, not owed: no debt to pay later in one long sleep */
+		tokens = 0;
+		return;
+	}
 
 	if (!stmt_counted)
 	{
@@ -308,7 +337,7 @@ iosat_pace_statement(QueryDesc *queryDesc)
 	next_check = last_blocks + PACE_QUANTUM;
 	stmt_counted = false;
 	slow_start_pending = true;
-	slow_start_from = 0;
+	slow_cap = 0;
 }
 
 /* ---------------------------------------------------------------------

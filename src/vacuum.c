@@ -46,7 +46,9 @@
  *	  track_activities off the activity cannot be read, and no autovacuum
  *	  is slowed;
  *	- backpressure off, or no fresh multiplier (the sampler's publication
- *	  counter has not moved for longer than its staleness limit): base.
+ *	  counter has not moved for longer than its staleness limit): base;
+ *	- a vacuum that started on a busy device is in slow start (below):
+ *	  the larger of the policy's multiplier and its own.
  * Costs are integers; a fractional target (base 1 at 0.5) is met on
  * average by error diffusion across ticks (0, 1, 0, 1 ...).
  *
@@ -95,6 +97,8 @@ static bool have_written = false;
 static int64 carry[3];			/* error diffusion, in 1/1000 of a cost unit */
 static uint32 last_seq = 0;
 static int	seq_still = 0;		/* ticks since the publication counter moved */
+static uint32 slow_m = 0;		/* slow start's multiplier (1/1000); 0: off */
+static int	slow_ticks = 0;		/* ticks since slow start's last step */
 
 static int *const cost_var[3] = {
 	&VacuumCostPageHit, &VacuumCostPageMiss, &VacuumCostPageDirty
@@ -220,6 +224,43 @@ stale_ticks(void)
 	return (stale_ms + tick - 1) / tick + 1;
 }
 
+/*
+ * Slow start.  A vacuum that starts while the device is busy (pressure >=
+ * 0.5) starts at iosat.vacuum_max_slowdown, not at its configured speed:
+ * the policy's multiplier is global, and the device may be busy without
+ * being pressed, so it may be 1 (or below); a vacuum starting there reads
+ * at full speed for the seconds the policy needs to see it.  Every step
+ * (max(sample interval, half the smoothing window), in ticks) the slow
+ * multiplier halves while the pressure is below 0.7, falls by a tenth
+ * below 0.8, and holds above; the vacuum runs at the larger of it and the
+ * policy's, and slow start ends when the policy's is as large.
+ */
+static uint32
+slow_start(uint32 m, IosatGate *g)
+{
+	int			step_ms = Max(iosat_sample_interval_ms, iosat_smoothing_ms / 2);
+	int			per = Max(1, (step_ms + Max(armed_ms, 1) - 1) / Max(armed_ms, 1));
+
+	if (slow_m == 0)
+		return m;
+	if (++slow_ticks >= per)
+	{
+		uint32		p = pg_atomic_read_u32(&g->pressure_milli);
+
+		slow_ticks = 0;
+		if (p < 700)
+			slow_m /= 2;
+		else if (p < 800)
+			slow_m -= slow_m / 10;
+	}
+	if (slow_m <= m)
+	{
+		slow_m = 0;
+		return m;
+	}
+	return slow_m;
+}
+
 /* write base * m (m in 1/1000) to the three costs; true if one changed */
 static bool
 apply_multiplier(uint32 m)
@@ -343,7 +384,7 @@ vacuum_tick(void)
 	}
 	else
 	{
-		m = pg_atomic_read_u32(&g->vacuum_multiplier);
+		m = slow_start(pg_atomic_read_u32(&g->vacuum_multiplier), g);
 		state = IOSAT_VACST_APPLIED;
 		if (wrap && m > IOSAT_VAC_UNIT)
 		{
@@ -429,6 +470,11 @@ start_ticking(IosatVacKind kind)
 
 	/* the handler's state starts afresh: the current costs are the base */
 	have_written = false;
+	slow_ticks = 0;
+	slow_m = 0;
+	if (iosat_shared != NULL && iosat_vacuum_backpressure &&
+		pg_atomic_read_u32(&iosat_shared->gate.pressure_milli) >= 500)
+		slow_m = (uint32) (Max(iosat_vacuum_max_slowdown, 1.0) * IOSAT_VAC_UNIT);
 	seq_still = 0;
 	last_seq = iosat_shared ? pg_atomic_read_u32(&iosat_shared->gate.vacuum_seq) : 0;
 	for (int c = 0; c < 3; c++)
