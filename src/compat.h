@@ -54,31 +54,24 @@ typedef uint64 iosat_queryid;
 /*
  * The wait events of a statement queued by admission control and of one
  * slowed by read pacing: their own names, "IosatAdmission" and "IosatPace",
- * on 17+ (registered lazily, in the backend that first
- * waits); the generic "Extension" before.
+ * on 17+ (registered lazily, in the backend that first waits, and cached
+ * in *ev); the generic "Extension" before.
  */
 #ifdef IOSAT_HAVE_CUSTOM_WAIT_EVENTS
 #include "utils/wait_event.h"
 static inline uint32
-iosat_wait_event_admission(void)
+iosat_custom_wait_event(uint32 *ev, const char *name)
 {
-	static uint32 ev = 0;
-
-	if (ev == 0)
-		ev = WaitEventExtensionNew("IosatAdmission");
-	return ev;
+	if (*ev == 0)
+		*ev = WaitEventExtensionNew(name);
+	return *ev;
 }
-
-/* a heavy statement slowed by read pacing: "IosatPace" */
-static inline uint32
-iosat_wait_event_pace(void)
-{
-	static uint32 ev = 0;
-
-	if (ev == 0)
-		ev = WaitEventExtensionNew("IosatPace");
-	return ev;
-}
+#define iosat_wait_event_admission() \
+	iosat_custom_wait_event(&iosat_wait_event_admission_id, "IosatAdmission")
+#define iosat_wait_event_pace() \
+	iosat_custom_wait_event(&iosat_wait_event_pace_id, "IosatPace")
+static uint32 iosat_wait_event_admission_id pg_attribute_unused() = 0;
+static uint32 iosat_wait_event_pace_id pg_attribute_unused() = 0;
 #else
 #include "pgstat.h"
 #define iosat_wait_event_admission() ((uint32) PG_WAIT_EXTENSION)

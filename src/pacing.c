@@ -37,19 +37,17 @@
  *	                    max(2, pressure) at most every max(sample interval,
  *	                    half the smoothing window) -- the time the smoothed
  *	                    signal needs to show the last cut;
- *	0.8 <= p < 1        hold;
- *	0.7 <= p < 0.8      grow by iosat.pacing_min_rate a second: the device
- *	                    is busy, probe for headroom slowly;
- *	p < 0.7             grow by max(min rate, rate / 16) a sample; once the
- *	                    device is no longer saturated and the rate no
- *	                    longer binds (the paced statements read less than
- *	                    half of it), stop pacing.
+ *	0.7 <= p < 1        hold (a dead band: statements that have filled the
+ *	                    headroom stay there; in the storm benchmark a slow
+ *	                    probe within the band crept up to the ceiling);
+ *	p < 0.7             grow by max(min rate, rate / 16) a sample;
+ * and once the device is no longer saturated and the rate no longer binds
+ * (the paced statements read less than half of it), stop pacing.
  * Slow start: a heavy statement that starts while the device is busy
  * (pressure >= 0.5) reads at most 8 x iosat.pacing_min_rate blocks a
- * second at first; its cap grows as the governor's rate would (doubling
- * every max(sample interval, half the smoothing window) below 0.7, by the
- * minimum rate a second below 0.8, not above), until it passes 65536 or
- * the governor sets a rate:
+ * second at first; its cap doubles every max(sample interval, half the
+ * smoothing window) while the pressure is below 0.7 and holds above, until
+ * it passes 65536 or the governor sets a rate:
  * the first heavy statement of a storm would otherwise read at full speed
  * for the second the smoothed signal needs to show it (TCP starts new
  * connections slowly for the same reason).  On a device that is not busy
@@ -90,7 +88,6 @@
 /* slow start: from this times iosat.pacing_min_rate, doubling every step */
 #define SLOW_START_FACTOR 8
 #define SLOW_START_END	65536.0
-#define HOLD_ABOVE		0.80
 #define PROBE_HOLD_MS	15000
 #define PROBE_MARGIN	0.80
 
@@ -139,10 +136,9 @@ may_sleep_here(void)
 
 /*
  * The rate this statement may read at now, in blocks per second; 0: any.
- * In slow start, the statement's own cap grows with the pressure it sees:
- * doubling every step below RELAX_BELOW, by the minimum rate a second up
- * to HOLD_ABOVE, not at all above; the governor's rate, once it sets one,
- * ends the slow start.
+ * In slow start, the statement's own cap doubles every step while the
+ * pressure it sees is below RELAX_BELOW, and holds above; the governor's
+ * rate, once it sets one, ends the slow start.
  */
 static double
 allowed_rate(TimestampTz now)
@@ -161,8 +157,6 @@ allowed_rate(TimestampTz now)
 		{
 			if (p < RELAX_BELOW)
 				slow_cap *= pow(2.0, dt * 1000.0 / step_ms());
-			else if (p < HOLD_ABOVE)
-				slow_cap += Max(iosat_pacing_min_rate, 1) * dt;
 			if (slow_cap >= SLOW_START_END)
 				slow_cap = 0;
 			else
@@ -387,20 +381,13 @@ iosat_pace_update(TimestampTz now, double pressure, bool saturated)
 	}
 	else if (pace_rate > 0)
 	{
-		double		step;
-		double		next;
+		double		next = pace_rate;
 
-		if (pressure < RELAX_BELOW && !saturated && paced_bps < pace_rate / 2.0)
+		if (!saturated && paced_bps < pace_rate / 2.0)
 			next = 0;			/* calm, and the rate no longer binds */
-		else
+		else if (pressure < RELAX_BELOW)
 		{
-			if (pressure < RELAX_BELOW)
-				step = Max((double) min_rate, pace_rate / 16.0);
-			else if (pressure < HOLD_ABOVE)
-				step = Max(1.0, min_rate * iosat_sample_interval_ms / 1000.0);
-			else
-				step = 0;
-			next = (double) pace_rate + step;
+			next += Max((double) min_rate, pace_rate / 16.0);
 			/* not back at once to the rate that pressed the device */
 			if (!TimestampDifferenceExceeds(pressed_at, now, PROBE_HOLD_MS))
 				next = Min(next, Max((double) pace_rate, pressed_rate * PROBE_MARGIN));
