@@ -187,6 +187,7 @@ iosat_governor_update(TimestampTz now)
 				worst_lat = 0;
 	char		worst_why[IOSAT_NOTE_LEN] = "";
 	bool		saturated;
+	bool		stalled = false;
 	uint32		running;
 
 	for (int i = 0; i < n; i++)
@@ -203,6 +204,8 @@ iosat_governor_update(TimestampTz now)
 		p = device_pressure(d, &iops, &lat, why, sizeof(why));
 		if (p >= 1.0)
 			pressed = true;
+		if (d->stalled_since != 0)
+			stalled = true;
 		if (!device_calm(d, iops, lat))
 			calm = false;
 		if (worst_i < 0 || p > worst)
@@ -293,7 +296,7 @@ iosat_governor_update(TimestampTz now)
 	iosat_admission_wake(!saturated);
 
 	/* the pace of heavy statements already running (pacing.c) */
-	iosat_pace_update(now, worst, saturated);
+	iosat_pace_update(now, worst, saturated, stalled);
 
 	/* the same signal, for autovacuum (vacuum_policy.c) */
 	iosat_vacuum_policy_update(now, worst, worst_i >= 0);

@@ -42,7 +42,9 @@
  *	                    probe within the band crept up to the ceiling);
  *	p < 0.7             grow by max(min rate, rate / 16) a sample;
  * and once the device is no longer saturated and the rate no longer binds
- * (the paced statements read less than half of it), stop pacing.
+ * (the paced statements read less than half of it), stop pacing.  A
+ * stalled device holds the rate as it is: nothing completes, so pacing
+ * can neither help nor learn anything (the statements are in D already).
  * Slow start: a heavy statement that starts while the device is busy
  * (pressure >= 0.5) reads at most 8 x iosat.pacing_min_rate blocks a
  * second at first; its cap doubles every max(sample interval, half the
@@ -346,7 +348,7 @@ static uint64 seen_blocks = 0;
 static TimestampTz seen_at = 0;
 
 void
-iosat_pace_update(TimestampTz now, double pressure, bool saturated)
+iosat_pace_update(TimestampTz now, double pressure, bool saturated, bool stalled)
 {
 	IosatGate  *g = &iosat_shared->gate;
 	uint64		blocks = pg_atomic_read_u64(&g->paced_blocks);
@@ -363,6 +365,10 @@ iosat_pace_update(TimestampTz now, double pressure, bool saturated)
 		(iosat_admission_mode != IOSAT_ADMISSION_QUEUE &&
 		 iosat_admission_mode != IOSAT_ADMISSION_REJECT))
 		pace_rate = 0;
+	else if (stalled)
+	{
+		/* nothing completes: pacing can neither help nor learn; hold */
+	}
 	else if (pressure >= 1.0)
 	{
 		if (pace_rate == 0)

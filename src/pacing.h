@@ -32,6 +32,7 @@ iosat_blocks_read_now(void)
 extern void iosat_pace_statement(QueryDesc *queryDesc);
 
 /* governor: the pace rate (blocks/s per paced process, 0 = none) */
-extern void iosat_pace_update(TimestampTz now, double pressure, bool saturated);
+extern void iosat_pace_update(TimestampTz now, double pressure, bool saturated,
+							  bool stalled);
 
 #endif							/* IOSAT_PACING_H */

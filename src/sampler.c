@@ -67,7 +67,11 @@ typedef struct DevLocal
 	bool		stalling;
 	double		stall_start;
 	bool		stall_logged;	/* "is stalled" logged, "again" not yet */
+	int			after_stall;	/* samples left whose latency is the stall's */
 } DevLocal;
+
+/* samples after a stall whose completions carry the stall's latency */
+#define AFTER_STALL_SAMPLES 2
 
 static DevLocal devlocal[IOSAT_MAX_DEVICES];
 static int	ndev;
@@ -524,8 +528,28 @@ sample_device(int i, double now_mono, TimestampTz now, uint64 sampleno)
 			1.0 - exp(-dt / (double) iosat_smoothing_ms);
 
 		d->last = r;
+		if (l->stall_logged && stall_ms < IOSAT_STALL_MS)
+			l->after_stall = AFTER_STALL_SAMPLES;
 		if (d->samples == 0)
 			d->smooth = r;
+		else if (l->after_stall > 0)
+		{
+			/*
+			 * The requests the stall held complete now, each with the
+			 * stall's length as its latency.  That was the stall, reported
+			 * as such; smoothed in, it would hold the latency signal up
+			 * (and the device saturated) for seconds after the device
+			 * answers again.  The rates count; latency and queue depth
+			 * keep their value from before the stall.
+			 */
+			IosatRates	adj = r;
+
+			adj.r_ticks_ps = d->smooth.r_await_ms * r.r_iops;
+			adj.w_ticks_ps = d->smooth.w_await_ms * r.w_iops;
+			adj.aqu_sz = d->smooth.aqu_sz;
+			smooth_rates(&d->smooth, &adj, alpha);
+			l->after_stall--;
+		}
 		else
 			smooth_rates(&d->smooth, &r, alpha);
 		d->samples++;
@@ -552,6 +576,7 @@ publish_error:
 	l->have_prev = false;
 	l->stalling = false;
 	l->stall_logged = false;
+	l->after_stall = 0;
 	note_status(i, d, status, note);
 	return status != IOSAT_DEV_VANISHED;
 }
