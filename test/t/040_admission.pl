@@ -301,9 +301,12 @@ like(leaves_queue('statement_timeout while queued',
 
 # --- a parallel query: the leader is gated, its workers are not
 {
+	# 16 renamed force_parallel_mode to debug_parallel_query
+	my $force = $node->safe_psql('postgres', 'SHOW server_version_num') >= 160000
+	  ? 'debug_parallel_query' : 'force_parallel_mode';
 	my $t0 = time();
 	is( worker_safe(
-			"SET force_parallel_mode = on; SET parallel_setup_cost = 0; SET parallel_tuple_cost = 0;"
+			"SET $force = on; SET parallel_setup_cost = 0; SET parallel_tuple_cost = 0;"
 			  . " SET min_parallel_table_scan_size = 0; SET max_parallel_workers_per_gather = 2;"
 			  . " SELECT count(*) FROM t"),
 		'1000', 'parallel query ran under a limit of 1');
