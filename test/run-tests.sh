@@ -16,7 +16,11 @@
 # FUSE daemons, cgroups — on exit, including after Ctrl-C.
 #
 # IOSAT_TAP="test/t/010_sampler_fixture.pl ..." limits the TAP tests run;
-# IOSAT_KEEP=1 keeps the temporary tree (logs in tmp_check/log) for a look.
+# IOSAT_ROOT_SUITES="test/root/fuzz.t ..." limits the root-side suites
+# ("none": none of them); IOSAT_KEEP=1 keeps the temporary tree (logs in
+# tmp_check/log) for a look.  Runs on one machine take turns (flock on
+# /run/lock/iosat-test.lock): they share the installed iosat.so, the
+# sudoers drop-in and the loop devices that cleanup destroys.
 set -euo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -26,6 +30,13 @@ repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 if [[ $EUID -ne 0 ]]; then
 	echo "run-tests.sh: run as root (it installs packages and creates loop devices)" >&2
 	exit 2
+fi
+
+# one run at a time: a second waits for the first (see above)
+exec 9>/run/lock/iosat-test.lock
+if ! flock -n 9; then
+	echo "run-tests.sh: another run is under way; waiting for it"
+	flock 9
 fi
 
 helper_dir=/usr/local/libexec/iosat-test
@@ -95,7 +106,9 @@ fi
 
 # root-side suites: each is an executable printing TAP (test/bpf: iosatd and
 # its maps, the BPF reader)
-for t in test/root/*.t test/bpf/*.t; do
+root_suites=${IOSAT_ROOT_SUITES:-$(echo test/root/*.t test/bpf/*.t)}
+[[ $root_suites == none ]] && root_suites=""
+for t in $root_suites; do
 	[[ -e $t ]] || continue
 	echo "== $t (as root)"
 	prove --timer "$t" 2>"$work/suite.err" || status=1

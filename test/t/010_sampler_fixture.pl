@@ -48,6 +48,9 @@ sub advance
 {
 	my ($seconds, %rate) = @_;
 	my $nfields = delete $rate{nfields};
+	# wrap32: the counters wrap at 2^32, as the kernel's unsigned long
+	# does on 32-bit machines
+	my $wrap32 = delete $rate{wrap32};
 	my $pid = fork();
 	die "fork: $!" unless defined $pid;
 	return $pid if $pid;
@@ -62,6 +65,7 @@ sub advance
 		{
 			$acc{$k} += $rate{$k} / 100;
 			$c{$k} = int($acc{$k});
+			$c{$k} %= 4294967296 if $wrap32;
 		}
 		$fx->set_stat('fake0', \%c, $nfields);
 		my $sleep = $due - time();
@@ -186,24 +190,32 @@ ok( wait_until(
 }
 
 # --- a 32-bit counter wrap (the kernel's unsigned long on 32 bits):
-# 50 reads across the wrap must read as 50 reads, not 4 billion
-$c{rd_ios} = 4294967296 - 30;
-$c{rd_ticks} = 4294967296 - 30;
+# reads that go on across the wrap must read as the same steady rate, not
+# as 4 billion reads in one interval.  The reads keep coming for seconds
+# after the wrap, so the test waits for states that last (the counter past
+# the wrap, a smoothed rate) and not for the one sample that spans it,
+# which a slow build can miss between two queries.
+$c{rd_ios} = 4294967296 - 100;
+$c{rd_ticks} = 4294967296 - 100;
 $fx->set_stat('fake0', \%c);
 # let the sampler see the value before the wrap (two samples, however
 # long a loaded machine makes them)
 my $s0 = $node->safe_psql('postgres', 'SELECT samples FROM iosat_status');
-wait_until(sub { $node->safe_psql('postgres', 'SELECT samples FROM iosat_status') >= $s0 + 2 }, 10);
-$fx->set_stat('fake0', { %c, rd_ios => 20, rd_ticks => 20 });
-ok(wait_until(sub { row('fake0', 'r_iops_last') > 0 }, 5), 'reads seen across the wrap');
-my $wrapped = row('fake0', 'r_iops_last');
-# 50 reads in one interval: hundreds per second at a 100 ms interval, a
-# few thousand if a busy machine made the interval short; an unhandled
-# wrap would give billions
-ok($wrapped > 0 && $wrapped < 100_000,
-	"a wrapped counter gives a plausible rate ($wrapped/s for 50 reads)");
-is(row('fake0', 'note'), '', 'a wrap is not reported as a reset');
-%c = (%c, rd_ios => 20, rd_ticks => 20);
+ok( wait_until(
+		sub { $node->safe_psql('postgres', 'SELECT samples FROM iosat_status') >= $s0 + 2 },
+		30),
+	'the sampler saw the counter before the wrap');
+# 100 reads a second at 1 ms: the counter wraps after one second
+$child = advance(4, rd_ios => 100, rd_ticks => 100, wrap32 => 1);
+waitpid($child, 0);
+# three seconds of reads after the wrap: an unhandled wrap (billions in one
+# interval) would still dominate the smoothed rate, a handled one reads ~100/s
+my ($wr_smooth, $wr_note) = split /\|/, row('fake0', 'r_iops, note');
+cmp_ok($wr_smooth, '>', 30, "reads seen across the wrap (smoothed $wr_smooth/s)");
+within($wr_smooth, 100, 0.5, 'a wrapped counter gives the steady rate');
+is($wr_note, '', 'a wrap is not reported as a reset');
+# where the child left the counters (it wrote them, not this process's %c)
+%c = (%c, rd_ios => 300, rd_ticks => 300);
 
 # --- a counter going backwards from a small value is a reset, not a wrap
 $fx->set_stat('fake0', { %c, rd_ios => 5000 });
