@@ -570,9 +570,8 @@ gate_enforcing(void)
 	if (pg_atomic_read_u32(&iosat_shared->gate.saturated) == 0)
 		return false;
 	/* fail open: a verdict older than a few samples is not trusted */
-	age_ms = (GetCurrentTimestamp() -
-			  (TimestampTz) pg_atomic_read_u64(&iosat_shared->gate.updated)) / 1000;
-	return age_ms <= iosat_stale_after_ms();
+	age_ms = iosat_verdict_age_ms();
+	return age_ms >= 0 && age_ms <= iosat_stale_after_ms();
 }
 
 /* wait in the queue for a slot; returns with the slot taken, or throws */

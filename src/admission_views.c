@@ -46,10 +46,8 @@ iosat_admission_srf(PG_FUNCTION_ARGS)
 	InitMaterializedSRF(fcinfo, 0);
 	iosat_read_verdict(&v);
 	saturated = pg_atomic_read_u32(&iosat_shared->gate.saturated) != 0;
-	age_ms = (GetCurrentTimestamp() -
-			  (TimestampTz) pg_atomic_read_u64(&iosat_shared->gate.updated)) / 1000;
-	stale = pg_atomic_read_u64(&iosat_shared->gate.updated) == 0 ||
-		age_ms > iosat_stale_after_ms();
+	age_ms = iosat_verdict_age_ms();
+	stale = age_ms < 0 || age_ms > iosat_stale_after_ms();
 
 	iosat_set_values_init(&row, rsinfo->setDesc);
 	iosat_put_text(&row, mode_names[iosat_admission_mode]);

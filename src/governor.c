@@ -42,6 +42,7 @@
 #include "utils/timestamp.h"
 
 #include "admission.h"
+#include "clock.h"
 #include "iosat.h"
 #include "pacing.h"
 #include "vacuum.h"
@@ -290,6 +291,7 @@ iosat_governor_update(TimestampTz now)
 	pg_atomic_write_u32(&g->limit, saturated ? limit : 0);
 	pg_atomic_write_u32(&g->running_heavy, running);
 	pg_atomic_write_u64(&g->updated, (uint64) now);
+	pg_atomic_write_u64(&g->updated_mono, (uint64) iosat_mono_us());
 	pg_atomic_write_u32(&g->saturated, saturated ? 1 : 0);
 
 	/* let queued statements re-check: a slot may be free, or the gate open */

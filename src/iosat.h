@@ -178,7 +178,8 @@ typedef struct IosatGate
 {
 	pg_atomic_uint32 saturated; /* 1: limit heavy statements */
 	pg_atomic_uint32 limit;		/* heavy statements allowed to run */
-	pg_atomic_uint64 updated;	/* TimestampTz of the last verdict */
+	pg_atomic_uint64 updated;	/* TimestampTz of the last verdict (display) */
+	pg_atomic_uint64 updated_mono;	/* iosat_mono_us() of it: for its age */
 	pg_atomic_uint32 running_heavy; /* as counted at the last verdict */
 	pg_atomic_uint64 saturation_events;
 	IosatVerdict verdict;
@@ -221,7 +222,8 @@ typedef struct IosatShared
 	/* sampler liveness; written by the sampler only */
 	pg_atomic_uint32 sampler_pid;
 	pg_atomic_uint64 samples;
-	pg_atomic_uint64 last_sample_time;	/* TimestampTz */
+	pg_atomic_uint64 last_sample_time;	/* TimestampTz (display) */
+	pg_atomic_uint64 last_sample_mono;	/* iosat_mono_us(): for its age */
 	pg_atomic_uint64 sampler_started;	/* TimestampTz */
 	pg_atomic_uint32 ndevices;
 	pg_atomic_uint64 discoveries;
@@ -271,7 +273,9 @@ extern void iosat_read_device(int i, IosatDevice *out);
 extern void iosat_read_psi(IosatPsiState *out);
 extern void iosat_set_error(const char *msg);
 extern void iosat_read_error(char *buf, Size len, TimestampTz *when);
-extern int64 iosat_sample_age_ms(TimestampTz now);
+extern int64 iosat_sample_age_ms(void);
+extern int64 iosat_verdict_age_ms(void);
+extern int64 iosat_stale_after_ms(void);
 
 /* governor.c */
 extern void iosat_governor_update(TimestampTz now);

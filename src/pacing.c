@@ -195,7 +195,7 @@ pace_account(void)
 	}
 	now = GetCurrentTimestamp();
 	/* fail open: a verdict older than a few samples is not trusted */
-	if ((now - (TimestampTz) pg_atomic_read_u64(&g->updated)) / 1000 > iosat_stale_after_ms())
+	if (iosat_verdict_age_ms() < 0 || iosat_verdict_age_ms() > iosat_stale_after_ms())
 	{
 		last_blocks = blocks;
 		last_time = 0;

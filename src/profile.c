@@ -57,6 +57,7 @@
 #include "utils/wait_event.h"
 
 #include "compat.h"
+#include "clock.h"
 #include "iosat.h"
 #include "profile.h"
 #include "views.h"
@@ -138,14 +139,6 @@ raise_fd_limit(int nprocs)
 	(void) setrlimit(RLIMIT_NOFILE, &rl);
 }
 
-static double
-mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000.0 + ts.tv_nsec / 1e6;
-}
 
 Size
 iosat_profile_shmem_size(void)
@@ -394,7 +387,7 @@ static void
 profile_pass(void)
 {
 	IosatProfileShared *p = iosat_profile;
-	double		t0 = mono_ms();
+	double		t0 = iosat_mono_ms();
 	int			count = Min((int) ProcGlobal->allProcCount, type_cache_len);
 	int		   *slots = palloc(sizeof(int) * (count + 1));
 	int		   *pids = palloc(sizeof(int) * (count + 1));
@@ -484,7 +477,7 @@ profile_pass(void)
 								   &samples[k].fresh);
 
 	now = GetCurrentTimestamp();
-	t1 = mono_ms();
+	t1 = iosat_mono_ms();
 
 	prev_pass = p->last_pass;
 	iosat_seq_begin_write(&p->changecount);
@@ -600,7 +593,7 @@ iosat_profiler_main(Datum arg)
 					iosat_profile_interval_ms,
 					iosat_profile_enabled ? "on" : "off")));
 
-	next_due = mono_ms();
+	next_due = iosat_mono_ms();
 	while (!ShutdownRequestPending)
 	{
 		double		now;
@@ -612,7 +605,7 @@ iosat_profiler_main(Datum arg)
 		}
 		handle_reset();
 
-		now = mono_ms();
+		now = iosat_mono_ms();
 		if (!iosat_profile_enabled)
 		{
 			publish_disabled();
@@ -621,7 +614,7 @@ iosat_profiler_main(Datum arg)
 							 10000L, PG_WAIT_EXTENSION);
 			ResetLatch(MyLatch);
 			CHECK_FOR_INTERRUPTS();
-			next_due = mono_ms();
+			next_due = iosat_mono_ms();
 			continue;
 		}
 		if (now < next_due)
@@ -639,8 +632,8 @@ iosat_profiler_main(Datum arg)
 
 		/* fixed rate; after falling behind, start again from now */
 		next_due += iosat_profile_interval_ms;
-		if (next_due < mono_ms())
-			next_due = mono_ms() + iosat_profile_interval_ms;
+		if (next_due < iosat_mono_ms())
+			next_due = iosat_mono_ms() + iosat_profile_interval_ms;
 		CHECK_FOR_INTERRUPTS();
 	}
 	/*
@@ -785,10 +778,10 @@ iosat_wait_profile_reset(PG_FUNCTION_ARGS)
 			SetLatch(&ProcGlobal->allProcs[procno].procLatch);
 	}
 
-	deadline = mono_ms() + RESET_WAIT_MS;
+	deadline = iosat_mono_ms() + RESET_WAIT_MS;
 	while (pg_atomic_read_u64(&p->reset_done) < req)
 	{
-		if (pg_atomic_read_u32(&p->profiler_pid) == 0 || mono_ms() > deadline)
+		if (pg_atomic_read_u32(&p->profiler_pid) == 0 || iosat_mono_ms() > deadline)
 		{
 			ereport(WARNING,
 					(errmsg("the iosat profiler did not acknowledge the reset"),

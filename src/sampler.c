@@ -46,6 +46,7 @@
 #include "bpfsource.h"
 #include "compat.h"
 #include "devices.h"
+#include "clock.h"
 #include "iosat.h"
 #include "kparse.h"
 #include "sampler.h"
@@ -85,14 +86,6 @@ static struct
 	bool		logged_missing;
 } psi_local;
 
-static double
-mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000.0 + ts.tv_nsec / 1e6;
-}
 
 void
 iosat_register_sampler(void)
@@ -746,8 +739,8 @@ iosat_sampler_main(Datum arg)
 
 	tablespaces_watch();
 	(void) tablespaces_changed(&tblspc_mtime);
-	last_discovery = mono_ms();
-	next_due = mono_ms();
+	last_discovery = iosat_mono_ms();
+	next_due = iosat_mono_ms();
 
 	while (!ShutdownRequestPending)
 	{
@@ -767,7 +760,7 @@ iosat_sampler_main(Datum arg)
 			pg_atomic_write_u64(&iosat_shared->pass_ns_count, 0);
 		}
 
-		now_mono = mono_ms();
+		now_mono = iosat_mono_ms();
 		if (now_mono < next_due)
 		{
 			/* woken early (reload, or a signal): wait out the interval */
@@ -789,7 +782,7 @@ iosat_sampler_main(Datum arg)
 		}
 
 		now = GetCurrentTimestamp();
-		pass_start = mono_ms();
+		pass_start = iosat_mono_ms();
 		iosat_bpf_sample_begin(now);
 		for (int i = 0; i < ndev; i++)
 			if (!sample_device(i, now_mono, now, sampleno))
@@ -803,7 +796,7 @@ iosat_sampler_main(Datum arg)
 
 		/* what this pass cost (iosat_status) */
 		{
-			uint64		ns = (uint64) ((mono_ms() - pass_start) * 1e6);
+			uint64		ns = (uint64) ((iosat_mono_ms() - pass_start) * 1e6);
 
 			pg_atomic_write_u64(&iosat_shared->pass_ns_last, ns);
 			pg_atomic_fetch_add_u64(&iosat_shared->pass_ns_sum, ns);
@@ -812,6 +805,7 @@ iosat_sampler_main(Datum arg)
 		}
 
 		pg_atomic_write_u64(&iosat_shared->last_sample_time, (uint64) now);
+		pg_atomic_write_u64(&iosat_shared->last_sample_mono, (uint64) iosat_mono_us());
 		pg_atomic_fetch_add_u64(&iosat_shared->samples, 1);
 
 		/* look again for devices that went away or never were there */
@@ -822,8 +816,8 @@ iosat_sampler_main(Datum arg)
 
 		/* fixed rate: the next sample is due one interval after the last */
 		next_due += iosat_sample_interval_ms;
-		if (next_due < mono_ms())
-			next_due = mono_ms() + iosat_sample_interval_ms;	/* fell behind */
+		if (next_due < iosat_mono_ms())
+			next_due = iosat_mono_ms() + iosat_sample_interval_ms;	/* fell behind */
 		CHECK_FOR_INTERRUPTS();
 	}
 	/*

@@ -12,6 +12,7 @@
 #include "storage/shmem.h"
 #include "storage/lwlock.h"
 
+#include "clock.h"
 #include "iosat.h"
 
 IosatShared *iosat_shared = NULL;
@@ -35,6 +36,7 @@ iosat_shmem_init(void)
 		pg_atomic_init_u32(&iosat_shared->sampler_pid, 0);
 		pg_atomic_init_u64(&iosat_shared->samples, 0);
 		pg_atomic_init_u64(&iosat_shared->last_sample_time, 0);
+		pg_atomic_init_u64(&iosat_shared->last_sample_mono, 0);
 		pg_atomic_init_u64(&iosat_shared->sampler_started, 0);
 		pg_atomic_init_u32(&iosat_shared->ndevices, 0);
 		pg_atomic_init_u64(&iosat_shared->discoveries, 0);
@@ -49,6 +51,7 @@ iosat_shmem_init(void)
 		pg_atomic_init_u32(&iosat_shared->gate.saturated, 0);
 		pg_atomic_init_u32(&iosat_shared->gate.limit, 0);
 		pg_atomic_init_u64(&iosat_shared->gate.updated, 0);
+		pg_atomic_init_u64(&iosat_shared->gate.updated_mono, 0);
 		pg_atomic_init_u32(&iosat_shared->gate.running_heavy, 0);
 		pg_atomic_init_u64(&iosat_shared->gate.saturation_events, 0);
 		pg_atomic_init_u32(&iosat_shared->gate.verdict.changecount, 0);
@@ -147,13 +150,37 @@ iosat_read_error(char *buf, Size len, TimestampTz *when)
 	*when = copy.time;
 }
 
-/* milliseconds since the last sample, or -1 if there was none */
+/*
+ * How old the sampler's figures may be before they are not trusted (the
+ * verdict, the vacuum multiplier, the views' "stale"): a few samples.
+ */
 int64
-iosat_sample_age_ms(TimestampTz now)
+iosat_stale_after_ms(void)
 {
-	TimestampTz last = (TimestampTz) pg_atomic_read_u64(&iosat_shared->last_sample_time);
+	return Max((int64) iosat_sample_interval_ms * 3, 1000);
+}
+
+/* milliseconds since the monotonic stamp, or -1 if there was none */
+static int64
+age_ms(pg_atomic_uint64 *stamp)
+{
+	int64		last = (int64) pg_atomic_read_u64(stamp);
 
 	if (last == 0)
 		return -1;
-	return (now - last) / 1000;
+	return (iosat_mono_us() - last) / 1000;
+}
+
+/* milliseconds since the last sample, or -1 if there was none */
+int64
+iosat_sample_age_ms(void)
+{
+	return age_ms(&iosat_shared->last_sample_mono);
+}
+
+/* milliseconds since the governor's last verdict, or -1 if there was none */
+int64
+iosat_verdict_age_ms(void)
+{
+	return age_ms(&iosat_shared->gate.updated_mono);
 }

@@ -155,7 +155,7 @@ iosat_vacuum_status_srf(PG_FUNCTION_ARGS)
 		held += pg_atomic_read_u32(&s->held);
 		inactive += pg_atomic_read_u32(&s->inactive);
 	}
-	age = iosat_sample_age_ms(GetCurrentTimestamp());
+	age = iosat_sample_age_ms();
 
 	iosat_set_values_init(&row, rsinfo->setDesc);
 	iosat_put(&row, BoolGetDatum(pg_atomic_read_u32(&g->vacuum_enabled) != 0));

@@ -269,11 +269,6 @@ iosat_devices_srf(PG_FUNCTION_ARGS)
 }
 
 /* data older than this is stale: iosat admits everything (fails open) */
-int64
-iosat_stale_after_ms(void)
-{
-	return Max((int64) iosat_sample_interval_ms * 3, 1000);
-}
 
 Datum
 iosat_status_srf(PG_FUNCTION_ARGS)
@@ -292,7 +287,7 @@ iosat_status_srf(PG_FUNCTION_ARGS)
 	InitMaterializedSRF(fcinfo, 0);
 
 	pid = pg_atomic_read_u32(&iosat_shared->sampler_pid);
-	age = iosat_sample_age_ms(GetCurrentTimestamp());
+	age = iosat_sample_age_ms();
 	iosat_read_error(err, sizeof(err), &errtime);
 	iosat_read_psi(&psi);
 

@@ -30,6 +30,4 @@ extern void iosat_put_null(IosatRow *row);
 extern void iosat_put_text(IosatRow *row, const char *s);
 extern void iosat_put_timestamp(IosatRow *row, TimestampTz t);
 
-extern int64 iosat_stale_after_ms(void);
-
 #endif							/* IOSAT_VIEWS_H */
