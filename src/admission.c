@@ -60,6 +60,7 @@
 #include "utils/varlena.h"
 
 #include "admission.h"
+#include "clock.h"
 #include "compat.h"
 #include "iosat.h"
 #include "pacing.h"
@@ -579,7 +580,7 @@ static void
 wait_for_slot(QueryDesc *qd, uint64 queryid)
 {
 	IosatBackendSlot *s = my_slot();
-	TimestampTz start = GetCurrentTimestamp();
+	int64		start = iosat_mono_us();
 	uint32		wait_event = iosat_wait_event_admission();
 
 	PG_TRY();
@@ -607,7 +608,7 @@ wait_for_slot(QueryDesc *qd, uint64 queryid)
 			if (go)
 				break;
 
-			elapsed_ms = (GetCurrentTimestamp() - start) / 1000;
+			elapsed_ms = (long) ((iosat_mono_us() - start) / 1000);
 			if (elapsed_ms >= iosat_queue_timeout_ms)
 			{
 				leave_queue();
@@ -630,7 +631,7 @@ wait_for_slot(QueryDesc *qd, uint64 queryid)
 	ConditionVariableCancelSleep();
 
 	{
-		uint64		waited = (GetCurrentTimestamp() - start);
+		uint64		waited = (uint64) Max(iosat_mono_us() - start, 0);
 		uint64		max = pg_atomic_read_u64(&iosat_adm->counters[IOSAT_C_WAIT_MAX_US]);
 
 		pg_atomic_fetch_add_u64(&iosat_adm->counters[IOSAT_C_WAIT_US], waited);
