@@ -89,11 +89,12 @@ static uint32 iosat_wait_event_pace_id pg_attribute_unused() = 0;
 
 /*
  * Backend-status snapshot by 1-based index (the rows of pg_stat_activity):
- * 17 renamed pgstat_fetch_stat_local_beentry() to
- * pgstat_get_local_beentry_by_index().  Callers include
+ * 16 renamed pgstat_fetch_stat_local_beentry() to
+ * pgstat_get_local_beentry_by_index() (test/matrix/FACTS.md; the guard
+ * was 17 until the 16 build was tried).  Callers include
  * utils/backend_status.h.
  */
-#if PG_VERSION_NUM >= 170000
+#if PG_VERSION_NUM >= 160000
 #define iosat_local_beentry(idx)	pgstat_get_local_beentry_by_index(idx)
 #else
 #define iosat_local_beentry(idx)	pgstat_fetch_stat_local_beentry(idx)
