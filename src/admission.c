@@ -55,7 +55,10 @@
 #include "tcop/utility.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
+#include "utils/guc.h"
+#include "utils/inval.h"
 #include "utils/resowner.h"
+#include "utils/syscache.h"
 #include "utils/timestamp.h"
 #include "utils/varlena.h"
 
@@ -69,16 +72,26 @@
 
 IosatAdmissionShared *iosat_adm = NULL;
 
-/* slots this backend holds, one per open top-level executor */
+/*
+ * Slots this backend holds, one per open top-level executor.  A slot is
+ * parked (counted for no one) while its statement is not running: a cursor
+ * between DECLARE and FETCH or between two FETCHes, a portal suspended by
+ * the extended protocol's row limit.  Its next ExecutorRun takes it back
+ * without waiting: the statement was admitted already, and it may hold
+ * locks.  So a client that leaves a cursor open while idle holds nothing
+ * that others wait for.
+ */
 #define MAX_HELD 64
 typedef struct HeldSlot
 {
 	QueryDesc  *qd;
 	ResourceOwner owner;
+	bool		parked;
 } HeldSlot;
 
 static HeldSlot held[MAX_HELD];
 static int	nheld = 0;
+static uint32 nrunning = 0;		/* entries of held[] not parked */
 
 /* I/O accounting of top-level statements, for learning */
 typedef struct Tracked
@@ -93,12 +106,23 @@ typedef struct Tracked
 static Tracked tracked[MAX_HELD];
 static int	ntracked = 0;
 
+/*
+ * How deep this backend is in executors and utility statements; restored
+ * by PG_FINALLY on every exit, errors included, so nothing else resets it
+ * (a ROLLBACK inside a procedure aborts the transaction one level down).
+ */
 static int	nesting_level = 0;
 /* a top-level EXPLAIN ANALYZE or DECLARE CURSOR runs its query one level down */
 static bool in_toplevel_wrapper = false;
+/* ... and a DECLARE CURSOR's query does not run until the first FETCH */
+static bool in_declare_cursor = false;
 static bool backend_registered = false;
 
-/* exempt-role cache */
+/*
+ * Exempt-role cache, keyed on the user and a generation that a change of
+ * iosat.exempt_roles (guc.c) or of role membership (a syscache callback on
+ * pg_auth_members and pg_authid) bumps.
+ */
 static Oid	exempt_cached_user = InvalidOid;
 static int	exempt_cached_gen = -1;
 static bool exempt_cached = false;
@@ -120,6 +144,13 @@ static int
 total_procs(void)
 {
 	return MaxBackends + NUM_AUXILIARY_PROCS + max_prepared_xacts;
+}
+
+/* a role or a membership changed: look the exemption up again */
+static void
+roles_changed(Datum arg, int cacheid, uint32 hashvalue)
+{
+	iosat_exempt_roles_gen++;
 }
 
 Size
@@ -153,6 +184,7 @@ iosat_admission_shmem_init(void)
 		iosat_adm->qhead = 0;
 		iosat_adm->qlen = 0;
 		pg_atomic_init_u32(&iosat_adm->queued, 0);
+		pg_atomic_init_u32(&iosat_adm->running, 0);
 		for (int i = 0; i < IOSAT_NUM_COUNTERS; i++)
 			pg_atomic_init_u64(&iosat_adm->counters[i], 0);
 		for (int i = 0; i < iosat_adm->nslots; i++)
@@ -229,13 +261,28 @@ queue_remove(int procno)
 uint32
 iosat_admission_count_running(void)
 {
-	uint32		n = 0;
-
 	if (iosat_adm == NULL)
 		return 0;
-	for (int i = 0; i < iosat_adm->nslots; i++)
-		n += pg_atomic_read_u32(&iosat_adm->slots[i].heavy_running);
-	return n;
+	return pg_atomic_read_u32(&iosat_adm->running);
+}
+
+/*
+ * Set a slot's count of running heavy statements, and the total by the
+ * difference.  Only the slot's owner calls this, or the sampler for an
+ * owner that is gone, so the total stays the sum of the slots.
+ */
+static void
+set_slot_running(IosatBackendSlot *s, uint32 n)
+{
+	uint32		old = pg_atomic_read_u32(&s->heavy_running);
+
+	if (old == n)
+		return;
+	pg_atomic_write_u32(&s->heavy_running, n);
+	if (n > old)
+		pg_atomic_fetch_add_u32(&iosat_adm->running, n - old);
+	else
+		pg_atomic_fetch_sub_u32(&iosat_adm->running, old - n);
 }
 
 uint32
@@ -277,6 +324,7 @@ iosat_admission_reclaim(void)
 	{
 		IosatBackendSlot *s = &iosat_adm->slots[i];
 		int			pid = s->pid;
+		uint32		held_slots;
 
 		if (pid == 0 ||
 			(pg_atomic_read_u32(&s->heavy_running) == 0 && !s->queued))
@@ -286,22 +334,23 @@ iosat_admission_reclaim(void)
 		LWLockAcquire(iosat_adm->lock, LW_EXCLUSIVE);
 		if (s->pid == pid)
 		{
-			uint32		held_slots = pg_atomic_read_u32(&s->heavy_running);
-
+			held_slots = pg_atomic_read_u32(&s->heavy_running);
 			queue_remove(i);
 			s->queued = false;
-			pg_atomic_write_u32(&s->heavy_running, 0);
+			set_slot_running(s, 0);
 			s->pid = 0;
-			if (held_slots > 0)
-			{
-				pg_atomic_fetch_add_u64(&iosat_adm->counters[IOSAT_C_RECLAIMED],
-										held_slots);
-				ereport(LOG,
-						(errmsg("iosat: freed %u admission slots of exited process %d",
-								held_slots, pid)));
-			}
 		}
+		else
+			held_slots = 0;
 		LWLockRelease(iosat_adm->lock);
+		if (held_slots > 0)
+		{
+			pg_atomic_fetch_add_u64(&iosat_adm->counters[IOSAT_C_RECLAIMED],
+									held_slots);
+			ereport(LOG,
+					(errmsg("iosat: freed %u admission slots of exited process %d",
+							held_slots, pid)));
+		}
 	}
 }
 
@@ -319,33 +368,69 @@ wake_next_if_room(void)
 static void
 take_slot(QueryDesc *qd)
 {
-	IosatBackendSlot *s = my_slot();
-
 	if (nheld >= MAX_HELD)
 		return;					/* untracked: more open cursors than we count */
 	held[nheld].qd = qd;
 	held[nheld].owner = CurrentResourceOwner;
+	held[nheld].parked = false;
 	nheld++;
-	pg_atomic_write_u32(&s->heavy_running, nheld);
+	nrunning++;
+	set_slot_running(my_slot(), nrunning);
 }
 
 static void
 drop_held(int i)
 {
+	if (!held[i].parked)
+		nrunning--;
 	held[i] = held[--nheld];
-	pg_atomic_write_u32(&my_slot()->heavy_running, nheld);
+	set_slot_running(my_slot(), nrunning);
 	wake_next_if_room();
+}
+
+static int
+find_held(QueryDesc *qd)
+{
+	for (int i = nheld - 1; i >= 0; i--)
+		if (held[i].qd == qd)
+			return i;
+	return -1;
+}
+
+/* the statement stops running for now (see HeldSlot): free its slot */
+static void
+park_slot_of(QueryDesc *qd)
+{
+	int			i = find_held(qd);
+
+	if (i < 0 || held[i].parked)
+		return;
+	held[i].parked = true;
+	nrunning--;
+	set_slot_running(my_slot(), nrunning);
+	wake_next_if_room();
+}
+
+/* ... and runs again: take the slot back, without waiting */
+static void
+unpark_slot_of(QueryDesc *qd)
+{
+	int			i = find_held(qd);
+
+	if (i < 0 || !held[i].parked)
+		return;
+	held[i].parked = false;
+	nrunning++;
+	set_slot_running(my_slot(), nrunning);
 }
 
 static void
 release_slot_of(QueryDesc *qd)
 {
-	for (int i = nheld - 1; i >= 0; i--)
-		if (held[i].qd == qd)
-		{
-			drop_held(i);
-			return;
-		}
+	int			i = find_held(qd);
+
+	if (i >= 0)
+		drop_held(i);
 }
 
 static void
@@ -354,7 +439,8 @@ release_all_slots(void)
 	if (nheld == 0)
 		return;
 	nheld = 0;
-	pg_atomic_write_u32(&my_slot()->heavy_running, 0);
+	nrunning = 0;
+	set_slot_running(my_slot(), 0);
 	wake_next_if_room();
 }
 
@@ -406,8 +492,6 @@ xact_callback(XactEvent event, void *arg)
 		leave_queue();
 		release_all_slots();
 		forget_tracked();
-		nesting_level = 0;
-		in_toplevel_wrapper = false;
 	}
 }
 
@@ -459,7 +543,7 @@ register_backend(void)
 		queue_remove(IOSAT_MY_PROCNO());
 	s->queued = false;
 	s->pid = MyProcPid;
-	pg_atomic_write_u32(&s->heavy_running, 0);
+	set_slot_running(s, 0);
 	LWLockRelease(iosat_adm->lock);
 	before_shmem_exit(backend_exit, 0);
 	backend_registered = true;
@@ -563,16 +647,49 @@ refuse(const char *why, uint64 queryid, IosatDecision d)
 					 "See the iosat_admission view.")));
 }
 
-static bool
-gate_enforcing(void)
+/*
+ * The number of heavy statements allowed to run, or 0 while the gate is
+ * open.  The governor publishes the limit before it sets "saturated" and
+ * clears "saturated" before it clears the limit, with a barrier between:
+ * whoever sees "saturated" sees a limit, and a limit of 0 means that the
+ * saturation has just ended.  A verdict older than a few samples is not
+ * trusted (fail open).
+ */
+static uint32
+enforced_limit(void)
 {
+	uint32		limit;
 	int64		age_ms;
 
 	if (pg_atomic_read_u32(&iosat_shared->gate.saturated) == 0)
-		return false;
-	/* fail open: a verdict older than a few samples is not trusted */
+		return 0;
+	pg_read_barrier();
+	limit = pg_atomic_read_u32(&iosat_shared->gate.limit);
+	if (limit == 0)
+		return 0;
 	age_ms = iosat_verdict_age_ms();
-	return age_ms >= 0 && age_ms <= iosat_stale_after_ms();
+	if (age_ms < 0 || age_ms > iosat_stale_after_ms())
+		return 0;
+	return limit;
+}
+
+static inline bool
+gate_enforcing(void)
+{
+	return enforced_limit() > 0;
+}
+
+/*
+ * Admission was turned off, or to monitor, by a reload: statements in the
+ * queue go at once.  The sampler publishes the server's setting (a
+ * backend in the queue does not reload its configuration mid-statement).
+ */
+static bool
+admission_switched_off(void)
+{
+	uint32		mode = pg_atomic_read_u32(&iosat_shared->gate.admission_mode);
+
+	return mode == IOSAT_ADMISSION_OFF || mode == IOSAT_ADMISSION_MONITOR;
 }
 
 /* wait in the queue for a slot; returns with the slot taken, or throws */
@@ -590,13 +707,14 @@ wait_for_slot(QueryDesc *qd, uint64 queryid)
 		{
 			bool		go = false;
 			long		elapsed_ms;
+			uint32		limit;
 
 			LWLockAcquire(iosat_adm->lock, LW_EXCLUSIVE);
-			if (!gate_enforcing())
+			limit = enforced_limit();
+			if (limit == 0 || admission_switched_off())
 				go = true;
 			else if (queue_head() == IOSAT_MY_PROCNO() &&
-					 iosat_admission_count_running() <
-					 pg_atomic_read_u32(&iosat_shared->gate.limit))
+					 iosat_admission_count_running() < limit)
 				go = true;
 			if (go)
 			{
@@ -684,8 +802,8 @@ admit_saturated(QueryDesc *qd, uint64 queryid, IosatQueryEntry *e)
 	if (iosat_admission_mode == IOSAT_ADMISSION_MONITOR)
 	{
 		running = iosat_admission_count_running();
-		limit = pg_atomic_read_u32(&iosat_shared->gate.limit);
-		if (running >= limit)
+		limit = enforced_limit();
+		if (limit > 0 && running >= limit)
 		{
 			IosatVerdict v;
 
@@ -709,8 +827,9 @@ admit_saturated(QueryDesc *qd, uint64 queryid, IosatQueryEntry *e)
 
 	LWLockAcquire(iosat_adm->lock, LW_EXCLUSIVE);
 	running = iosat_admission_count_running();
-	limit = pg_atomic_read_u32(&iosat_shared->gate.limit);
-	if (iosat_adm->qlen == 0 && running < limit)
+	limit = enforced_limit();
+	/* (limit 0: the saturation ended since ExecutorStart looked) */
+	if (limit == 0 || (iosat_adm->qlen == 0 && running < limit))
 	{
 		take_slot(qd);
 		LWLockRelease(iosat_adm->lock);
@@ -751,13 +870,32 @@ admit_saturated(QueryDesc *qd, uint64 queryid, IosatQueryEntry *e)
  * that turns a saturated device into a pile-up.  Scans take their depth
  * when they set up: at executor start on 15-17 (bitmap heap scans), at
  * their first row on 18 (the read stream is created then), so the cap is
- * held across ExecutorStart and every ExecutorRun of the statement, and
- * the session's value is put back after each (also on error).
+ * held across ExecutorStart and every ExecutorRun of the statement.
+ *
+ * The cap goes through the GUC machinery at a nest level of its own, as a
+ * function's SET clause does: a SET or set_config() made by the statement
+ * itself overrides it and stays after the statement (SET LOCAL does not),
+ * the parallel workers it launches get it with the other settings, and an
+ * error unwinds it with the transaction or subtransaction.
  */
-static inline int
-capped_io_concurrency(void)
+static int
+cap_io_concurrency(void)
 {
-	return Min(effective_io_concurrency, Max(iosat_heavy_io_concurrency, 0));
+	int			nest = NewGUCNestLevel();
+	char		value[16];
+
+	snprintf(value, sizeof(value), "%d",
+			 Min(effective_io_concurrency, Max(iosat_heavy_io_concurrency, 0)));
+	(void) set_config_option("effective_io_concurrency", value,
+							 PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE,
+							 true, 0, false);
+	return nest;
+}
+
+static void
+uncap_io_concurrency(int nest)
+{
+	AtEOXact_GUC(true, nest);
 }
 
 static bool
@@ -772,21 +910,13 @@ is_capped(QueryDesc *qd)
 static void
 start_capped(QueryDesc *queryDesc, int eflags)
 {
-	int			saved = effective_io_concurrency;
+	int			nest = cap_io_concurrency();
 
-	effective_io_concurrency = capped_io_concurrency();
-	PG_TRY();
-	{
-		if (prev_ExecutorStart)
-			prev_ExecutorStart(queryDesc, eflags);
-		else
-			standard_ExecutorStart(queryDesc, eflags);
-	}
-	PG_FINALLY();
-	{
-		effective_io_concurrency = saved;
-	}
-	PG_END_TRY();
+	if (prev_ExecutorStart)
+		prev_ExecutorStart(queryDesc, eflags);
+	else
+		standard_ExecutorStart(queryDesc, eflags);
+	uncap_io_concurrency(nest);
 }
 
 static void
@@ -863,6 +993,10 @@ iosat_ExecutorStart(QueryDesc *queryDesc, int eflags)
 
 	if (pace)
 		iosat_pace_statement(queryDesc);
+
+	/* a cursor's query runs at its first FETCH: hold no slot till then */
+	if (toplevel && in_declare_cursor && nheld > 0)
+		park_slot_of(queryDesc);
 }
 
 static void
@@ -870,10 +1004,13 @@ iosat_ExecutorRun(QueryDesc *queryDesc, ScanDirection direction, uint64 count_
 				  IOSAT_EXECUTORRUN_EXTRA_PARAM)
 {
 	bool		cap = ntracked > 0 && is_capped(queryDesc);
-	int			saved = effective_io_concurrency;
+	int			nest = 0;
 
+	/* a parked slot (a cursor between FETCHes) is taken back to run */
+	if (nheld > 0)
+		unpark_slot_of(queryDesc);
 	if (cap)
-		effective_io_concurrency = capped_io_concurrency();
+		nest = cap_io_concurrency();
 	nesting_level++;
 	PG_TRY();
 	{
@@ -885,10 +1022,18 @@ iosat_ExecutorRun(QueryDesc *queryDesc, ScanDirection direction, uint64 count_
 	PG_FINALLY();
 	{
 		nesting_level--;
-		if (cap)
-			effective_io_concurrency = saved;
 	}
 	PG_END_TRY();
+	if (cap)
+		uncap_io_concurrency(nest);
+
+	/*
+	 * The portal may stay open with the statement not running (a cursor, a
+	 * row limit): park the slot.  A portal run to completion reaches
+	 * ExecutorEnd next, which releases it.
+	 */
+	if (nheld > 0)
+		park_slot_of(queryDesc);
 }
 
 static void
@@ -939,12 +1084,14 @@ iosat_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 					 ParamListInfo params, QueryEnvironment *queryEnv,
 					 DestReceiver *dest, QueryCompletion *qc)
 {
-	bool		wrapper = nesting_level == 0 &&
-		(IsA(pstmt->utilityStmt, ExplainStmt) ||
-		 IsA(pstmt->utilityStmt, DeclareCursorStmt));
+	bool		cursor = nesting_level == 0 &&
+		IsA(pstmt->utilityStmt, DeclareCursorStmt);
+	bool		wrapper = cursor || (nesting_level == 0 &&
+									 IsA(pstmt->utilityStmt, ExplainStmt));
 
 	if (wrapper)
 		in_toplevel_wrapper = true;
+	in_declare_cursor = cursor;
 	nesting_level++;
 	PG_TRY();
 	{
@@ -960,6 +1107,7 @@ iosat_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 		nesting_level--;
 		if (wrapper)
 			in_toplevel_wrapper = false;
+		in_declare_cursor = false;
 	}
 	PG_END_TRY();
 }
@@ -967,6 +1115,10 @@ iosat_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 void
 iosat_admission_install_hooks(void)
 {
+	/* iosat.exempt_roles is by membership: watch memberships and roles */
+	CacheRegisterSyscacheCallback(AUTHMEMROLEMEM, roles_changed, (Datum) 0);
+	CacheRegisterSyscacheCallback(AUTHOID, roles_changed, (Datum) 0);
+
 	prev_ExecutorStart = ExecutorStart_hook;
 	ExecutorStart_hook = iosat_ExecutorStart;
 	prev_ExecutorRun = ExecutorRun_hook;

@@ -80,6 +80,7 @@ typedef struct IosatAdmissionShared
 	int			qhead;			/* ring of procnos, under the lock */
 	int			qlen;
 	pg_atomic_uint32 queued;	/* qlen, readable without the lock */
+	pg_atomic_uint32 running;	/* sum of the slots' heavy_running */
 	pg_atomic_uint64 counters[IOSAT_NUM_COUNTERS];
 	IosatBackendSlot slots[FLEXIBLE_ARRAY_MEMBER];
 	/* followed by int queue[nslots] */

@@ -190,6 +190,7 @@ iosat_governor_update(TimestampTz now)
 	bool		saturated;
 	bool		stalled = false;
 	uint32		running;
+	bool		mode_off;
 
 	for (int i = 0; i < n; i++)
 	{
@@ -288,14 +289,36 @@ iosat_governor_update(TimestampTz now)
 		g->verdict.since = 0;
 	iosat_seq_end_write(&g->verdict.changecount);
 
-	pg_atomic_write_u32(&g->limit, saturated ? limit : 0);
 	pg_atomic_write_u32(&g->running_heavy, running);
 	pg_atomic_write_u64(&g->updated, (uint64) now);
 	pg_atomic_write_u64(&g->updated_mono, (uint64) iosat_mono_us());
-	pg_atomic_write_u32(&g->saturated, saturated ? 1 : 0);
+
+	/*
+	 * The limit is set before "saturated" and cleared after it, with a
+	 * barrier between: a backend that sees "saturated" then sees a limit,
+	 * and a limit of 0 tells it the saturation has just ended (admission.c,
+	 * enforced_limit).
+	 */
+	if (saturated)
+	{
+		pg_atomic_write_u32(&g->limit, limit);
+		pg_write_barrier();
+		pg_atomic_write_u32(&g->saturated, 1);
+	}
+	else
+	{
+		pg_atomic_write_u32(&g->saturated, 0);
+		pg_write_barrier();
+		pg_atomic_write_u32(&g->limit, 0);
+	}
+
+	/* admission turned off or to monitor by a reload: the queue goes */
+	mode_off = iosat_admission_mode == IOSAT_ADMISSION_OFF ||
+		iosat_admission_mode == IOSAT_ADMISSION_MONITOR;
+	pg_atomic_write_u32(&g->admission_mode, (uint32) iosat_admission_mode);
 
 	/* let queued statements re-check: a slot may be free, or the gate open */
-	iosat_admission_wake(!saturated);
+	iosat_admission_wake(!saturated || mode_off);
 
 	/* the pace of heavy statements already running (pacing.c) */
 	iosat_pace_update(now, worst, saturated, stalled);

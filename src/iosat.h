@@ -205,7 +205,16 @@ typedef struct IosatGate
 	pg_atomic_uint32 pace_rate;
 	pg_atomic_uint64 paced_blocks;
 	pg_atomic_uint32 pressure_milli;	/* the verdict's pressure x 1000 */
+
+	/*
+	 * iosat.admission as the sampler last read it from the configuration
+	 * (IOSAT_ADMISSION_*; IOSAT_MODE_UNKNOWN before its first sample):
+	 * statements already queued go at once when it is off or monitor.
+	 */
+	pg_atomic_uint32 admission_mode;
 } IosatGate;
+
+#define IOSAT_MODE_UNKNOWN		0xFFFFFFFF
 
 /* the BPF companion as the sampler last found it (bpfsource.c) */
 typedef struct IosatBpfState

@@ -183,25 +183,96 @@ like(adm('reason'), qr/IOPS of 100 provisioned|read latency/, 'reason given');
 	clean_state('lock holders');
 }
 
-# --- cursors: the slot is taken at DECLARE, released at CLOSE; a backend
-# holding a slot is never made to wait for a second one
+# --- cursors: a cursor is admitted at DECLARE, but holds its slot only
+# while its query runs (each FETCH); an idle cursor holds nothing that
+# others wait for.  A backend holding a slot is never made to wait for a
+# second one.
 {
 	my $s = $node->background_psql('postgres', extra_params => [ '-U', 'worker' ]);
 	$s->query_safe('BEGIN');
 	$s->query_safe('DECLARE c CURSOR FOR SELECT * FROM t');
+	is(adm('heavy_running'), '0', 'a declared cursor holds no slot before its first FETCH');
 	$s->query_safe('FETCH 1 FROM c');
-	is(adm('heavy_running'), '1', 'open cursor holds a slot');
+	is(adm('heavy_running'), '0', 'an idle cursor between FETCHes holds no slot');
+	# another heavy statement gets the only slot meanwhile, at once
 	my $t0 = time();
+	my $holder = hold_slot(30);
+	ok(time() - $t0 < 5, 'the slot an idle cursor left is free for others');
+	# the cursor's next FETCH runs: it was admitted already
+	$t0 = time();
+	like($s->query_safe('FETCH 1 FROM c'), qr/^\d+\|\d+$/, 'a FETCH while another holds the slot runs');
+	ok(time() - $t0 < 1.5, 'without waiting');
+	is(adm('heavy_running'), '1', 'and gives the slot back after it');
+	$t0 = time();
 	$s->query_safe('SELECT count(*) FROM t');
-	ok(time() - $t0 < 1.5, 'a slot holder does not wait for a second slot');
+	ok(time() - $t0 < 1.5, 'a backend with an open cursor does not wait for a slot');
 	$s->query_safe('CLOSE c');
-	is(adm('heavy_running'), '0', 'closing the cursor released the slot');
 	$s->query_safe('DECLARE d CURSOR FOR SELECT * FROM t');
 	$s->query_safe('FETCH 1 FROM d');
 	$s->query_safe('COMMIT');
-	is(adm('heavy_running'), '0', 'commit with an open cursor released its slot');
+	$node->safe_psql('postgres',
+		"SELECT pg_cancel_backend(pid) FROM pg_stat_activity WHERE query LIKE 'SELECT pg_sleep(30)%'");
+	finish_psql($holder);
 	$s->quit;
 	clean_state('cursors');
+}
+
+# --- exemption follows role membership: a REVOKE takes it from the role's
+# open sessions at once, with no reload
+{
+	$node->safe_psql('postgres', <<'SQL');
+CREATE ROLE member LOGIN IN ROLE exempt_role;
+GRANT ALL ON t TO member;
+ALTER ROLE member SET iosat.cheap_reads = 0;
+ALTER ROLE member SET iosat.cheap_cost = 0;
+SQL
+	my $holder = hold_slot(30);
+	my $m = $node->background_psql('postgres',
+		extra_params => [ '-U', 'member' ], on_error_stop => 0);
+	$m->query_safe("SET iosat.queue_timeout = '300ms'");
+	my $before = adm('bypass_exempt');
+	my $t0 = time();
+	is($m->query_safe('SELECT count(*) FROM t'), '1000', 'a member of an exempt role runs');
+	ok(time() - $t0 < 1.5 && adm('bypass_exempt') > $before, 'exempt, without waiting');
+	$node->safe_psql('postgres', 'REVOKE exempt_role FROM member');
+	$before = adm('bypass_exempt');
+	$m->query('SELECT count(*) FROM t');
+	like($m->{stderr}, qr/waited \d+ ms for I\/O capacity/,
+		'after REVOKE its open session waits like anyone else');
+	is(adm('bypass_exempt'), $before, 'and is not counted as exempt');
+	$m->{stderr} = '';    # (15's BackgroundPsql keeps a failed query's stderr)
+	$node->safe_psql('postgres', 'GRANT exempt_role TO member');
+	$before = adm('bypass_exempt');
+	$m->query_safe('SELECT count(*) FROM t');
+	ok(adm('bypass_exempt') > $before, 'a GRANT makes it exempt again at once');
+	$m->quit;
+	$node->safe_psql('postgres',
+		"SELECT pg_cancel_backend(pid) FROM pg_stat_activity WHERE query LIKE 'SELECT pg_sleep(30)%'");
+	finish_psql($holder);
+	clean_state('exemption by membership');
+}
+
+# --- a reload that turns admission off, or to monitor, lets the statements
+# already queued go at once (they do not reload their configuration while
+# they wait)
+for my $mode ('off', 'monitor')
+{
+	my $holder = hold_slot(60);
+	my $waiter = async_psql($node,
+		"SET iosat.queue_timeout = '60s'; SELECT 'admitted';", user => 'worker');
+	ok($node->poll_query_until('postgres', 'SELECT queued = 1 FROM iosat_admission'),
+		"a statement is queued (then admission goes $mode)");
+	my $t0 = time();
+	$node->safe_psql('postgres',
+		"ALTER SYSTEM SET iosat.admission = '$mode'; SELECT pg_reload_conf()");
+	my ($rc, $out) = finish_psql($waiter);
+	is($rc, 0, "the queued statement ran after admission went $mode");
+	ok(time() - $t0 < 10, sprintf('within a few samples, not its 60-s timeout (%.1f s)', time() - $t0));
+	$node->safe_psql('postgres', "ALTER SYSTEM RESET iosat.admission; SELECT pg_reload_conf()");
+	$node->safe_psql('postgres',
+		"SELECT pg_cancel_backend(pid) FROM pg_stat_activity WHERE query LIKE 'SELECT pg_sleep(60)%'");
+	finish_psql($holder);
+	clean_state("admission $mode while queued");
 }
 
 # --- release paths of a running slot holder
