@@ -30,6 +30,13 @@ iosat_mono_us(void)
 	return (int64) ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
+/* at least ms milliseconds from FROM to NOW, both iosat_mono_us() stamps */
+static inline bool
+iosat_mono_exceeds(int64 from, int64 now, int ms)
+{
+	return now - from >= (int64) ms * 1000;
+}
+
 /* milliseconds on the monotonic clock, with a fraction */
 static inline double
 iosat_mono_ms(void)

@@ -46,6 +46,13 @@ typedef uint64 iosat_queryid;
 #define IOSAT_PROCNO(proc)		((proc)->pgprocno)
 #endif
 
+/* 17 renamed the wait class of a cleanup-lock wait (BufferPin) */
+#if PG_VERSION_NUM >= 170000
+#define IOSAT_WAIT_CLASS_BUFFERPIN	PG_WAIT_BUFFERPIN
+#else
+#define IOSAT_WAIT_CLASS_BUFFERPIN	PG_WAIT_BUFFER_PIN
+#endif
+
 /* 17 added custom wait events for extensions */
 #if PG_VERSION_NUM >= 170000
 #define IOSAT_HAVE_CUSTOM_WAIT_EVENTS 1

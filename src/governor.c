@@ -54,8 +54,9 @@
 #define EXIT_HOLD_MS	2000
 #define DECREASE_EVERY_MS 1000
 
-static TimestampTz calm_since = 0;
-static TimestampTz last_decrease = 0;
+/* iosat_mono_us() stamps: a wall-clock step must not stretch an interval */
+static int64 calm_since = 0;
+static int64 last_decrease = 0;
 static uint32 limit = 0;
 
 /*
@@ -191,6 +192,7 @@ iosat_governor_update(TimestampTz now)
 	bool		stalled = false;
 	uint32		running;
 	bool		mode_off;
+	int64		mono = iosat_mono_us();
 
 	for (int i = 0; i < n; i++)
 	{
@@ -236,15 +238,15 @@ iosat_governor_update(TimestampTz now)
 	else
 	{
 		if (calm_since == 0)
-			calm_since = now;
-		saturated = !TimestampDifferenceExceeds(calm_since, now, EXIT_HOLD_MS);
+			calm_since = mono;
+		saturated = !iosat_mono_exceeds(calm_since, mono, EXIT_HOLD_MS);
 	}
 
 	/* AIMD on the heavy-statement limit */
 	if (saturated && !was)
 	{
 		limit = Max(1, running / 2);
-		last_decrease = now;
+		last_decrease = mono;
 		pg_atomic_fetch_add_u64(&g->saturation_events, 1);
 		ereport(LOG,
 				(errmsg("iosat: device \"%s\" is saturated: %s",
@@ -255,10 +257,10 @@ iosat_governor_update(TimestampTz now)
 	}
 	else if (saturated && pressed)
 	{
-		if (TimestampDifferenceExceeds(last_decrease, now, DECREASE_EVERY_MS))
+		if (iosat_mono_exceeds(last_decrease, mono, DECREASE_EVERY_MS))
 		{
 			limit = Max(1, (uint32) (limit * 3 / 4));
-			last_decrease = now;
+			last_decrease = mono;
 		}
 	}
 	else if (saturated)
@@ -291,7 +293,7 @@ iosat_governor_update(TimestampTz now)
 
 	pg_atomic_write_u32(&g->running_heavy, running);
 	pg_atomic_write_u64(&g->updated, (uint64) now);
-	pg_atomic_write_u64(&g->updated_mono, (uint64) iosat_mono_us());
+	pg_atomic_write_u64(&g->updated_mono, (uint64) mono);
 
 	/*
 	 * The limit is set before "saturated" and cleared after it, with a
@@ -321,7 +323,7 @@ iosat_governor_update(TimestampTz now)
 	iosat_admission_wake(!saturated || mode_off);
 
 	/* the pace of heavy statements already running (pacing.c) */
-	iosat_pace_update(now, worst, saturated, stalled);
+	iosat_pace_update(mono, worst, saturated, stalled);
 
 	/* the same signal, for autovacuum (vacuum_policy.c) */
 	iosat_vacuum_policy_update(now, worst, worst_i >= 0);

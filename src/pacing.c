@@ -21,6 +21,34 @@
  * the wait event IosatPace: cancel, statement_timeout and terminate act
  * at once) for the blocks read beyond it.
  *
+ * The wrappers keep what was there: a node's ExecProcNode that another
+ * extension replaced before this one is chained (called after the pacing
+ * point), not overwritten; see "The wrappers" below.
+ *
+ * Buffer pins.  A scan stopped at a pacing point holds a pin on its current
+ * page (a seq scan between two tuples of a page; an index-only scan its
+ * leaf); no pacing point in the executor is free of it, and which buffers
+ * a backend pins is private to bufmgr.c.  A cleanup lock waits for every
+ * other pin to go (VACUUM freezing or pruning a page, LockBufferForCleanup,
+ * wait event BufferPin; on a standby, replay, which then cancels the
+ * query): held for the length of each stop, a VACUUM behind a paced scan
+ * would crawl at the scan's pace to the end of the table.  So before every
+ * paced sleep, and every PIN_POLL_MS during one, the pacing point looks
+ * for a backend of its database (or the startup process) waiting on
+ * BufferPin; if there is one, it does not sleep, forgives the debt, and
+ * does not sleep again for PIN_YIELD_MS.  The bound: a cleanup-lock waiter
+ * waits for a paced sleep at most PIN_POLL_MS, and at most that again per
+ * PIN_YIELD_MS while it stays behind the statement (2%).  Any waiter
+ * counts, as which buffer it waits on is not known cheaply: one that waits
+ * on a pin held elsewhere suspends pacing in its database while it waits
+ * (fail open).  The look is a pass over the PGPROCs (a word of each), on
+ * the paced path only.
+ *
+ * Every interval here (the token bucket, slow start, the governor's cut
+ * timing and probe hold) is on the monotonic clock (clock.h): on the wall
+ * clock, a step back (an NTP step, a VM resume) made a paced statement
+ * sleep for the length of the step.
+ *
  * Never paced: cheap statements, statements of exempt roles, nested and
  * parallel-worker executors (a Gather's leader is), and any point where
  * the backend holds an LWLock or is in a critical section (interrupts
@@ -72,9 +100,12 @@
 #include "nodes/execnodes.h"
 #include "nodes/nodeFuncs.h"
 #include "storage/latch.h"
-#include "utils/timestamp.h"
+#include "storage/proc.h"
+#include "utils/memutils.h"
+#include "utils/wait_event.h"
 
 #include "admission.h"
+#include "clock.h"
 #include "compat.h"
 #include "iosat.h"
 #include "pacing.h"
@@ -82,8 +113,13 @@
 
 /* blocks between two looks at the clock */
 #define PACE_QUANTUM	8
-/* the longest single sleep: the rate is re-read after it */
-#define PACE_MAX_SLEEP_MS 200
+/*
+ * The longest single sleep: after it the rate is re-read and the backends
+ * are looked over for one waiting for a cleanup lock (see the header).
+ */
+#define PIN_POLL_MS		20
+/* after seeing such a waiter, no paced sleep for this long */
+#define PIN_YIELD_MS	1000
 #define RELAX_BELOW		0.70
 /* a device this pressed is busy: new heavy statements start slow */
 #define BUSY_AT			0.50
@@ -99,12 +135,13 @@
  */
 static int64 next_check = 0;	/* blocks read at which to account again */
 static int64 last_blocks = 0;
-static TimestampTz last_time = 0;	/* 0: not in a paced stretch */
+static int64 last_time = 0;		/* iosat_mono_us(); 0: not in a paced stretch */
 static double tokens = 0;
 static bool stmt_counted = false;
 static bool slow_start_pending = false;
 static double slow_cap = 0;		/* slow start's cap; 0: not in slow start */
-static TimestampTz slow_at = 0;
+static int64 slow_at = 0;		/* iosat_mono_us() */
+static int64 pin_yield_until = 0;	/* iosat_mono_us(): no paced sleep before */
 
 /* the time the smoothed signal needs to show a change of rate */
 static inline int
@@ -137,20 +174,59 @@ may_sleep_here(void)
 }
 
 /*
+ * Someone may be waiting for a buffer pin this backend holds: a backend of
+ * this database, or the startup process (a standby's replay), waits for a
+ * cleanup lock (wait class BufferPin).  Which buffer it waits on is not
+ * known cheaply, so any such waiter counts.  One pass over the PGPROCs,
+ * reading a word of each, without a lock; only on the way into or through
+ * a paced sleep.
+ */
+static bool
+cleanup_lock_waited(void)
+{
+	for (uint32 i = 0; i < ProcGlobal->allProcCount; i++)
+	{
+		PGPROC	   *proc = &ProcGlobal->allProcs[i];
+		uint32		ev = *(volatile uint32 *) &proc->wait_event_info;
+
+		if ((ev & 0xFF000000) == IOSAT_WAIT_CLASS_BUFFERPIN && proc != MyProc &&
+			proc->pid != 0 &&
+			(proc->databaseId == MyDatabaseId || proc->databaseId == InvalidOid))
+			return true;
+	}
+	return false;
+}
+
+/*
+ * A paced sleep must not hold a pin someone waits for: not within
+ * PIN_YIELD_MS of seeing a cleanup-lock waiter, nor when there is one now.
+ */
+static bool
+yield_to_pin_waiter(int64 now)
+{
+	if (now < pin_yield_until)
+		return true;
+	if (!cleanup_lock_waited())
+		return false;
+	pin_yield_until = now + (int64) PIN_YIELD_MS * 1000;
+	return true;
+}
+
+/*
  * The rate this statement may read at now, in blocks per second; 0: any.
  * In slow start, the statement's own cap doubles every step while the
  * pressure it sees is below RELAX_BELOW, and holds above; the governor's
  * rate, once it sets one, ends the slow start.
  */
 static double
-allowed_rate(TimestampTz now)
+allowed_rate(int64 now)
 {
 	double		rate = pg_atomic_read_u32(&iosat_shared->gate.pace_rate);
 
 	if (slow_cap > 0)
 	{
 		double		p = pg_atomic_read_u32(&iosat_shared->gate.pressure_milli) / 1000.0;
-		double		dt = Max(now - slow_at, 0) / 1e6;
+		double		dt = (now - slow_at) / 1e6;
 
 		slow_at = now;
 		if (rate > 0)
@@ -174,8 +250,9 @@ pace_account(void)
 	IosatGate  *g = &iosat_shared->gate;
 	int64		blocks = iosat_blocks_read_now();
 	bool		start_slow = false;
-	TimestampTz now;
-	TimestampTz slept_from;
+	int64		now;
+	int64		slept_from;
+	int64		age_ms;
 	double		rate;
 	double		burst;
 
@@ -193,9 +270,11 @@ pace_account(void)
 		last_time = 0;
 		return;
 	}
-	now = GetCurrentTimestamp();
+	/* intervals on the monotonic clock: a wall-clock step is no sleep */
+	now = iosat_mono_us();
 	/* fail open: a verdict older than a few samples is not trusted */
-	if (iosat_verdict_age_ms() < 0 || iosat_verdict_age_ms() > iosat_stale_after_ms())
+	age_ms = iosat_verdict_age_ms();
+	if (age_ms < 0 || age_ms > iosat_stale_after_ms())
 	{
 		last_blocks = blocks;
 		last_time = 0;
@@ -226,7 +305,7 @@ pace_account(void)
 	last_time = now;
 	if (tokens >= 0)
 		return;
-	if (!may_sleep_here())
+	if (!may_sleep_here() || yield_to_pin_waiter(now))
 	{
 		/* forgiven, not owed: no debt to pay later in one long sleep */
 		tokens = 0;
@@ -244,11 +323,11 @@ pace_account(void)
 		long		ms = (long) ceil(-tokens * 1000.0 / rate);
 
 		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
-						 Min(Max(ms, 1), PACE_MAX_SLEEP_MS),
+						 Min(Max(ms, 1), PIN_POLL_MS),
 						 iosat_wait_event_pace());
 		ResetLatch(MyLatch);
 		/* count the time slept so far before a cancel leaves this loop */
-		now = GetCurrentTimestamp();
+		now = iosat_mono_us();
 		pace_count(IOSAT_C_PACE_US, (uint64) (now - slept_from));
 		slept_from = now;
 		CHECK_FOR_INTERRUPTS();
@@ -259,6 +338,12 @@ pace_account(void)
 			last_time = 0;
 			break;
 		}
+		if (yield_to_pin_waiter(now))
+		{
+			tokens = 0;
+			last_time = now;
+			break;
+		}
 		burst = Max((double) PACE_QUANTUM, rate / 10.0);
 		tokens = Min(burst, tokens + rate * ((now - last_time) / 1e6));
 		last_time = now;
@@ -266,12 +351,30 @@ pace_account(void)
 }
 
 /*
- * The wrappers.  A node's ExecProcNode is replaced by pace_exec_node,
- * which then does what ExecProcNodeFirst and ExecProcNodeInstr would
- * (stack check, instrumentation) around the node's ExecProcNodeReal.  A
- * qual is replaced by an ExprState of its own whose evalfunc_private is
- * the original.  Both live as long as the plan's state: nothing to undo.
+ * The wrappers.  A node whose ExecProcNode is still PostgreSQL's
+ * ExecProcNodeFirst (as ExecInitNode leaves every node) gets
+ * pace_exec_node, which then does what ExecProcNodeFirst and
+ * ExecProcNodeInstr would (stack check, instrumentation) around the
+ * node's ExecProcNodeReal.  A node whose ExecProcNode another extension
+ * replaced (its ExecutorStart hook ran before this one) gets
+ * pace_chain_node, which calls that wrapper: it is kept, not discarded.
+ * Its address is kept per statement (PaceChain, by plan_node_id, found by
+ * the node's EState).  A qual is replaced by an ExprState of its own whose
+ * evalfunc_private is the original.  All live as long as the plan's
+ * state: nothing to undo.
  */
+typedef struct PaceChain
+{
+	EState	   *estate;
+	int			nnodes;
+	ExecProcNodeMtd *next;		/* by plan_node_id: the wrapper found there */
+	struct PaceChain *link;
+	MemoryContextCallback forget;
+} PaceChain;
+
+static PaceChain *chains = NULL;	/* of the statements open in this backend */
+static ExecProcNodeMtd exec_proc_node_first = NULL;
+
 static TupleTableSlot *
 pace_exec_node(PlanState *ps)
 {
@@ -287,6 +390,74 @@ pace_exec_node(PlanState *ps)
 	return slot;
 }
 
+static TupleTableSlot *
+pace_chain_node(PlanState *ps)
+{
+	PaceChain  *c = chains;
+	ExecProcNodeMtd *next;
+	ExecProcNodeMtd outer = ps->ExecProcNode;	/* this, or a later wrapper */
+	TupleTableSlot *slot;
+
+	pace_point();
+	while (c->estate != ps->state)
+		c = c->link;
+	next = &c->next[ps->plan->plan_node_id];
+	slot = (*next) (ps);
+	/*
+	 * The wrapper replaced itself in the node (as ExecProcNodeFirst does, on
+	 * its first call): chain to its replacement, and put back what was there.
+	 */
+	if (ps->ExecProcNode != outer)
+	{
+		*next = ps->ExecProcNode;
+		ps->ExecProcNode = outer;
+	}
+	return slot;
+}
+
+static void
+forget_chain(void *arg)
+{
+	PaceChain **p = &chains;
+
+	while (*p != NULL && *p != (PaceChain *) arg)
+		p = &(*p)->link;
+	if (*p != NULL)
+		*p = (*p)->link;
+}
+
+/* the statement's chain, with room for node ID */
+static PaceChain *
+chain_for(EState *estate, int id)
+{
+	PaceChain  *c = chains;
+
+	while (c != NULL && c->estate != estate)
+		c = c->link;
+	if (c == NULL)
+	{
+		c = MemoryContextAllocZero(estate->es_query_cxt, sizeof(PaceChain));
+		c->estate = estate;
+		c->forget.func = forget_chain;
+		c->forget.arg = c;
+		MemoryContextRegisterResetCallback(estate->es_query_cxt, &c->forget);
+		c->link = chains;
+		chains = c;
+	}
+	if (id >= c->nnodes)
+	{
+		int			n = Max(id + 1, c->nnodes * 2);
+		ExecProcNodeMtd *next = MemoryContextAllocZero(estate->es_query_cxt,
+													   n * sizeof(ExecProcNodeMtd));
+
+		if (c->nnodes > 0)
+			memcpy(next, c->next, c->nnodes * sizeof(ExecProcNodeMtd));
+		c->next = next;
+		c->nnodes = n;
+	}
+	return c;
+}
+
 static Datum
 pace_eval_qual(ExprState *state, ExprContext *econtext, bool *isnull)
 {
@@ -299,15 +470,24 @@ pace_eval_qual(ExprState *state, ExprContext *econtext, bool *isnull)
 static bool
 pace_walker(PlanState *ps, void *context)
 {
-	MemoryContext cxt = (MemoryContext) context;
+	EState	   *estate = (EState *) context;
 
 	if (ps == NULL)
 		return false;
-	if (ps->ExecProcNodeReal != NULL)
+	if (ps->ExecProcNode == exec_proc_node_first && ps->ExecProcNodeReal != NULL)
 		ps->ExecProcNode = pace_exec_node;
+	else if (ps->ExecProcNode != NULL && ps->ExecProcNode != pace_exec_node &&
+			 ps->ExecProcNode != pace_chain_node && ps->plan != NULL &&
+			 ps->state == estate)
+	{
+		PaceChain  *c = chain_for(estate, ps->plan->plan_node_id);
+
+		c->next[ps->plan->plan_node_id] = ps->ExecProcNode;
+		ps->ExecProcNode = pace_chain_node;
+	}
 	if (ps->qual != NULL && ps->qual->evalfunc != pace_eval_qual)
 	{
-		MemoryContext old = MemoryContextSwitchTo(cxt);
+		MemoryContext old = MemoryContextSwitchTo(estate->es_query_cxt);
 		ExprState  *w = makeNode(ExprState);
 
 		MemoryContextSwitchTo(old);
@@ -327,7 +507,16 @@ iosat_pace_statement(QueryDesc *queryDesc)
 	if (!iosat_pacing || queryDesc->planstate == NULL ||
 		queryDesc->estate == NULL || IsParallelWorker())
 		return;
-	(void) pace_walker(queryDesc->planstate, queryDesc->estate->es_query_cxt);
+	if (exec_proc_node_first == NULL)
+	{
+		/* ExecProcNodeFirst is static: ExecSetExecProcNode tells its address */
+		PlanState	probe;
+
+		MemSet(&probe, 0, sizeof(probe));
+		ExecSetExecProcNode(&probe, pace_exec_node);
+		exec_proc_node_first = probe.ExecProcNode;
+	}
+	(void) pace_walker(queryDesc->planstate, queryDesc->estate);
 	/* reads before this statement are not its own */
 	last_blocks = iosat_blocks_read_now();
 	next_check = last_blocks + PACE_QUANTUM;
@@ -341,14 +530,14 @@ iosat_pace_statement(QueryDesc *queryDesc)
  * ---------------------------------------------------------------------
  */
 static uint32 pace_rate = 0;
-static TimestampTz last_cut = 0;
+static int64 last_cut = 0;		/* iosat_mono_us(), as every stamp here */
 static uint32 pressed_rate = 0;	/* the rate when the device was last pressed */
-static TimestampTz pressed_at = 0;
+static int64 pressed_at = 0;
 static uint64 seen_blocks = 0;
-static TimestampTz seen_at = 0;
+static int64 seen_at = 0;
 
 void
-iosat_pace_update(TimestampTz now, double pressure, bool saturated, bool stalled)
+iosat_pace_update(int64 now, double pressure, bool saturated, bool stalled)
 {
 	IosatGate  *g = &iosat_shared->gate;
 	uint64		blocks = pg_atomic_read_u64(&g->paced_blocks);
@@ -377,7 +566,7 @@ iosat_pace_update(TimestampTz now, double pressure, bool saturated, bool stalled
 			pace_rate = (uint32) Max((double) min_rate, paced_bps / 2);
 			last_cut = now;
 		}
-		else if (TimestampDifferenceExceeds(last_cut, now, cut_ms))
+		else if (iosat_mono_exceeds(last_cut, now, cut_ms))
 		{
 			pressed_rate = pace_rate;
 			pace_rate = (uint32) Max((double) min_rate, pace_rate / Max(2.0, pressure));
@@ -395,7 +584,7 @@ iosat_pace_update(TimestampTz now, double pressure, bool saturated, bool stalled
 		{
 			next += Max((double) min_rate, pace_rate / 16.0);
 			/* not back at once to the rate that pressed the device */
-			if (!TimestampDifferenceExceeds(pressed_at, now, PROBE_HOLD_MS))
+			if (!iosat_mono_exceeds(pressed_at, now, PROBE_HOLD_MS))
 				next = Min(next, Max((double) pace_rate, pressed_rate * PROBE_MARGIN));
 			next = Max(next, (double) min_rate);
 		}

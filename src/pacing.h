@@ -12,7 +12,6 @@
 
 #include "postgres.h"
 
-#include "datatype/timestamp.h"
 #include "executor/execdesc.h"
 #include "executor/instrument.h"
 
@@ -31,8 +30,11 @@ iosat_blocks_read_now(void)
 /* backend: pace this statement, right after its ExecutorStart */
 extern void iosat_pace_statement(QueryDesc *queryDesc);
 
-/* governor: the pace rate (blocks/s per paced process, 0 = none) */
-extern void iosat_pace_update(TimestampTz now, double pressure, bool saturated,
+/*
+ * governor: the pace rate (blocks/s per paced process, 0 = none); now is
+ * iosat_mono_us()
+ */
+extern void iosat_pace_update(int64 now, double pressure, bool saturated,
 							  bool stalled);
 
 #endif							/* IOSAT_PACING_H */

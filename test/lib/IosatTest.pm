@@ -4,6 +4,11 @@
 # - rootctl(ARGS): the root helper (loop devices, throttles, caches) through
 #   sudo, as test/run-tests.sh sets it up; returns its key=value output
 # - wait_until(CODE, TIMEOUT, WHAT): poll a condition
+# - pacing_fixture(NAME, RATE, CONF), start_paced(NODE, QUERY): the same,
+#   with read pacing and a table to scan
+# - faketime_lib(), with_faketime(FILE, CODE), step_clock(NODE, FILE, OFFSET):
+#   a server whose wall clock a test steps (libfaketime; the monotonic clock
+#   is left alone)
 # - FixtureSysfs: a fake /sys and /proc tree whose counters a test advances
 package IosatTest;
 
@@ -17,7 +22,8 @@ use Time::HiRes qw(usleep time);
 use IPC::Run;
 
 our @EXPORT = qw(iosat_node rootctl rootctl_available wait_until async_psql
-  finish_psql admission_fixture);
+  finish_psql admission_fixture pacing_fixture start_paced faketime_lib
+  with_faketime step_clock);
 
 sub iosat_node
 {
@@ -63,6 +69,47 @@ sub wait_until
 	}
 	diag("timed out waiting for " . ($what // 'condition'));
 	return 0;
+}
+
+# libfaketime's path, or undef when it is not installed
+sub faketime_lib
+{
+	my $lib = '/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1';
+	return -e $lib ? $lib : undef;
+}
+
+sub write_offset
+{
+	my ($file, $offset) = @_;
+	open(my $fh, '>', "$file.tmp") or die "open $file.tmp: $!";
+	print $fh "$offset\n";
+	close($fh);
+	rename("$file.tmp", $file) or die "rename $file: $!";
+}
+
+# run CODE (which starts a server) under libfaketime: the server's wall
+# clock is real time plus the offset in FILE (now +0), read at every call;
+# its monotonic clock is not faked
+sub with_faketime
+{
+	my ($file, $code) = @_;
+	write_offset($file, '+0');
+	local $ENV{LD_PRELOAD} = faketime_lib();
+	local $ENV{FAKETIME_TIMESTAMP_FILE} = $file;
+	local $ENV{FAKETIME_NO_CACHE} = '1';
+	local $ENV{FAKETIME_DONT_FAKE_MONOTONIC} = '1';
+	return $code->();
+}
+
+# set the offset of NODE's wall clock from real time to OFFSET seconds
+# ("+3600", "-7200") and wait until the server's clock shows it
+sub step_clock
+{
+	my ($node, $file, $offset) = @_;
+	write_offset($file, $offset);
+	my $want = time() + $offset;
+	return $node->poll_query_until('postgres',
+		"SELECT abs(extract(epoch FROM clock_timestamp()) - $want) < 60");
 }
 
 # A node whose only device is a fixture "fake0", admission in queue mode,
@@ -129,6 +176,46 @@ SQL
 			'saturation over');
 	};
 	return ($node, $fx, \%c, $saturate, $calm);
+}
+
+# admission_fixture NAME (and CONF) with read pacing at RATE blocks/s, the
+# floor the pace rate falls to while fake0 is saturated, and a table "big"
+# of ~4,300 blocks, more than a quarter of shared_buffers: a seq scan of it
+# reads through a ring, every block a miss each time.  Returns what
+# admission_fixture returns.
+sub pacing_fixture
+{
+	my ($name, $rate, $extra_conf) = @_;
+	my @fixture = admission_fixture($name, <<"EOC" . ($extra_conf // ''));
+shared_buffers = '16MB'
+max_parallel_workers_per_gather = 0
+iosat.pacing_min_rate = $rate
+EOC
+	$fixture[0]->safe_psql('postgres', <<'SQL');
+CREATE TABLE big AS SELECT g AS id, g AS v, repeat('x', 200) AS pad
+  FROM generate_series(1, 150000) g;
+VACUUM ANALYZE big;
+GRANT ALL ON big TO worker, exempt_role;
+SQL
+	return @fixture;
+}
+
+# start QUERY (one statement) as worker, its scans from their first block
+# (no synchronized start), and wait until it sleeps at a pacing point;
+# returns its async_psql handle
+sub start_paced
+{
+	my ($node, $query) = @_;
+	my $h = async_psql($node, "SET synchronize_seqscans = off;\n$query;",
+		user => 'worker');
+	(my $lit = $query) =~ s/'/''/g;
+	Test::More::ok(
+		$node->poll_query_until('postgres', <<"SQL"),
+SELECT count(*) = 1 FROM pg_stat_activity
+ WHERE query = '$lit' AND wait_event_type = 'Extension'
+SQL
+		"paced: $query");
+	return $h;
 }
 
 # start psql on SQL without waiting for it: one -c per statement (split at

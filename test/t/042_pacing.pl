@@ -20,18 +20,9 @@ use IosatTest;
 # of shared_buffers, so it reads through a ring and every block is a miss
 # each time) then takes > 4 s instead of ~0.1 s
 my $RATE = 1000;
-my ($node, $fx, $c, $saturate, $calm) = admission_fixture('pacing', <<"EOC");
-shared_buffers = '16MB'
-max_parallel_workers_per_gather = 0
-iosat.pacing_min_rate = $RATE
-EOC
-$node->safe_psql('postgres', <<'SQL');
-CREATE TABLE big AS SELECT g AS id, g AS v, repeat('x', 200) AS pad
-  FROM generate_series(1, 150000) g;
-VACUUM ANALYZE big;
-CREATE TABLE w (id int);
-GRANT ALL ON big, w TO worker, exempt_role;
-SQL
+my ($node, $fx, $c, $saturate, $calm) = pacing_fixture('pacing', $RATE);
+$node->safe_psql('postgres',
+	'CREATE TABLE w (id int); GRANT ALL ON w TO worker, exempt_role');
 my $blocks = $node->safe_psql('postgres',
 	"SELECT pg_relation_size('big') / current_setting('block_size')::int");
 cmp_ok($blocks, '>', 4000, "big has $blocks blocks");
@@ -211,6 +202,101 @@ SQL
 ok( $node->poll_query_until('postgres',
 		'SELECT heavy_running = 0 AND queued = 0 FROM iosat_admission'),
 	'no slot or queue place left behind');
+
+# --- buffer pins: a paced scan sleeps with its current page pinned, and
+# VACUUM (FREEZE) needs a cleanup lock on every page it freezes
+# (LockBufferForCleanup waits, wait event BufferPin, for every other pin to
+# go).  Held at each of the scan's stops, a VACUUM behind a paced scan
+# would crawl at the scan's pace to the end of the table.  The bound
+# (pacing.c): a cleanup-lock waiter waits for a paced sleep at most
+# PIN_POLL_MS, after which paced statements of the database do not sleep
+# for PIN_YIELD_MS: a VACUUM beside a paced scan takes about as long as
+# alone.  Two copies of big, neither frozen: one to time VACUUM alone, one
+# for VACUUM beside a scan paced at PIN_RATE blocks/s.
+{
+	my $PIN_RATE = 250;
+	my ($POLL_MS, $YIELD_MS) = (20, 1000);    # pacing.c's PIN_POLL_MS, PIN_YIELD_MS
+	$node->safe_psql('postgres', <<'SQL');
+CREATE TABLE pin_alone WITH (autovacuum_enabled = off) AS SELECT * FROM big;
+CREATE TABLE pin_beside WITH (autovacuum_enabled = off) AS SELECT * FROM big;
+GRANT ALL ON pin_alone, pin_beside TO worker;
+-- sample the wait events of backend TARGET until it is idle: how often it
+-- was in BufferPin, and its longest stretch there
+CREATE FUNCTION pin_waits(target int, OUT pin_samples int, OUT samples int,
+                          OUT longest_ms float8)
+LANGUAGE plpgsql AS $$
+DECLARE
+  ev text;
+  run_from timestamptz;
+BEGIN
+  pin_samples := 0; samples := 0; longest_ms := 0;
+  LOOP
+    PERFORM pg_stat_clear_snapshot();
+    SELECT wait_event_type INTO ev FROM pg_stat_activity
+     WHERE pid = target AND state = 'active';
+    EXIT WHEN NOT FOUND;
+    samples := samples + 1;
+    IF ev IS NOT DISTINCT FROM 'BufferPin' THEN
+      pin_samples := pin_samples + 1;
+      run_from := coalesce(run_from, clock_timestamp());
+      longest_ms := greatest(longest_ms,
+                             extract(epoch FROM clock_timestamp() - run_from) * 1000);
+    ELSE
+      run_from := NULL;
+    END IF;
+    PERFORM pg_sleep(0.005);
+  END LOOP;
+END $$;
+SQL
+	my $t0 = time;
+	$node->safe_psql('postgres', 'VACUUM (FREEZE) pin_alone');
+	my $alone = time - $t0;
+
+	$node->safe_psql('postgres',
+		"ALTER SYSTEM SET iosat.pacing_min_rate = $PIN_RATE; SELECT pg_reload_conf()");
+	ok($node->poll_query_until('postgres', "SELECT pace_rate = $PIN_RATE FROM iosat_admission"),
+		"pins: pace rate at $PIN_RATE blocks/s");
+	my $blocks_b = $node->safe_psql('postgres',
+		"SELECT pg_relation_size('pin_beside') / current_setting('block_size')::int");
+	# from block 0, so VACUUM comes up behind it
+	my $ts = time;
+	my $scan = start_paced($node, 'SELECT count(*) FROM pin_beside WHERE v < 0');
+	# what the scan has left to read at its pace
+	my $left = ($blocks_b - $PIN_RATE / 10) / $PIN_RATE - (time - $ts);
+	$t0 = time;
+	my $vac = async_psql($node, 'VACUUM (FREEZE) pin_beside;');
+	my $vpid;
+	wait_until(
+		sub {
+			$vpid = $node->safe_psql('postgres',
+				"SELECT pid FROM pg_stat_activity WHERE query LIKE 'VACUUM (FREEZE) pin_beside%'");
+			return $vpid =~ /^\d+$/;
+		},
+		30, 'the VACUUM');
+	my ($pin, $samples, $longest) = split /\|/,
+	  $node->safe_psql('postgres', "SELECT * FROM pin_waits($vpid)");
+	my ($vrc) = finish_psql($vac);
+	my $beside = time - $t0;
+	my ($src, $sout) = finish_psql($scan);
+	is($vrc, 0, 'pins: VACUUM (FREEZE) beside the paced scan completes');
+	is($sout, '0', 'pins: and so does the scan');
+	diag(sprintf('pins: VACUUM (FREEZE) alone %.2f s; beside a scan paced at %d blocks/s '
+		  . '(%.1f s of it left) %.2f s; BufferPin in %d of %d samples, longest %.0f ms',
+		$alone, $PIN_RATE, $left, $beside, $pin, $samples, $longest));
+	# the bound, PIN_POLL_MS in PIN_YIELD_MS, with room for the noise of
+	# timing VACUUM on a loaded machine (twice the time alone, and a second);
+	# it must be well under what the scan had left, or nothing is shown
+	my $bound = (2 * $alone + 1) * (1 + $POLL_MS / $YIELD_MS);
+	cmp_ok($bound, '<', $left / 2,
+		sprintf('pins: the bound (%.1f s) tells a VACUUM held at the scan\'s pace apart', $bound));
+	cmp_ok($beside, '<', $bound,
+		sprintf('pins: VACUUM beside a paced scan takes %.2f s, about its %.2f s alone, '
+			  . 'not the %.1f s the scan had left', $beside, $alone, $left));
+	$node->safe_psql('postgres',
+		"ALTER SYSTEM SET iosat.pacing_min_rate = $RATE; SELECT pg_reload_conf()");
+	ok($node->poll_query_until('postgres', "SELECT pace_rate = $RATE FROM iosat_admission"),
+		"pins: pace rate back at $RATE blocks/s");
+}
 
 # --- calm again: pacing stops, full speed
 $calm->();

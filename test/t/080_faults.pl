@@ -147,32 +147,15 @@ $node->stop;
 # sane, and the sampler must not look stale for long after a jump
 SKIP:
 {
-	my $lib = '/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1';
-	skip "libfaketime is not installed ($lib)", 6 unless -e $lib;
+	skip 'libfaketime is not installed', 6 unless faketime_lib();
 	my $tsfile = PostgreSQL::Test::Utils::tempdir() . '/faketime';
-	open(my $fh, '>', $tsfile) or die;
-	print $fh "+0\n";
-	close($fh);
 	my $clock = iosat_node('clock', "iosat.sample_interval = '100ms'\n");
-	{
-		local $ENV{LD_PRELOAD} = $lib;
-		local $ENV{FAKETIME_TIMESTAMP_FILE} = $tsfile;
-		local $ENV{FAKETIME_NO_CACHE} = '1';
-		local $ENV{FAKETIME_DONT_FAKE_MONOTONIC} = '1';
-		$clock->start;
-	}
+	with_faketime($tsfile, sub { $clock->start });
 	$clock->safe_psql('postgres', 'CREATE EXTENSION iosat');
 	$clock->poll_query_until('postgres', 'SELECT samples > 5 FROM iosat_status');
-	my $prev = 0;
 	for my $offset ('+3600', '-7200')    # libfaketime: offsets from real time
 	{
-		my $before = $clock->safe_psql('postgres', 'SELECT extract(epoch FROM now())');
-		open($fh, '>', $tsfile) or die;
-		print $fh "$offset\n";
-		close($fh);
-		ok( $clock->poll_query_until('postgres',
-				"SELECT abs(extract(epoch FROM now()) - $before - ($offset - $prev)) < 60"),
-			"server clock jumped by $offset s");
+		ok(step_clock($clock, $tsfile, $offset), "server clock jumped to $offset s");
 		my $samples = $clock->safe_psql('postgres', 'SELECT samples FROM iosat_status');
 		ok( $clock->poll_query_until('postgres',
 				"SELECT samples > $samples + 10 AND NOT stale FROM iosat_status"),
@@ -180,10 +163,115 @@ SKIP:
 		is( $clock->safe_psql('postgres',
 				'SELECT count(*) FROM iosat_devices WHERE r_iops_last < 0 OR r_iops_last > 1e7 OR w_iops_last < 0 OR w_iops_last > 1e7'),
 			0, "rates stay sane across a $offset s jump");
-		$prev = $offset;
 		push @faults, "wall clock jump $offset s";
 	}
 	$clock->stop;
+}
+
+# --- the wall clock stepped back by an hour (an NTP step, a VM resume)
+# under load, on the fixture device of 040 run under libfaketime: a paced
+# statement must go on at its pace (not sleep the hour), a queued statement
+# must leave at its iosat.queue_timeout (not an hour later), and the verdict
+# of a sampler that stopped must not look fresh for the hour.  Each step is
+# an hour back from the last one.
+SKIP:
+{
+	skip 'libfaketime is not installed', 18 unless faketime_lib();
+	my $RATE = 1000;
+	my $QT = 3;    # seconds: iosat.queue_timeout of the queued statement
+	my $tsfile = PostgreSQL::Test::Utils::tempdir() . '/faketime-step';
+	my ($n, undef, undef, $sat, $unsat) =
+	  with_faketime($tsfile, sub { pacing_fixture('step', $RATE) });
+	my $offset = 0;
+	my $step_back = sub {
+		$offset -= 3600;
+		ok(step_clock($n, $tsfile, $offset), "server clock stepped back to $offset s");
+	};
+	# wait (at most LIMIT seconds) until no backend runs a statement LIKE
+	# PATTERN; cancel it if one still does; returns whether none did
+	my $gone_within = sub {
+		my ($pattern, $limit) = @_;
+		my $q = "SELECT count(*) = 0 FROM pg_stat_activity WHERE query LIKE '$pattern'";
+		return 1 if wait_until(sub { $n->safe_psql('postgres', $q) eq 't' }, $limit,
+			"no statement like $pattern");
+		$n->safe_psql('postgres',
+			"SELECT pg_cancel_backend(pid) FROM pg_stat_activity WHERE query LIKE '$pattern'");
+		return 0;
+	};
+	$sat->();
+	ok($n->poll_query_until('postgres', "SELECT pace_rate = $RATE FROM iosat_admission"),
+		'step: pace rate at the floor');
+
+	# a paced scan across the step: done in about its blocks / rate
+	{
+		my $t0 = time;
+		my $h = start_paced($n,
+			'EXPLAIN (ANALYZE, BUFFERS, COSTS OFF, TIMING OFF) SELECT count(*) FROM big WHERE v < 0');
+		$step_back->();
+		my $done = $gone_within->('EXPLAIN%big%', 60);
+		my ($rc, $plan) = finish_psql($h);
+		my $t = time - $t0;
+		ok($done, sprintf('step: the paced scan ends (%.1f s), not an hour later', $t));
+		my ($read) = $plan =~ /read=(\d+)/;
+		$read //= 0;
+		my $least = ($read - $RATE / 10) / $RATE;
+		cmp_ok($t, '<', $least * 2 + 1,
+			sprintf('step: %d blocks at %d blocks/s took %.1f s across the step', $read, $RATE, $t));
+		cmp_ok($t, '>=', $least * 0.95, 'step: and it was paced throughout');
+	}
+
+	# a queued statement leaves at its timeout
+	{
+		my $holder = async_psql($n, 'SELECT pg_sleep(60);', user => 'worker');
+		ok($n->poll_query_until('postgres', 'SELECT heavy_running = 1 FROM iosat_admission'),
+			'step: a heavy statement holds the only slot');
+		my $q = async_psql($n, "SET iosat.queue_timeout = '${QT}s';\nSELECT 42;",
+			user => 'worker');
+		ok($n->poll_query_until('postgres', 'SELECT queued = 1 FROM iosat_admission'),
+			'step: a statement queued');
+		my $t0 = time;
+		$step_back->();
+		my $done = $gone_within->('SELECT 42%', 30);
+		my ($rc, $out, $err) = finish_psql($q);
+		my $t = time - $t0;
+		ok($done && $err =~ /waited \d+ ms for I\/O capacity/,
+			sprintf('step: the queued statement times out (%.1f s): %s', $t, $err =~ s/\n.*//sr));
+		cmp_ok($t, '<', 2 * $QT, "step: within its ${QT}-s timeout, not the step's hour");
+		$n->safe_psql('postgres',
+			"SELECT pg_cancel_backend(pid) FROM pg_stat_activity WHERE query LIKE 'SELECT pg_sleep(60)%'");
+		finish_psql($holder);
+	}
+
+	# the sampler stopped (SIGSTOP: its last verdict, saturated, stays in
+	# shared memory), then the step: the verdict goes stale, heavy
+	# statements are admitted and not paced (fail open)
+	{
+		my $pid = $n->safe_psql('postgres', 'SELECT sampler_pid FROM iosat_status');
+		my $fail_open = $n->safe_psql('postgres', 'SELECT fail_open FROM iosat_admission');
+		kill 'STOP', $pid;
+		$step_back->();
+		ok( wait_until(
+				sub {
+					$n->safe_psql('postgres', 'SELECT stale FROM iosat_admission') eq 't';
+				},
+				30,
+				'a stale verdict'),
+			'step: a stopped sampler\'s verdict goes stale');
+		my $t0 = time;
+		my ($rc) = $n->psql('postgres', 'SELECT count(*) FROM big WHERE v < 0',
+			extra_params => [ '-U', 'worker' ]);
+		my $t = time - $t0;
+		cmp_ok($n->safe_psql('postgres', 'SELECT fail_open FROM iosat_admission'),
+			'>', $fail_open, 'step: a heavy statement is admitted as fail_open');
+		cmp_ok($t, '<', 4000 / $RATE / 2,
+			sprintf('step: and not paced (%.2f s for a table of > 4000 blocks)', $t));
+		kill 'CONT', $pid;
+		ok($n->poll_query_until('postgres', 'SELECT NOT stale FROM iosat_admission'),
+			'step: fresh again once the sampler goes on');
+	}
+	$unsat->();
+	$n->stop;
+	push @faults, 'wall clock stepped back under pacing, queueing and a stopped sampler';
 }
 
 diag(sprintf('faults total: %d injected and survived (%s)', scalar @faults, join('; ', @faults)));
