@@ -114,6 +114,6 @@ extern const char *iosat_vacuum_kind_name(IosatVacKind k);
 
 /* vacuum_policy.c (runs in the sampler) */
 extern void iosat_vacuum_policy_update(TimestampTz now, double pressure,
-									   bool have_device);
+									   bool have_signal);
 
 #endif							/* IOSAT_VACUUM_H */
