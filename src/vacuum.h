@@ -41,7 +41,7 @@ typedef enum IosatVacState
 	IOSAT_VACST_WRAPAROUND,		/* anti-wraparound: held at or below base */
 	IOSAT_VACST_COST_OFF,		/* no cost-based delay now: nothing to scale */
 	IOSAT_VACST_FAILSAFE,		/* 16+: the wraparound failsafe fired */
-	IOSAT_VACST_DISABLED,		/* iosat.vacuum_backpressure = off: base */
+	IOSAT_VACST_DISABLED,		/* iosat.vacuum_backpressure = off: base, no tick */
 	IOSAT_VACST_STALE			/* no fresh multiplier: base (fail open) */
 } IosatVacState;
 
