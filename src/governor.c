@@ -106,6 +106,14 @@ typedef enum SignalKind
 	NUM_SIGNALS
 } SignalKind;
 
+/* the reason given when it is the largest: its figure, its threshold */
+static const char *const signal_why[NUM_SIGNALS] = {
+	[SIG_IOPS] = "%.0f IOPS of %.0f provisioned",
+	[SIG_READ_IOPS] = "%.0f read IOPS of %.0f provisioned for reads",
+	[SIG_LATENCY] = "read latency %.1f ms over the %.0f ms target",
+	[SIG_QUEUE] = "queue depth %.1f over the target of %.0f",
+};
+
 typedef struct Signal
 {
 	double		figure;
@@ -175,27 +183,7 @@ device_pressure(const IosatDevice *d, double *iops, double *lat,
 		if (r <= p)
 			continue;
 		p = r;
-		switch ((SignalKind) k)
-		{
-			case SIG_IOPS:
-				snprintf(why, whylen, "%.0f IOPS of %.0f provisioned",
-						 s->figure, s->threshold);
-				break;
-			case SIG_READ_IOPS:
-				snprintf(why, whylen, "%.0f read IOPS of %.0f provisioned for reads",
-						 s->figure, s->threshold);
-				break;
-			case SIG_LATENCY:
-				snprintf(why, whylen, "read latency %.1f ms over the %.0f ms target",
-						 s->figure, s->threshold);
-				break;
-			case SIG_QUEUE:
-				snprintf(why, whylen, "queue depth %.1f over the target of %.0f",
-						 s->figure, s->threshold);
-				break;
-			case NUM_SIGNALS:
-				break;
-		}
+		snprintf(why, whylen, signal_why[k], s->figure, s->threshold);
 	}
 	/* a stall is the reason, whatever the other figures say */
 	if (d->stalled_since != 0)
