@@ -3,8 +3,9 @@
  * vacuum.h
  *	  Vacuum backpressure: the sampler publishes a multiplier for the
  *	  vacuum page costs (vacuum_policy.c); a periodic tick inside each
- *	  autovacuum worker (and, if asked, a manual VACUUM) applies it
- *	  (vacuum.c); iosat_vacuum shows it (vacuum_views.c).
+ *	  autovacuum worker (and, if asked, a manual VACUUM) applies it while
+ *	  iosat.vacuum_backpressure is on (vacuum.c); iosat_vacuum shows it,
+ *	  and the workers also while it is off (vacuum_views.c).
  *
  *-------------------------------------------------------------------------
  */
