@@ -91,60 +91,100 @@ iosat_device_ceiling(const char *name)
 	return iosat_iops_limit;
 }
 
+/*
+ * The saturation signals: each a smoothed figure of a device against a
+ * threshold (0: that signal is off).  This is the one list: the pressure
+ * (device_pressure), the end of saturation (device_calm) and whether a
+ * device has a signal at all (device_signalled, for vacuum backpressure)
+ * are all read from it, so a signal added here counts for each of them.
+ */
+typedef enum SignalKind
+{
+	SIG_IOPS,					/* reads + writes, against the device's ceiling */
+	SIG_READ_IOPS,				/* reads, against iosat.read_iops_limit */
+	SIG_LATENCY,				/* read await, against iosat.latency_target */
+	SIG_QUEUE,					/* aqu-sz, against iosat.queue_depth_target */
+	NUM_SIGNALS
+} SignalKind;
+
+/* the reason given when it is the largest: its figure, its threshold */
+static const char *const signal_why[NUM_SIGNALS] = {
+	[SIG_IOPS] = "%.0f IOPS of %.0f provisioned",
+	[SIG_READ_IOPS] = "%.0f read IOPS of %.0f provisioned for reads",
+	[SIG_LATENCY] = "read latency %.1f ms over the %.0f ms target",
+	[SIG_QUEUE] = "queue depth %.1f over the target of %.0f",
+};
+
+typedef struct Signal
+{
+	double		figure;
+	double		threshold;		/* 0: not configured */
+	double		enter;			/* pressed from threshold * enter */
+	double		exit;			/* calm at or below threshold * exit */
+} Signal;
+
+static void
+set_signal(Signal *s, double figure, double threshold, double enter, double exit)
+{
+	s->figure = figure;
+	s->threshold = threshold;
+	s->enter = enter;
+	s->exit = exit;
+}
+
+static void
+device_signals(const IosatDevice *d, Signal *sig)
+{
+	double		lat = d->smooth.r_iops > 0.5 ? d->smooth.r_await_ms : 0.0;
+
+	set_signal(&sig[SIG_IOPS], d->smooth.r_iops + d->smooth.w_iops,
+			   (double) d->iops_limit, ENTER_IOPS, EXIT_IOPS);
+	set_signal(&sig[SIG_READ_IOPS], d->smooth.r_iops,
+			   (double) iosat_read_iops_limit, ENTER_IOPS, EXIT_IOPS);
+	set_signal(&sig[SIG_LATENCY], lat,
+			   (double) iosat_latency_target_ms, 1.0, EXIT_LATENCY);
+	set_signal(&sig[SIG_QUEUE], d->smooth.aqu_sz,
+			   (double) iosat_queue_depth_target, 1.0, EXIT_QUEUE);
+}
+
+/* is any signal configured for this device? */
+static bool
+device_signalled(const IosatDevice *d)
+{
+	Signal		sig[NUM_SIGNALS];
+
+	device_signals(d, sig);
+	for (int k = 0; k < NUM_SIGNALS; k++)
+		if (sig[k].threshold > 0)
+			return true;
+	return false;
+}
+
 /* how hard a device is pressed: the largest ratio of a figure to its threshold */
 static double
 device_pressure(const IosatDevice *d, double *iops, double *lat,
 				char *why, size_t whylen)
 {
+	Signal		sig[NUM_SIGNALS];
 	double		p = 0.0;
 
-	*iops = d->smooth.r_iops + d->smooth.w_iops;
-	*lat = d->smooth.r_iops > 0.5 ? d->smooth.r_await_ms : 0.0;
+	device_signals(d, sig);
+	*iops = sig[SIG_IOPS].figure;
+	*lat = sig[SIG_LATENCY].figure;
 	why[0] = '\0';
 
-	if (d->iops_limit > 0)
+	for (int k = 0; k < NUM_SIGNALS; k++)
 	{
-		double		r = *iops / (d->iops_limit * ENTER_IOPS);
+		const Signal *s = &sig[k];
+		double		r;
 
-		if (r > p)
-		{
-			p = r;
-			snprintf(why, whylen, "%.0f IOPS of %lld provisioned",
-					 *iops, (long long) d->iops_limit);
-		}
-	}
-	if (iosat_read_iops_limit > 0)
-	{
-		double		r = d->smooth.r_iops / (iosat_read_iops_limit * ENTER_IOPS);
-
-		if (r > p)
-		{
-			p = r;
-			snprintf(why, whylen, "%.0f read IOPS of %d provisioned for reads",
-					 d->smooth.r_iops, iosat_read_iops_limit);
-		}
-	}
-	if (iosat_latency_target_ms > 0)
-	{
-		double		r = *lat / iosat_latency_target_ms;
-
-		if (r > p)
-		{
-			p = r;
-			snprintf(why, whylen, "read latency %.1f ms over the %d ms target",
-					 *lat, iosat_latency_target_ms);
-		}
-	}
-	if (iosat_queue_depth_target > 0)
-	{
-		double		r = d->smooth.aqu_sz / iosat_queue_depth_target;
-
-		if (r > p)
-		{
-			p = r;
-			snprintf(why, whylen, "queue depth %.1f over the target of %d",
-					 d->smooth.aqu_sz, iosat_queue_depth_target);
-		}
+		if (s->threshold <= 0)
+			continue;
+		r = s->figure / (s->threshold * s->enter);
+		if (r <= p)
+			continue;
+		p = r;
+		snprintf(why, whylen, signal_why[k], s->figure, s->threshold);
 	}
 	/* a stall is the reason, whatever the other figures say */
 	if (d->stalled_since != 0)
@@ -158,20 +198,16 @@ device_pressure(const IosatDevice *d, double *iops, double *lat,
 
 /* below every lower threshold: the condition for leaving saturation */
 static bool
-device_calm(const IosatDevice *d, double iops, double lat)
+device_calm(const IosatDevice *d)
 {
+	Signal		sig[NUM_SIGNALS];
+
 	if (d->stalled_since != 0)
 		return false;
-	if (d->iops_limit > 0 && iops > d->iops_limit * EXIT_IOPS)
-		return false;
-	if (iosat_read_iops_limit > 0 &&
-		d->smooth.r_iops > iosat_read_iops_limit * EXIT_IOPS)
-		return false;
-	if (iosat_latency_target_ms > 0 && lat > iosat_latency_target_ms * EXIT_LATENCY)
-		return false;
-	if (iosat_queue_depth_target > 0 &&
-		d->smooth.aqu_sz > iosat_queue_depth_target * EXIT_QUEUE)
-		return false;
+	device_signals(d, sig);
+	for (int k = 0; k < NUM_SIGNALS; k++)
+		if (sig[k].threshold > 0 && sig[k].figure > sig[k].threshold * sig[k].exit)
+			return false;
 	return true;
 }
 
@@ -190,6 +226,7 @@ iosat_governor_update(TimestampTz now)
 	char		worst_why[IOSAT_NOTE_LEN] = "";
 	bool		saturated;
 	bool		stalled = false;
+	bool		signalled = false;	/* a counted device has a signal configured */
 	uint32		running;
 	bool		mode_off;
 	int64		mono = iosat_mono_us();
@@ -210,8 +247,10 @@ iosat_governor_update(TimestampTz now)
 			pressed = true;
 		if (d->stalled_since != 0)
 			stalled = true;
-		if (!device_calm(d, iops, lat))
+		if (!device_calm(d))
 			calm = false;
+		if (device_signalled(d))
+			signalled = true;
 		if (worst_i < 0 || p > worst)
 		{
 			worst = p;
@@ -326,7 +365,7 @@ iosat_governor_update(TimestampTz now)
 	iosat_pace_update(mono, worst, saturated, stalled);
 
 	/* the same signal, for autovacuum (vacuum_policy.c) */
-	iosat_vacuum_policy_update(now, worst, worst_i >= 0);
+	iosat_vacuum_policy_update(now, worst, signalled);
 }
 
 void

@@ -548,7 +548,8 @@ iosat_define_gucs(void)
 							 "Scales the vacuum page costs of autovacuum workers with I/O pressure.",
 							 "Slower than configured while the storage is pressed, faster "
 							 "while it has headroom, within iosat.vacuum_max_slowdown and "
-							 "iosat.vacuum_max_speedup.",
+							 "iosat.vacuum_max_speedup. Turned on, it reaches a running worker "
+							 "at its next table.",
 							 &iosat_vacuum_backpressure,
 							 false,
 							 PGC_SIGHUP,

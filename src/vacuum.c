@@ -21,11 +21,20 @@
  * Getting in.  A transaction callback registered in _PG_init is inherited
  * by every child of the postmaster.  In an autovacuum worker, its first
  * XACT_EVENT_PRE_COMMIT (inside InitPostgres, after InitializeTimeouts)
- * claims the worker's slot and arms a USER_TIMEOUT every
+ * claims the worker's slot (iosat_vacuum shows it from then on) and, if
+ * iosat.vacuum_backpressure is on, arms a USER_TIMEOUT every
  * iosat.vacuum_tick; the tick runs whether the worker is between tables
- * or deep inside one.  A manual VACUUM/ANALYZE is ticked only when
- * iosat.vacuum_manual is on, for the duration of the statement
- * (ProcessUtility), and its costs are put back afterwards.
+ * or deep inside one.  With backpressure off nothing is armed and no cost
+ * is written: every tick would cut a nap short, so a worker would vacuum
+ * faster than configured.  The switch is looked at again at every commit,
+ * i.e. before each table: a reload that turns backpressure on reaches a
+ * running worker at its next table (a new worker at once); one that turns
+ * it off reaches the tick at once through the sampler's publication (the
+ * costs go back to base) and disarms it at the next table, where the
+ * costs the tick wrote are put back.  A manual VACUUM/ANALYZE is tracked
+ * only when iosat.vacuum_manual is on, and ticked only when backpressure
+ * is on too, for the duration of the statement (ProcessUtility); its
+ * costs are put back afterwards.
  *
  * The tick runs in the SIGALRM handler: it reads 32-bit atomics and the
  * process's own variables, and stores aligned ints.  No lock, no
@@ -300,6 +309,15 @@ apply_multiplier(uint32 m)
 	return changed;
 }
 
+/* the active cost limit and delay (also from the tick: plain reads and stores) */
+static void
+show_limits(IosatVacuumSlot *s)
+{
+	pg_atomic_write_u32(&s->cost_limit, (uint32) Max(IOSAT_VACUUM_ACTIVE_LIMIT(), 0));
+	pg_atomic_write_u32(&s->cost_delay_us,
+						(uint32) Max(IOSAT_VACUUM_ACTIVE_DELAY() * 1000.0, 0.0));
+}
+
 static void
 vacuum_tick(void)
 {
@@ -348,9 +366,8 @@ vacuum_tick(void)
 	else if (seq_still < INT_MAX)
 		seq_still++;
 
-	pg_atomic_write_u32(&s->cost_limit, (uint32) Max(IOSAT_VACUUM_ACTIVE_LIMIT(), 0));
-	pg_atomic_write_u32(&s->cost_delay_us,
-						(uint32) Max(IOSAT_VACUUM_ACTIVE_DELAY() * 1000.0, 0.0));
+	show_limits(s);
+
 	/*
 	 * Anti-wraparound: the flag vacuum_rel() sets in our own PGPROC for the
 	 * table's transaction, or the activity read at the last commit (which
@@ -457,9 +474,22 @@ arm(void)
 						 ms);
 }
 
-/* claim this process's slot and start ticking */
+/* the slot's costs are the process's own, unscaled (ordinary code, tick disarmed) */
 static void
-start_ticking(IosatVacKind kind)
+show_configured(IosatVacuumSlot *s)
+{
+	for (int c = 0; c < 3; c++)
+	{
+		pg_atomic_write_u32(&s->base[c], (uint32) *cost_var[c]);
+		pg_atomic_write_u32(&s->cost[c], (uint32) *cost_var[c]);
+	}
+	pg_atomic_write_u32(&s->multiplier, IOSAT_VAC_UNIT);
+	pg_atomic_write_u32(&s->wraparound, wraparound_flag ? 1 : 0);
+}
+
+/* claim this process's slot: it shows in iosat_vacuum from now on */
+static void
+claim_slot(IosatVacKind kind)
 {
 	int			procno = IOSAT_MY_PROCNO();
 	IosatVacuumSlot *s;
@@ -468,26 +498,11 @@ start_ticking(IosatVacKind kind)
 		return;
 	s = &iosat_vac->slots[procno];
 
-	/* the handler's state starts afresh: the current costs are the base */
-	have_written = false;
-	slow_ticks = 0;
-	slow_m = 0;
-	if (iosat_shared != NULL && iosat_vacuum_backpressure &&
-		pg_atomic_read_u32(&iosat_shared->gate.pressure_milli) >= 500)
-		slow_m = (uint32) (Max(iosat_vacuum_max_slowdown, 1.0) * IOSAT_VAC_UNIT);
-	seq_still = 0;
-	last_seq = iosat_shared ? pg_atomic_read_u32(&iosat_shared->gate.vacuum_seq) : 0;
-	for (int c = 0; c < 3; c++)
-	{
-		base_cost[c] = *cost_var[c];
-		carry[c] = 0;
-		pg_atomic_write_u32(&s->base[c], (uint32) base_cost[c]);
-		pg_atomic_write_u32(&s->cost[c], (uint32) base_cost[c]);
-	}
+	show_configured(s);
 	pg_atomic_write_u32(&s->kind, kind);
 	pg_atomic_write_u32(&s->state, IOSAT_VACST_STARTING);
-	pg_atomic_write_u32(&s->multiplier, IOSAT_VAC_UNIT);
-	pg_atomic_write_u32(&s->wraparound, wraparound_flag ? 1 : 0);
+	pg_atomic_write_u32(&s->cost_limit, 0);
+	pg_atomic_write_u32(&s->cost_delay_us, 0);
 	pg_atomic_write_u32(&s->ticks, 0);
 	pg_atomic_write_u32(&s->changes, 0);
 	pg_atomic_write_u32(&s->adoptions, 0);
@@ -503,6 +518,29 @@ start_ticking(IosatVacKind kind)
 	pg_atomic_write_u32(&s->pid, (uint32) MyProcPid);
 	pg_atomic_fetch_add_u64(&iosat_vac->workers_seen, 1);
 	my_slot = s;
+}
+
+/* start ticking in the claimed slot: the current costs are the base */
+static void
+start_ticking(void)
+{
+	IosatVacuumSlot *s = my_slot;
+
+	if (s == NULL)
+		return;
+	have_written = false;
+	slow_ticks = 0;
+	slow_m = 0;
+	if (iosat_shared != NULL &&
+		pg_atomic_read_u32(&iosat_shared->gate.pressure_milli) >= 500)
+		slow_m = (uint32) (Max(iosat_vacuum_max_slowdown, 1.0) * IOSAT_VAC_UNIT);
+	seq_still = 0;
+	last_seq = iosat_shared ? pg_atomic_read_u32(&iosat_shared->gate.vacuum_seq) : 0;
+	for (int c = 0; c < 3; c++)
+	{
+		base_cost[c] = *cost_var[c];
+		carry[c] = 0;
+	}
 	arm();
 }
 
@@ -519,7 +557,24 @@ stop_ticking(void)
 				*cost_var[c] = base_cost[c];
 	}
 	have_written = false;
-	release_slot();
+}
+
+/*
+ * Backpressure off: no tick, the costs are the process's own.  The slot
+ * still shows the process, with what it runs with as of now (for an
+ * autovacuum worker: the table about to be vacuumed).
+ */
+static void
+show_unticked(void)
+{
+	IosatVacuumSlot *s = my_slot;
+
+	Assert(armed_ms == 0);
+	if (s == NULL)
+		return;
+	show_configured(s);
+	show_limits(s);
+	pg_atomic_write_u32(&s->state, IOSAT_VACST_DISABLED);
 }
 
 /* the activity an autovacuum worker reports for the table it is about to vacuum */
@@ -557,7 +612,21 @@ vacuum_xact_callback(XactEvent event, void *arg)
 	/* the handler reads the flag: set it before the tick can first fire */
 	read_wraparound_flag();
 	if (my_slot == NULL)
-		start_ticking(IOSAT_VAC_AUTOVACUUM);
+		claim_slot(IOSAT_VAC_AUTOVACUUM);
+
+	/*
+	 * iosat.vacuum_backpressure as this worker sees it: on 15 a worker
+	 * reloads only between tables, and 16+ may reload inside one, but the
+	 * tick is armed or disarmed only here, between tables.
+	 */
+	if (!iosat_vacuum_backpressure)
+	{
+		if (armed_ms != 0)
+			stop_ticking();
+		show_unticked();
+	}
+	else if (armed_ms == 0)
+		start_ticking();
 	else if (armed_ms != iosat_vacuum_tick_ms)
 	{
 		/* iosat.vacuum_tick was changed by a reload */
@@ -566,22 +635,26 @@ vacuum_xact_callback(XactEvent event, void *arg)
 	}
 }
 
-/* a manual VACUUM or ANALYZE is ticked only if iosat.vacuum_manual */
+/* a manual VACUUM or ANALYZE is tracked only if iosat.vacuum_manual */
 static void
 vacuum_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 					  bool readOnlyTree, ProcessUtilityContext context,
 					  ParamListInfo params, QueryEnvironment *queryEnv,
 					  DestReceiver *dest, QueryCompletion *qc)
 {
-	bool		tick = iosat_vacuum_manual && my_slot == NULL &&
+	bool		track = iosat_vacuum_manual && my_slot == NULL &&
 		iosat_vac != NULL && iosat_shared != NULL &&
 		!iosat_am_autovacuum_worker() &&
 		pstmt->utilityStmt != NULL && IsA(pstmt->utilityStmt, VacuumStmt);
 
-	if (tick)
+	if (track)
 	{
 		wraparound_flag = 0;
-		start_ticking(IOSAT_VAC_MANUAL);
+		claim_slot(IOSAT_VAC_MANUAL);
+		if (iosat_vacuum_backpressure)
+			start_ticking();
+		else
+			show_unticked();
 	}
 	PG_TRY();
 	{
@@ -594,8 +667,11 @@ vacuum_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 	}
 	PG_FINALLY();
 	{
-		if (tick)
+		if (track)
+		{
 			stop_ticking();
+			release_slot();
+		}
 	}
 	PG_END_TRY();
 }

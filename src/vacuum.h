@@ -3,8 +3,9 @@
  * vacuum.h
  *	  Vacuum backpressure: the sampler publishes a multiplier for the
  *	  vacuum page costs (vacuum_policy.c); a periodic tick inside each
- *	  autovacuum worker (and, if asked, a manual VACUUM) applies it
- *	  (vacuum.c); iosat_vacuum shows it (vacuum_views.c).
+ *	  autovacuum worker (and, if asked, a manual VACUUM) applies it while
+ *	  iosat.vacuum_backpressure is on (vacuum.c); iosat_vacuum shows it,
+ *	  and the workers also while it is off (vacuum_views.c).
  *
  *-------------------------------------------------------------------------
  */
@@ -41,7 +42,7 @@ typedef enum IosatVacState
 	IOSAT_VACST_WRAPAROUND,		/* anti-wraparound: held at or below base */
 	IOSAT_VACST_COST_OFF,		/* no cost-based delay now: nothing to scale */
 	IOSAT_VACST_FAILSAFE,		/* 16+: the wraparound failsafe fired */
-	IOSAT_VACST_DISABLED,		/* iosat.vacuum_backpressure = off: base */
+	IOSAT_VACST_DISABLED,		/* iosat.vacuum_backpressure = off: base, no tick */
 	IOSAT_VACST_STALE			/* no fresh multiplier: base (fail open) */
 } IosatVacState;
 
@@ -114,6 +115,6 @@ extern const char *iosat_vacuum_kind_name(IosatVacKind k);
 
 /* vacuum_policy.c (runs in the sampler) */
 extern void iosat_vacuum_policy_update(TimestampTz now, double pressure,
-									   bool have_device);
+									   bool have_signal);
 
 #endif							/* IOSAT_VACUUM_H */

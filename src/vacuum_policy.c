@@ -9,8 +9,9 @@
  *
  * The signal is the governor's pressure: the largest ratio, over the
  * devices, of a smoothed figure to its threshold (IOPS to 95 % of the
- * ceiling, read latency to iosat.latency_target, queue depth to
- * iosat.queue_depth_target); 1 means pressed.  The multiplier m (1 = the
+ * ceiling, read IOPS to 95 % of iosat.read_iops_limit, read latency to
+ * iosat.latency_target, queue depth to iosat.queue_depth_target, as
+ * governor.c lists them); 1 means pressed.  The multiplier m (1 = the
  * configured speed; 2 = half as many pages per second while cost-limited):
  *
  *	pressure >= 1      m = max(m, 1) * max(2, pressure), at most max_slowdown,
@@ -37,9 +38,9 @@
  * This is AIMD's shape (fast multiplicative retreat, cautious advance)
  * without AIMD's additive step, which would be far too slow across a
  * factor of 10.  The pressure itself is smoothed
- * (iosat.smoothing_window).  With no device sampled, no signal
- * configured (no ceiling, latency or queue target), or the policy off,
- * m = 1.
+ * (iosat.smoothing_window).  With no signal configured for any sampled
+ * device (the governor tells: have_signal), or the policy off, m = 1: a
+ * pressure of 0 from no signal is no headroom to speed up into.
  *
  *-------------------------------------------------------------------------
  */
@@ -84,15 +85,6 @@ typedef struct SlotSeen
 } SlotSeen;
 
 static SlotSeen *seen = NULL;
-
-/* is any saturation signal configured at all? */
-static bool
-have_signal(void)
-{
-	return iosat_latency_target_ms > 0 || iosat_queue_depth_target > 0 ||
-		iosat_iops_limit > 0 ||
-		(iosat_device_iops_limits != NULL && iosat_device_iops_limits[0] != '\0');
-}
 
 static void
 read_proc_io(int i, IosatVacuumSlot *s, int pid, TimestampTz now)
@@ -205,7 +197,7 @@ watch_slots(TimestampTz now, double pressure)
 }
 
 void
-iosat_vacuum_policy_update(TimestampTz now, double pressure, bool have_device)
+iosat_vacuum_policy_update(TimestampTz now, double pressure, bool have_signal)
 {
 	IosatGate  *g = &iosat_shared->gate;
 	double		dt;
@@ -221,7 +213,7 @@ iosat_vacuum_policy_update(TimestampTz now, double pressure, bool have_device)
 		dt = MAX_DT_S;
 	last_update = now;
 
-	if (!enabled || !have_device || !have_signal())
+	if (!enabled || !have_signal)
 	{
 		m = 1.0;
 		pressed_at = 0;

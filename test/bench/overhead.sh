@@ -39,9 +39,7 @@ while [[ $# -gt 0 ]]; do
 	esac
 	shift
 done
-for v in PAIRS SECS CLIENTS SCALE; do
-	[[ ${!v} =~ ^[1-9][0-9]*$ ]] || bench_die "bad --${v,,}"
-done
+bench_posints PAIRS SECS CLIENTS SCALE
 [[ $EUID -eq 0 ]] || bench_die "run as root"
 if [[ ! -e $("$PG_CONFIG" --pkglibdir)/iosat.so ]]; then
 	echo "overhead: iosat is not installed ($("$PG_CONFIG" --pkglibdir)/iosat.so missing): run 'make && make install' first" >&2
@@ -55,7 +53,7 @@ cleanup() {
 	local rc=$?
 	trap - EXIT INT TERM
 	set +e
-	[[ -n $PGDATA && -f $PGDATA/postmaster.pid ]] && as_pg pg_ctl -D "$PGDATA" -m immediate -w stop >/dev/null 2>&1
+	bench_cluster_kill
 	"$ROOTCTL" destroy "$NAME" >/dev/null
 	exit "$rc"
 }
@@ -64,25 +62,8 @@ trap 'exit 130' INT TERM
 
 "$ROOTCTL" destroy "$NAME" >/dev/null 2>&1 || true
 MNT=$("$ROOTCTL" loop-create "$NAME" 2048 | sed -n 's/^mnt=//p')
-PGDATA=$MNT/pgdata
-SOCK=$MNT/run
-install -d -o "$PG_USER" -m 0700 "$SOCK"
-chown "$PG_USER:" "$OUT"
-as_pg initdb -D "$PGDATA" -A trust --no-sync >"$OUT/initdb.log" 2>&1
-cat >>"$PGDATA/postgresql.conf" <<EOF
-listen_addresses = ''
-port = $PORT
-unix_socket_directories = '$SOCK'
-shared_buffers = 256MB
-jit = off
-include_if_exists = 'side.conf'
-EOF
-: >"$PGDATA/side.conf"
-chown "$PG_USER:" "$PGDATA/side.conf"
-export PGHOST=$SOCK PGPORT=$PORT
-start() { as_pg pg_ctl -D "$PGDATA" -l "$OUT/server.log" -w -t 60 start >/dev/null; }
-stop() { as_pg pg_ctl -D "$PGDATA" -m fast -w -t 60 stop >/dev/null; }
-start
+bench_cluster "$MNT" "$PORT" "$OUT" <<<"shared_buffers = 256MB"
+bench_start
 as_pg pgbench -i -q -s "$SCALE" postgres >"$OUT/init.log" 2>&1
 
 # the iosat side: --config, else queue if its settings are known, else preload
@@ -94,9 +75,9 @@ settings_known() { # every iosat.* line of the snippet is a known setting once l
 	done
 }
 try_side() {
-	stop
+	bench_stop
 	side_conf "$1" >"$PGDATA/side.conf"
-	start 2>/dev/null && settings_known "$1"
+	bench_start 2>/dev/null && settings_known "$1"
 }
 if [[ -n $CONFIG ]]; then
 	try_side "$CONFIG" || bench_die "config $CONFIG unavailable (see $OUT/server.log)"
@@ -111,9 +92,9 @@ fi
 SIDE=$(cat "$PGDATA/side.conf")
 
 run_one() { # LABEL
-	stop
+	bench_stop
 	if [[ $1 == iosat ]]; then printf '%s\n' "$SIDE" >"$PGDATA/side.conf"; else : >"$PGDATA/side.conf"; fi
-	start
+	bench_start
 	as_pg pgbench -n -S -M prepared -c "$CLIENTS" -j "$CLIENTS" -T 2 postgres >/dev/null 2>&1 # warm
 	local tps
 	tps=$(as_pg pgbench -n -S -M prepared -c "$CLIENTS" -j "$CLIENTS" -T "$SECS" postgres 2>>"$OUT/pgbench.err" |

@@ -4,9 +4,11 @@
 # at its ceiling).  Its read rate is measured from /proc/<pid>/io.
 #
 #  1. backpressure off: the worker runs with its configured page costs
-#     (stock), and its rate is the stock rate;
-#  2. on, device idle: the multiplier falls to 1/max_speedup and the
-#     worker reads faster than stock;
+#     (stock) and no tick, and its rate is the stock rate;
+#  2. on, device idle: the running worker is left alone until its next
+#     table; cancelled, its table is taken up by a new worker, which
+#     ticks: the multiplier falls to 1/max_speedup and the worker reads
+#     faster than stock;
 #  3. a competing random-read load saturates the device: within two
 #     sample intervals of the pressure being published the worker applies
 #     max_slowdown, and its read rate falls by at least the expected
@@ -133,14 +135,16 @@ sub worker_row
 {
 	my ($rel) = @_;
 	my $r = sql("SELECT pid, state, multiplier, target_multiplier, page_hit, page_miss, page_dirty,
-	                  base_page_hit, base_page_miss, base_page_dirty, wraparound, coalesce(phase, '')
+	                  base_page_hit, base_page_miss, base_page_dirty, wraparound, coalesce(phase, ''),
+	                  ticks, coalesce(heap_blks_scanned, 0)
 	             FROM iosat_vacuum WHERE relation = '$rel'");
 	return undef if $r eq '';
 	my @f = split /\|/, $r;
 	return {
 		pid => $f[0], state => $f[1], m => $f[2], target => $f[3],
 		cost => [ @f[ 4 .. 6 ] ], base => [ @f[ 7 .. 9 ] ],
-		wraparound => $f[10] eq 't', phase => $f[11] };
+		wraparound => $f[10] eq 't', phase => $f[11], ticks => $f[12],
+		scanned => $f[13] };
 }
 
 sub set_conf
@@ -179,6 +183,7 @@ ok( wait_until(
 	'an autovacuum worker vacuums vt, with a row in iosat_vacuum');
 my $pid = $w->{pid};
 is($w->{state}, 'disabled', 'backpressure off: state "disabled"');
+is($w->{ticks}, '0', 'backpressure off: no tick');
 is($w->{m}, '1', 'backpressure off: multiplier 1');
 is_deeply($w->{cost}, $w->{base}, "backpressure off: page costs as configured (@{$w->{base}})");
 is_deeply($w->{base}, [ split /\|/, sql("SELECT current_setting('vacuum_cost_page_hit') || '|' || current_setting('vacuum_cost_page_miss') || '|' || current_setting('vacuum_cost_page_dirty')") ],
@@ -187,11 +192,28 @@ my $r_stock = read_rate($pid, 3);
 note(sprintf('stock: %.2f MB/s', $r_stock));
 cmp_ok($r_stock, '>', 0.5, 'the worker reads from the device');
 
-# --- 2. on, device idle: faster than stock
+# --- 2. on, device idle: faster than stock, from the worker's next table
 set_conf('iosat.vacuum_backpressure', 'on');
-ok( wait_until(sub { $w = worker_row('vt'); $w && $w->{m} <= 0.5 }, 20, 'speed-up'),
-	"device idle: the multiplier falls to 1/max_speedup ($w->{m})");
-is($w->{pid}, $pid, 'same worker, same table');
+ok(wait_until(sub { sql('SELECT backpressure FROM iosat_vacuum_status') eq 't' }, 10, 'on'),
+	'backpressure on (published)');
+sleep(1);
+$w = worker_row('vt');
+is("$w->{pid} $w->{ticks}", "$pid 0", 'the running worker is not ticked within its table');
+# cancelled, it leaves vt to the next worker: once past the pages the first
+# one read (cached now), the new worker reads the device again
+my $left_at = $w->{scanned};
+sql("SELECT pg_cancel_backend($pid)");
+ok( wait_until(
+		sub {
+			$w = worker_row('vt');
+			$w && $w->{pid} != $pid && $w->{m} <= 0.5 && $w->{phase} eq 'scanning heap'
+			  && $w->{scanned} > $left_at + 200;
+		},
+		60, 'speed-up'),
+	"a new worker on vt ticks: the multiplier falls to 1/max_speedup ($w->{m})");
+note("first worker left vt at block $left_at; the new one is at $w->{scanned}");
+$pid = $w->{pid};
+cmp_ok($w->{ticks}, '>', 0, 'the new worker is ticked');
 my $r_fast = read_rate($pid, 3);
 $w = worker_row('vt');
 note(sprintf('idle, multiplier %s: %.2f MB/s (costs %s)', $w->{m}, $r_fast, join(',', @{ $w->{cost} })));

@@ -65,3 +65,44 @@ machine_busy_note() {
 	l=$(cut -d' ' -f1 /proc/loadavg)
 	awk -v l="$l" -v n="$(nproc)" 'BEGIN { if (l > 0.5 * n) print "busy (load " l " on " n " cores)"; else print "quiet (load " l ")" }'
 }
+
+# bench_posints VAR...: each variable a positive integer, else die naming
+# its option (--var)
+bench_posints() {
+	local v
+	for v in "$@"; do
+		[[ ${!v} =~ ^[1-9][0-9]*$ ]] || bench_die "bad --${v,,}"
+	done
+}
+
+# bench_cluster DIR PORT OUT < SETTINGS: a cluster in DIR/pgdata, reached
+# through a socket in DIR/run only, jit off, SETTINGS (stdin) appended, and
+# an empty side.conf included last (a configuration's own settings); its
+# logs in OUT.  Sets PGDATA and BENCH_OUT, exports PGHOST and PGPORT.
+bench_cluster() {
+	local dir=$1 port=$2
+	BENCH_OUT=$3
+	PGDATA=$dir/pgdata
+	install -d -o "$PG_USER" -m 0700 "$dir/run"
+	chown "$PG_USER:" "$BENCH_OUT"
+	as_pg initdb -D "$PGDATA" -A trust --no-sync >"$BENCH_OUT/initdb.log" 2>&1
+	{
+		echo "listen_addresses = ''"
+		echo "port = $port"
+		echo "unix_socket_directories = '$dir/run'"
+		echo "jit = off"
+		cat
+		echo "include_if_exists = 'side.conf'"
+	} >>"$PGDATA/postgresql.conf"
+	: >"$PGDATA/side.conf"
+	chown "$PG_USER:" "$PGDATA/side.conf"
+	export PGHOST=$dir/run PGPORT=$port
+}
+bench_start() { as_pg pg_ctl -D "$PGDATA" -l "$BENCH_OUT/server.log" -w -t 60 start >/dev/null; }
+bench_stop() { as_pg pg_ctl -D "$PGDATA" -m fast -w -t 60 stop >/dev/null; }
+# for a cleanup trap: stop the cluster, if there is one, at once
+bench_cluster_kill() {
+	if [[ -n ${PGDATA:-} && -f $PGDATA/postmaster.pid ]]; then
+		as_pg pg_ctl -D "$PGDATA" -m immediate -w stop >/dev/null 2>&1
+	fi
+}
