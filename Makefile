@@ -8,7 +8,10 @@
 
 EXTENSION = iosat
 MODULE_big = iosat
-OBJS = $(patsubst %.c,%.o,$(sort $(wildcard src/*.c)))
+# src/ by layer and process (docs/architecture.md); test/lint/layers.sh
+# checks that includes point down
+IOSAT_DIRS = collect state sampler profiler control views
+OBJS = $(patsubst %.c,%.o,$(sort $(wildcard src/*.c $(foreach d,$(IOSAT_DIRS),src/$(d)/*.c))))
 DATA = $(sort $(wildcard src/sql/iosat--*.sql))
 PGFILEDESC = "iosat - I/O backpressure for PostgreSQL"
 
@@ -38,7 +41,7 @@ include $(PGXS)
 
 # PGXS tracks no header dependencies (Debian's build has no autodepend):
 # every object depends on every header, so a struct change rebuilds all.
-$(OBJS): $(wildcard $(srcdir)/src/*.h $(srcdir)/src/bpf/*.h)
+$(OBJS): $(wildcard $(srcdir)/src/*.h $(srcdir)/src/*/*.h)
 
 # after the include: Makefile.global resets PROVE_FLAGS
 PROVE_FLAGS = -I $(srcdir)/test/lib --timer

@@ -1,5 +1,5 @@
 /*
- * kparse_fuzz.c - libFuzzer harness for every parser in src/kparse.c.
+ * kparse_fuzz.c - libFuzzer harness for every parser in src/collect/kparse.c.
  *
  * One binary, one target per run: IOSAT_FUZZ_TARGET=<name> selects the
  * parser (see targets[] below; test/fuzz/run.sh runs each in turn with its
@@ -17,7 +17,7 @@
  *
  * Built by test/fuzz/run.sh:
  *   clang -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
- *         -Isrc test/fuzz/kparse_fuzz.c src/kparse.c -o kparse_fuzz
+ *         -Isrc/collect test/fuzz/kparse_fuzz.c src/collect/kparse.c -o kparse_fuzz
  */
 #include <math.h>
 #include <stdint.h>

@@ -7,7 +7,7 @@
 #   IOSAT_FUZZ_TARGETS="psi diskstat" bash test/fuzz/run.sh 30
 #
 # Harnesses (one binary each, the parser chosen by IOSAT_FUZZ_TARGET):
-#   kparse_fuzz.c  every parser of kernel text in src/kparse.c, plus
+#   kparse_fuzz.c  every parser of kernel text in src/collect/kparse.c, plus
 #                  kcounter_delta ("counter")
 #   hist_fuzz.c    iosat_hist_quantile/_sub/_mean of src/bpf/bpf_reader.c
 #                  (needs libbpf's headers; skipped, and said so, without)
@@ -62,8 +62,8 @@ FLAGS=(-g -O1 -fno-omit-frame-pointer -fsanitize=fuzzer,address,undefined
 export ASAN_OPTIONS=${ASAN_OPTIONS:-abort_on_error=1:detect_leaks=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 
-if ! nice "$CLANG" "${FLAGS[@]}" -I"$repo/src" -o "$build/kparse_fuzz" \
-	"$here/kparse_fuzz.c" "$repo/src/kparse.c" -lm 2>"$scratch/cc.log"; then
+if ! nice "$CLANG" "${FLAGS[@]}" -I"$repo/src/collect" -o "$build/kparse_fuzz" \
+	"$here/kparse_fuzz.c" "$repo/src/collect/kparse.c" -lm 2>"$scratch/cc.log"; then
 	if ! echo 'int LLVMFuzzerTestOneInput(const char *d, unsigned long n){return 0;}' |
 		"$CLANG" -fsanitize=fuzzer -x c -o "$scratch/probe" - 2>/dev/null; then
 		echo "fuzz: skipped: $CLANG cannot link libFuzzer (apt-get install libclang-rt-14-dev)"
