@@ -18,13 +18,13 @@
 #include "utils/guc.h"
 #include "utils/varlena.h"
 
-#include "admission.h"
-#include "bpfsource.h"
-#include "iosat.h"
-#include "pacing.h"
-#include "profile.h"
-#include "querystats.h"
-#include "vacuum.h"
+#include "control/admission.h"
+#include "sampler/bpfsource.h"
+#include "state/shared.h"
+#include "control/pacing.h"
+#include "profiler/profile.h"
+#include "state/querystats.h"
+#include "control/vacuum.h"
 
 int			iosat_sample_interval_ms = 500;
 int			iosat_smoothing_ms = 2000;

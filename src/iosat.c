@@ -18,12 +18,12 @@
 #include "storage/lwlock.h"
 #include "storage/shmem.h"
 
-#include "admission.h"
+#include "control/admission.h"
 #include "compat.h"
-#include "iosat.h"
-#include "querystats.h"
-#include "profile.h"
-#include "vacuum.h"
+#include "state/shared.h"
+#include "state/querystats.h"
+#include "profiler/profile.h"
+#include "control/vacuum.h"
 
 PG_MODULE_MAGIC;
 

@@ -27,8 +27,8 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
-#include "devices.h"
-#include "kparse.h"
+#include "collect/devices.h"
+#include "collect/kparse.h"
 
 #define MAX_STACK_DEPTH 8
 

@@ -8,7 +8,7 @@
 #ifndef IOSAT_DEVICES_H
 #define IOSAT_DEVICES_H
 
-#include "iosat.h"
+#include "state/shared.h"
 
 typedef struct IosatDeviceId
 {

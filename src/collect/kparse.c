@@ -9,7 +9,7 @@
  *
  *-------------------------------------------------------------------------
  */
-#include "kparse.h"
+#include "collect/kparse.h"
 
 #include <string.h>
 

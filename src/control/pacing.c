@@ -104,12 +104,12 @@
 #include "utils/memutils.h"
 #include "utils/wait_event.h"
 
-#include "admission.h"
+#include "control/admission.h"
 #include "clock.h"
 #include "compat.h"
-#include "iosat.h"
-#include "pacing.h"
-#include "views.h"
+#include "state/shared.h"
+#include "control/pacing.h"
+#include "views/views.h"
 
 /* blocks between two looks at the clock */
 #define PACE_QUANTUM	8

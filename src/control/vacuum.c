@@ -80,8 +80,8 @@
 #include "utils/timestamp.h"
 
 #include "compat.h"
-#include "iosat.h"
-#include "vacuum.h"
+#include "state/shared.h"
+#include "control/vacuum.h"
 
 IosatVacuumShared *iosat_vac = NULL;
 

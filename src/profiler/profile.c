@@ -58,9 +58,9 @@
 
 #include "compat.h"
 #include "clock.h"
-#include "iosat.h"
-#include "profile.h"
-#include "views.h"
+#include "state/shared.h"
+#include "profiler/profile.h"
+#include "views/views.h"
 
 PG_FUNCTION_INFO_V1(iosat_wait_profile_srf);
 PG_FUNCTION_INFO_V1(iosat_profiler_srf);

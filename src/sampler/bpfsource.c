@@ -35,10 +35,10 @@
 #include "miscadmin.h"
 #include "utils/timestamp.h"
 
-#include "bpfsource.h"
-#include "iosat.h"
-#include "kparse.h"
-#include "profile.h"
+#include "sampler/bpfsource.h"
+#include "state/shared.h"
+#include "collect/kparse.h"
+#include "profiler/profile.h"
 
 #ifndef IOSAT_NO_LIBBPF
 #include "bpf_reader.h"

@@ -9,7 +9,7 @@
 #ifndef IOSAT_BPFSOURCE_H
 #define IOSAT_BPFSOURCE_H
 
-#include "iosat.h"
+#include "state/shared.h"
 
 /*
  * Statuses: those of bpf_reader.h (IOSAT_BPF_OK 0, STALE -1, MISSING -2,

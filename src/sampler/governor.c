@@ -41,11 +41,11 @@
 #include "miscadmin.h"
 #include "utils/timestamp.h"
 
-#include "admission.h"
+#include "control/admission.h"
 #include "clock.h"
-#include "iosat.h"
-#include "pacing.h"
-#include "vacuum.h"
+#include "state/shared.h"
+#include "control/pacing.h"
+#include "control/vacuum.h"
 
 #define ENTER_IOPS		0.95
 #define EXIT_IOPS		0.85

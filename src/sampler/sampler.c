@@ -42,14 +42,14 @@
 #include "utils/guc.h"
 #include "utils/memutils.h"
 
-#include "admission.h"
-#include "bpfsource.h"
+#include "control/admission.h"
+#include "sampler/bpfsource.h"
 #include "compat.h"
-#include "devices.h"
+#include "collect/devices.h"
 #include "clock.h"
-#include "iosat.h"
-#include "kparse.h"
-#include "sampler.h"
+#include "state/shared.h"
+#include "collect/kparse.h"
+#include "sampler/sampler.h"
 
 /* queue attributes change rarely: re-read them every this many samples */
 #define QUEUE_ATTR_EVERY	20

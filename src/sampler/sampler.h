@@ -8,7 +8,7 @@
 #ifndef IOSAT_SAMPLER_H
 #define IOSAT_SAMPLER_H
 
-#include "iosat.h"
+#include "state/shared.h"
 
 extern const char *iosat_status_name(IosatDevStatus s);
 

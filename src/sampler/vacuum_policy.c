@@ -52,10 +52,10 @@
 #include "utils/memutils.h"
 #include "utils/timestamp.h"
 
-#include "devices.h"
-#include "iosat.h"
-#include "kparse.h"
-#include "vacuum.h"
+#include "collect/devices.h"
+#include "state/shared.h"
+#include "collect/kparse.h"
+#include "control/vacuum.h"
 
 #define RELAX_BELOW		0.70	/* pressure under which vacuum may speed up */
 #define MIN_UP_STEP		2.0		/* multiplicative retreat per pressed sample */

@@ -29,9 +29,9 @@
 #include "storage/ipc.h"
 #include "storage/shmem.h"
 
-#include "admission.h"
-#include "iosat.h"
-#include "querystats.h"
+#include "control/admission.h"
+#include "state/shared.h"
+#include "state/querystats.h"
 
 #define PROBE_LIMIT 32
 #define PENDING_SLOTS 16		/* backend-local cache, direct-mapped */

@@ -12,8 +12,8 @@
  *
  *-------------------------------------------------------------------------
  */
-#ifndef IOSAT_H
-#define IOSAT_H
+#ifndef IOSAT_SHARED_H
+#define IOSAT_SHARED_H
 
 #include "postgres.h"
 
@@ -295,4 +295,4 @@ extern void iosat_read_verdict(IosatVerdict *out);
 extern void iosat_register_sampler(void);
 extern PGDLLEXPORT void iosat_sampler_main(Datum arg);
 
-#endif							/* IOSAT_H */
+#endif							/* IOSAT_SHARED_H */

@@ -13,7 +13,7 @@
 #include "storage/lwlock.h"
 
 #include "clock.h"
-#include "iosat.h"
+#include "state/shared.h"
 
 IosatShared *iosat_shared = NULL;
 

@@ -13,10 +13,10 @@
 #include "utils/builtins.h"
 #include "utils/timestamp.h"
 
-#include "admission.h"
-#include "iosat.h"
-#include "querystats.h"
-#include "views.h"
+#include "control/admission.h"
+#include "state/shared.h"
+#include "state/querystats.h"
+#include "views/views.h"
 
 PG_FUNCTION_INFO_V1(iosat_admission_srf);
 PG_FUNCTION_INFO_V1(iosat_queries_srf);

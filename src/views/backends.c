@@ -39,13 +39,13 @@
 #include "utils/builtins.h"
 #include "utils/wait_event.h"
 
-#include "bpfsource.h"
+#include "sampler/bpfsource.h"
 #include "compat.h"
-#include "devices.h"
-#include "iosat.h"
-#include "kparse.h"
-#include "profile.h"
-#include "views.h"
+#include "collect/devices.h"
+#include "state/shared.h"
+#include "collect/kparse.h"
+#include "profiler/profile.h"
+#include "views/views.h"
 
 PG_FUNCTION_INFO_V1(iosat_proc_info_srf);
 

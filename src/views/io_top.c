@@ -25,11 +25,11 @@
 #include "utils/builtins.h"
 #include "utils/timestamp.h"
 
-#include "bpfsource.h"
-#include "iosat.h"
-#include "kparse.h"
-#include "profile.h"
-#include "views.h"
+#include "sampler/bpfsource.h"
+#include "state/shared.h"
+#include "collect/kparse.h"
+#include "profiler/profile.h"
+#include "views/views.h"
 
 #include "iosat_abi.h"			/* IOSAT_MAX_PROCS */
 

@@ -30,11 +30,11 @@
 #include "miscadmin.h"
 #include "utils/builtins.h"
 
-#include "devices.h"
-#include "iosat.h"
-#include "kparse.h"
-#include "profile.h"
-#include "views.h"
+#include "collect/devices.h"
+#include "state/shared.h"
+#include "collect/kparse.h"
+#include "profiler/profile.h"
+#include "views/views.h"
 
 PG_FUNCTION_INFO_V1(iosat_loadavg_srf);
 

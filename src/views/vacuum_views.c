@@ -16,9 +16,9 @@
 #include "utils/builtins.h"
 #include "utils/timestamp.h"
 
-#include "iosat.h"
-#include "vacuum.h"
-#include "views.h"
+#include "state/shared.h"
+#include "control/vacuum.h"
+#include "views/views.h"
 
 PG_FUNCTION_INFO_V1(iosat_vacuum_workers_srf);
 PG_FUNCTION_INFO_V1(iosat_vacuum_status_srf);

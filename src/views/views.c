@@ -20,10 +20,10 @@
 #include "utils/lsyscache.h"
 #include "utils/timestamp.h"
 
-#include "bpfsource.h"
-#include "iosat.h"
-#include "sampler.h"
-#include "views.h"
+#include "sampler/bpfsource.h"
+#include "state/shared.h"
+#include "sampler/sampler.h"
+#include "views/views.h"
 
 PG_FUNCTION_INFO_V1(iosat_devices_srf);
 PG_FUNCTION_INFO_V1(iosat_status_srf);
