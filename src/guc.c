@@ -18,6 +18,7 @@
 #include "utils/guc.h"
 #include "utils/varlena.h"
 
+#include "params.h"
 #include "control/admission.h"
 #include "sampler/bpfsource.h"
 #include "state/shared.h"
@@ -46,6 +47,10 @@ int			iosat_monitor_log_level = LOG;
 int			iosat_heavy_io_concurrency = -1;
 bool		iosat_pacing = true;
 int			iosat_pacing_min_rate = 16;
+int			iosat_max_queries = 5000;
+bool		iosat_bpf_enabled = true;
+char	   *iosat_bpf_pin_dir = NULL;
+int			iosat_bpf_max_age_ms = 0;
 
 extern int	iosat_exempt_roles_gen;
 

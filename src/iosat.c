@@ -18,6 +18,7 @@
 #include "storage/lwlock.h"
 #include "storage/shmem.h"
 
+#include "params.h"
 #include "control/admission.h"
 #include "compat.h"
 #include "state/shared.h"
@@ -26,8 +27,6 @@
 #include "control/vacuum.h"
 
 PG_MODULE_MAGIC;
-
-bool		iosat_preloaded = false;
 
 static shmem_request_hook_type prev_shmem_request_hook = NULL;
 static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
@@ -87,13 +86,3 @@ _PG_init(void)
 	iosat_vacuum_install();
 }
 
-/* every SQL entry point starts here */
-void
-iosat_check_loaded(void)
-{
-	if (!iosat_preloaded || iosat_shared == NULL)
-		ereport(ERROR,
-				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("iosat must be loaded via shared_preload_libraries"),
-				 errhint("Add iosat to shared_preload_libraries in postgresql.conf and restart the server.")));
-}

@@ -8,7 +8,38 @@
 #ifndef IOSAT_DEVICES_H
 #define IOSAT_DEVICES_H
 
-#include "state/shared.h"
+#include "postgres.h"
+
+/* what the device views and the sampler call a device */
+#define IOSAT_MAX_DEVICES		32
+#define IOSAT_MAX_TABLESPACES	16	/* per device, for the roles column */
+#define IOSAT_NAME_LEN			32
+#define IOSAT_NOTE_LEN			128
+
+/*
+ * A device is stalled when requests have been in flight at it and none has
+ * completed for this long: a network volume that stopped answering, a
+ * failing disk retrying, a hung controller.  No latency can be measured then
+ * (latency is known at completion), so the other signals stay silent.
+ */
+#define IOSAT_STALL_MS			1000
+
+/* roles a device plays for this cluster */
+#define IOSAT_ROLE_DATA			0x01
+#define IOSAT_ROLE_WAL			0x02
+#define IOSAT_ROLE_TABLESPACE	0x04
+#define IOSAT_ROLE_CONFIGURED	0x08	/* named in iosat.devices */
+
+typedef enum IosatDevStatus
+{
+	IOSAT_DEV_OK = 0,
+	IOSAT_DEV_WARMING,			/* first sample taken, no rates yet */
+	IOSAT_DEV_NO_BLOCK_DEVICE,	/* tmpfs, NFS, FUSE, ... */
+	IOSAT_DEV_VANISHED,			/* was there, its sysfs directory is gone */
+	IOSAT_DEV_UNREADABLE,		/* stat file unreadable or malformed */
+	IOSAT_DEV_NOT_FOUND			/* named in iosat.devices, not in sysfs */
+} IosatDevStatus;
+
 
 typedef struct IosatDeviceId
 {

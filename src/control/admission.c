@@ -62,13 +62,13 @@
 #include "utils/timestamp.h"
 #include "utils/varlena.h"
 
+#include "params.h"
 #include "control/admission.h"
 #include "clock.h"
 #include "compat.h"
 #include "state/shared.h"
 #include "control/pacing.h"
 #include "state/querystats.h"
-#include "views/views.h"
 
 IosatAdmissionShared *iosat_adm = NULL;
 

@@ -16,23 +16,6 @@
 #include "storage/condition_variable.h"
 #include "storage/lwlock.h"
 
-typedef enum IosatAdmissionMode
-{
-	IOSAT_ADMISSION_OFF = 0,
-	IOSAT_ADMISSION_MONITOR,
-	IOSAT_ADMISSION_QUEUE,
-	IOSAT_ADMISSION_REJECT
-} IosatAdmissionMode;
-
-/* parameters (guc.c) */
-extern int	iosat_admission_mode;
-extern int	iosat_cheap_reads;
-extern int	iosat_cheap_cost;
-extern int	iosat_queue_timeout_ms;
-extern int	iosat_max_queued;
-extern char *iosat_exempt_roles;
-extern int	iosat_monitor_log_level;
-extern int	iosat_heavy_io_concurrency;
 
 /*
  * One per PGPROC.  Only the owning backend writes heavy_running; the

@@ -104,12 +104,12 @@
 #include "utils/memutils.h"
 #include "utils/wait_event.h"
 
+#include "params.h"
 #include "control/admission.h"
 #include "clock.h"
 #include "compat.h"
 #include "state/shared.h"
 #include "control/pacing.h"
-#include "views/views.h"
 
 /* blocks between two looks at the clock */
 #define PACE_QUANTUM	8

@@ -15,10 +15,6 @@
 #include "executor/execdesc.h"
 #include "executor/instrument.h"
 
-/* parameters (guc.c) */
-extern bool iosat_pacing;
-extern int	iosat_pacing_min_rate;
-
 /* blocks this backend has read from storage (buffer misses, temp files) */
 static inline int64
 iosat_blocks_read_now(void)

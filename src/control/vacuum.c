@@ -79,6 +79,7 @@
 #include "utils/timeout.h"
 #include "utils/timestamp.h"
 
+#include "params.h"
 #include "compat.h"
 #include "state/shared.h"
 #include "control/vacuum.h"

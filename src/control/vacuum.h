@@ -17,13 +17,6 @@
 #include "datatype/timestamp.h"
 #include "port/atomics.h"
 
-/* parameters (guc.c) */
-extern bool iosat_vacuum_backpressure;
-extern double iosat_vacuum_max_slowdown;
-extern double iosat_vacuum_max_speedup;
-extern bool iosat_vacuum_manual;
-extern int	iosat_vacuum_tick_ms;
-
 #define IOSAT_VAC_UNIT			1000	/* multipliers are published in 1/1000 */
 #define IOSAT_VAC_MAX_COST		10000	/* the page-cost GUCs' maximum */
 

@@ -5,9 +5,9 @@
  *	  /proc/<pid>), the sampled wait/kernel-state profile, and the load
  *	  average breakdown.
  *
- * backends.c reads one process's kernel state and maps pids to PGPROCs;
  * profile.c is the "iosat profiler" background worker and its shared
- * table; loadavg.c is the iosat_loadavg view.
+ * table; views/ shows it (profile_views.c, loadavg.c, backends.c), and
+ * collect/procfs.c reads the processes.
  *
  *-------------------------------------------------------------------------
  */
@@ -20,24 +20,9 @@
 #include "storage/proc.h"
 #include "utils/timestamp.h"
 
+#include "collect/procfs.h"
+
 #define IOSAT_BTYPE_LEN		48	/* backend type, e.g. "client backend" */
-#define IOSAT_WCHAN_LEN		48	/* kernel function, e.g. "folio_wait_bit_common" */
-
-/* what a read of /proc/<pid>/<file> came to */
-typedef enum IosatProcRead
-{
-	IOSAT_PROC_OK = 0,
-	IOSAT_PROC_GONE,			/* the process exited (ENOENT, ESRCH, empty) */
-	IOSAT_PROC_DENIED,			/* EACCES, EPERM */
-	IOSAT_PROC_FAILED			/* anything else, or unparsable content */
-} IosatProcRead;
-
-/* a pid and its PGPROC, sorted by pid for bsearch */
-typedef struct IosatPidProc
-{
-	int			pid;
-	PGPROC	   *proc;
-} IosatPidProc;
 
 /*
  * Key of one profile bucket.  Compared as bytes (the collector zeroes it
@@ -57,6 +42,9 @@ typedef struct IosatProfileEntry
 	IosatProfileKey key;
 	uint64		count;
 } IosatProfileEntry;
+
+/* the name of the bucket that counts the keys past the table's size */
+#define IOSAT_OTHER_BUCKET	"(other)"
 
 /* time constants of the kernel's load averages: 1, 5 and 15 minutes */
 #define IOSAT_NLOADS 3
@@ -106,10 +94,6 @@ typedef struct IosatProfileShared
 
 extern IosatProfileShared *iosat_profile;
 
-/* guc.c */
-extern bool iosat_profile_enabled;
-extern int	iosat_profile_interval_ms;
-extern int	iosat_profile_max_entries;
 
 /* profile.c */
 extern Size iosat_profile_shmem_size(void);
@@ -117,18 +101,5 @@ extern void iosat_profile_shmem_init(void);
 extern void iosat_register_profiler(void);
 extern PGDLLEXPORT void iosat_profiler_main(Datum arg);
 extern void iosat_read_profile_header(IosatProfileShared *out);
-
-/* backends.c */
-extern IosatProcRead iosat_proc_read(int pid, const char *file, char *buf,
-									 size_t size, ssize_t *len, int *err,
-									 int *fd);
-extern IosatProcRead iosat_task_state(int pid, bool want_wchan, char *state,
-									  int *ppid, char *wchan, size_t wchanlen,
-									  int *fds);
-extern const char *iosat_task_state_name(char state);
-extern int	iosat_collect_procs(IosatPidProc *out, int max);
-extern PGPROC *iosat_find_proc(const IosatPidProc *procs, int n, int pid);
-extern uint32 iosat_proc_wait_event(PGPROC *proc);
-extern double iosat_clock_ticks(void);
 
 #endif							/* IOSAT_PROFILE_H */

@@ -35,10 +35,11 @@
 #include "miscadmin.h"
 #include "utils/timestamp.h"
 
+#include "params.h"
 #include "sampler/bpfsource.h"
 #include "state/shared.h"
 #include "collect/kparse.h"
-#include "profiler/profile.h"
+#include "collect/procfs.h"
 
 #ifndef IOSAT_NO_LIBBPF
 #include "bpf_reader.h"
@@ -47,9 +48,6 @@
 #define IOSAT_BPF_OK 0
 #endif
 
-bool		iosat_bpf_enabled = true;
-char	   *iosat_bpf_pin_dir = NULL;
-int			iosat_bpf_max_age_ms = 0;
 
 /* a backend's reader is refreshed at most this often */
 #define BACKEND_REFRESH_NS	(100 * 1000 * 1000)

@@ -22,11 +22,6 @@
 /* longest iosat.bpf_pin_dir (the reader adds "/" and a pin name) */
 #define IOSAT_BPF_PIN_DIR_MAXLEN	150
 
-/* parameters (registered in guc.c) */
-extern bool iosat_bpf_enabled;
-extern char *iosat_bpf_pin_dir;
-extern int	iosat_bpf_max_age_ms;
-
 /* per-process device I/O since iosatd loaded (or since the process started) */
 typedef struct IosatBpfProcIo
 {

@@ -41,6 +41,7 @@
 #include "miscadmin.h"
 #include "utils/timestamp.h"
 
+#include "params.h"
 #include "control/admission.h"
 #include "clock.h"
 #include "state/shared.h"

@@ -42,6 +42,7 @@
 #include "utils/guc.h"
 #include "utils/memutils.h"
 
+#include "params.h"
 #include "control/admission.h"
 #include "sampler/bpfsource.h"
 #include "compat.h"

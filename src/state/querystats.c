@@ -29,6 +29,7 @@
 #include "storage/ipc.h"
 #include "storage/shmem.h"
 
+#include "params.h"
 #include "control/admission.h"
 #include "state/shared.h"
 #include "state/querystats.h"
@@ -48,7 +49,6 @@ typedef struct PendingCalls
 static PendingCalls pending[PENDING_SLOTS];
 static bool pending_exit_registered = false;
 
-int			iosat_max_queries = 5000;
 
 static IosatQueryTable *table = NULL;
 

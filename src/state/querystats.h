@@ -45,7 +45,6 @@ typedef struct IosatQueryTable
 	IosatQueryEntry entries[FLEXIBLE_ARRAY_MEMBER];
 } IosatQueryTable;
 
-extern int	iosat_max_queries;
 
 extern Size iosat_querystats_shmem_size(void);
 extern void iosat_querystats_shmem_init(void);

@@ -20,35 +20,9 @@
 #include "port/atomics.h"
 #include "utils/timestamp.h"
 
-#define IOSAT_MAX_DEVICES		32
-#define IOSAT_MAX_TABLESPACES	16	/* per device, for the roles column */
-#define IOSAT_NAME_LEN			32
-#define IOSAT_NOTE_LEN			128
+#include "collect/devices.h"
+
 #define IOSAT_ERROR_LEN			256
-
-/*
- * A device is stalled when requests have been in flight at it and none has
- * completed for this long: a network volume that stopped answering, a
- * failing disk retrying, a hung controller.  No latency can be measured then
- * (latency is known at completion), so the other signals stay silent.
- */
-#define IOSAT_STALL_MS			1000
-
-/* roles a device plays for this cluster */
-#define IOSAT_ROLE_DATA			0x01
-#define IOSAT_ROLE_WAL			0x02
-#define IOSAT_ROLE_TABLESPACE	0x04
-#define IOSAT_ROLE_CONFIGURED	0x08	/* named in iosat.devices */
-
-typedef enum IosatDevStatus
-{
-	IOSAT_DEV_OK = 0,
-	IOSAT_DEV_WARMING,			/* first sample taken, no rates yet */
-	IOSAT_DEV_NO_BLOCK_DEVICE,	/* tmpfs, NFS, FUSE, ... */
-	IOSAT_DEV_VANISHED,			/* was there, its sysfs directory is gone */
-	IOSAT_DEV_UNREADABLE,		/* stat file unreadable or malformed */
-	IOSAT_DEV_NOT_FOUND			/* named in iosat.devices, not in sysfs */
-} IosatDevStatus;
 
 typedef enum IosatSource
 {
@@ -254,22 +228,9 @@ typedef struct IosatShared
 
 extern IosatShared *iosat_shared;
 
-/* iosat.c */
+/* is iosat in shared_preload_libraries? (set by _PG_init) */
 extern bool iosat_preloaded;
 extern void iosat_check_loaded(void);
-
-/* guc.c */
-extern int	iosat_sample_interval_ms;
-extern int	iosat_smoothing_ms;
-extern int	iosat_iops_limit;
-extern int	iosat_read_iops_limit;
-extern char *iosat_device_iops_limits;
-extern int	iosat_latency_target_ms;
-extern int	iosat_queue_depth_target;
-extern char *iosat_devices;
-extern char *iosat_sysfs_root;
-extern char *iosat_procfs_root;
-extern void iosat_define_gucs(void);
 
 /* shmem.c */
 extern Size iosat_shmem_size(void);

@@ -12,8 +12,11 @@
 #include "storage/shmem.h"
 #include "storage/lwlock.h"
 
+#include "params.h"
 #include "clock.h"
 #include "state/shared.h"
+
+bool		iosat_preloaded = false;
 
 IosatShared *iosat_shared = NULL;
 
@@ -184,4 +187,15 @@ int64
 iosat_verdict_age_ms(void)
 {
 	return age_ms(&iosat_shared->gate.updated_mono);
+}
+
+/* every SQL entry point starts here */
+void
+iosat_check_loaded(void)
+{
+	if (!iosat_preloaded || iosat_shared == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("iosat must be loaded via shared_preload_libraries"),
+				 errhint("Add iosat to shared_preload_libraries in postgresql.conf and restart the server.")));
 }

@@ -13,6 +13,7 @@
 #include "utils/builtins.h"
 #include "utils/timestamp.h"
 
+#include "params.h"
 #include "control/admission.h"
 #include "state/shared.h"
 #include "state/querystats.h"

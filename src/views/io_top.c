@@ -25,6 +25,7 @@
 #include "utils/builtins.h"
 #include "utils/timestamp.h"
 
+#include "params.h"
 #include "sampler/bpfsource.h"
 #include "state/shared.h"
 #include "collect/kparse.h"

@@ -20,6 +20,7 @@
 #include "utils/lsyscache.h"
 #include "utils/timestamp.h"
 
+#include "params.h"
 #include "sampler/bpfsource.h"
 #include "state/shared.h"
 #include "sampler/sampler.h"
