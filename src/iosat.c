@@ -21,6 +21,7 @@
 #include "params.h"
 #include "control/admission.h"
 #include "compat.h"
+#include "state/queue.h"
 #include "state/shared.h"
 #include "state/querystats.h"
 #include "profiler/profile.h"

@@ -64,13 +64,12 @@
 
 #include "params.h"
 #include "control/admission.h"
+#include "state/queue.h"
 #include "clock.h"
 #include "compat.h"
 #include "state/shared.h"
 #include "control/pacing.h"
 #include "state/querystats.h"
-
-IosatAdmissionShared *iosat_adm = NULL;
 
 /*
  * Slots this backend holds, one per open top-level executor.  A slot is
@@ -134,71 +133,11 @@ static ExecutorFinish_hook_type prev_ExecutorFinish = NULL;
 static ExecutorEnd_hook_type prev_ExecutorEnd = NULL;
 static ProcessUtility_hook_type prev_ProcessUtility = NULL;
 
-static inline int *
-queue_ring(void)
-{
-	return (int *) &iosat_adm->slots[iosat_adm->nslots];
-}
-
-static int
-total_procs(void)
-{
-	return MaxBackends + NUM_AUXILIARY_PROCS + max_prepared_xacts;
-}
-
 /* a role or a membership changed: look the exemption up again */
 static void
 roles_changed(Datum arg, int cacheid, uint32 hashvalue)
 {
 	iosat_exempt_roles_gen++;
-}
-
-Size
-iosat_admission_shmem_size(void)
-{
-	Size		sz = offsetof(IosatAdmissionShared, slots);
-
-	sz = add_size(sz, mul_size(sizeof(IosatBackendSlot), total_procs()));
-	sz = add_size(sz, mul_size(sizeof(int), total_procs()));
-	return MAXALIGN(sz);
-}
-
-void
-iosat_admission_shmem_request(void)
-{
-	RequestAddinShmemSpace(iosat_admission_shmem_size());
-	RequestNamedLWLockTranche("iosat", 1);
-}
-
-void
-iosat_admission_shmem_init(void)
-{
-	bool		found;
-
-	iosat_adm = ShmemInitStruct("iosat admission", iosat_admission_shmem_size(),
-								&found);
-	if (!found)
-	{
-		iosat_adm->lock = &(GetNamedLWLockTranche("iosat"))->lock;
-		iosat_adm->nslots = total_procs();
-		iosat_adm->qhead = 0;
-		iosat_adm->qlen = 0;
-		pg_atomic_init_u32(&iosat_adm->queued, 0);
-		pg_atomic_init_u32(&iosat_adm->running, 0);
-		for (int i = 0; i < IOSAT_NUM_COUNTERS; i++)
-			pg_atomic_init_u64(&iosat_adm->counters[i], 0);
-		for (int i = 0; i < iosat_adm->nslots; i++)
-		{
-			IosatBackendSlot *s = &iosat_adm->slots[i];
-
-			pg_atomic_init_u32(&s->heavy_running, 0);
-			s->pid = 0;
-			s->queued = false;
-			s->queued_since = 0;
-			s->queryid = 0;
-			ConditionVariableInit(&s->cv);
-		}
-	}
 }
 
 static inline void
@@ -211,147 +150,6 @@ static inline IosatBackendSlot *
 my_slot(void)
 {
 	return &iosat_adm->slots[IOSAT_MY_PROCNO()];
-}
-
-/* ---------------------------------------------------------------------
- * The queue (all under iosat_adm->lock)
- * ---------------------------------------------------------------------
- */
-static void
-queue_push(int procno)
-{
-	int		   *ring = queue_ring();
-
-	ring[(iosat_adm->qhead + iosat_adm->qlen) % iosat_adm->nslots] = procno;
-	iosat_adm->qlen++;
-	pg_atomic_write_u32(&iosat_adm->queued, iosat_adm->qlen);
-}
-
-static int
-queue_head(void)
-{
-	return iosat_adm->qlen > 0 ? queue_ring()[iosat_adm->qhead] : -1;
-}
-
-/* remove procno wherever it stands; returns whether it was there */
-static bool
-queue_remove(int procno)
-{
-	int		   *ring = queue_ring();
-	int			n = iosat_adm->nslots;
-	int			pos = -1;
-
-	for (int i = 0; i < iosat_adm->qlen; i++)
-		if (ring[(iosat_adm->qhead + i) % n] == procno)
-		{
-			pos = i;
-			break;
-		}
-	if (pos < 0)
-		return false;
-	for (int i = pos; i < iosat_adm->qlen - 1; i++)
-		ring[(iosat_adm->qhead + i) % n] = ring[(iosat_adm->qhead + i + 1) % n];
-	iosat_adm->qlen--;
-	if (iosat_adm->qlen == 0)
-		iosat_adm->qhead = 0;
-	pg_atomic_write_u32(&iosat_adm->queued, iosat_adm->qlen);
-	return true;
-}
-
-uint32
-iosat_admission_count_running(void)
-{
-	if (iosat_adm == NULL)
-		return 0;
-	return pg_atomic_read_u32(&iosat_adm->running);
-}
-
-/*
- * Set a slot's count of running heavy statements, and the total by the
- * difference.  Only the slot's owner calls this, or the sampler for an
- * owner that is gone, so the total stays the sum of the slots.
- */
-static void
-set_slot_running(IosatBackendSlot *s, uint32 n)
-{
-	uint32		old = pg_atomic_read_u32(&s->heavy_running);
-
-	if (old == n)
-		return;
-	pg_atomic_write_u32(&s->heavy_running, n);
-	if (n > old)
-		pg_atomic_fetch_add_u32(&iosat_adm->running, n - old);
-	else
-		pg_atomic_fetch_sub_u32(&iosat_adm->running, old - n);
-}
-
-uint32
-iosat_admission_queued(void)
-{
-	return iosat_adm ? pg_atomic_read_u32(&iosat_adm->queued) : 0;
-}
-
-/* signal the queue head (or everyone queued, when the gate opened) */
-void
-iosat_admission_wake(bool all)
-{
-	if (iosat_adm == NULL || pg_atomic_read_u32(&iosat_adm->queued) == 0)
-		return;
-	LWLockAcquire(iosat_adm->lock, LW_SHARED);
-	if (all)
-	{
-		int		   *ring = queue_ring();
-
-		for (int i = 0; i < iosat_adm->qlen; i++)
-			ConditionVariableSignal(&iosat_adm->slots[ring[(iosat_adm->qhead + i) %
-														   iosat_adm->nslots]].cv);
-	}
-	else if (iosat_adm->qlen > 0)
-		ConditionVariableSignal(&iosat_adm->slots[queue_head()].cv);
-	LWLockRelease(iosat_adm->lock);
-}
-
-/*
- * Called by the sampler each sample: free the slots and queue places of
- * backends that are gone without having released them.
- */
-void
-iosat_admission_reclaim(void)
-{
-	if (iosat_adm == NULL)
-		return;
-	for (int i = 0; i < iosat_adm->nslots; i++)
-	{
-		IosatBackendSlot *s = &iosat_adm->slots[i];
-		int			pid = s->pid;
-		uint32		held_slots;
-
-		if (pid == 0 ||
-			(pg_atomic_read_u32(&s->heavy_running) == 0 && !s->queued))
-			continue;
-		if (kill(pid, 0) == 0 || errno != ESRCH)
-			continue;
-		LWLockAcquire(iosat_adm->lock, LW_EXCLUSIVE);
-		if (s->pid == pid)
-		{
-			held_slots = pg_atomic_read_u32(&s->heavy_running);
-			queue_remove(i);
-			s->queued = false;
-			set_slot_running(s, 0);
-			s->pid = 0;
-		}
-		else
-			held_slots = 0;
-		LWLockRelease(iosat_adm->lock);
-		if (held_slots > 0)
-		{
-			pg_atomic_fetch_add_u64(&iosat_adm->counters[IOSAT_C_RECLAIMED],
-									held_slots);
-			ereport(LOG,
-					(errmsg("iosat: freed %u admission slots of exited process %d",
-							held_slots, pid)));
-		}
-	}
 }
 
 /* ---------------------------------------------------------------------
@@ -375,7 +173,7 @@ take_slot(QueryDesc *qd)
 	held[nheld].parked = false;
 	nheld++;
 	nrunning++;
-	set_slot_running(my_slot(), nrunning);
+	iosat_set_slot_running(my_slot(), nrunning);
 }
 
 static void
@@ -384,7 +182,7 @@ drop_held(int i)
 	if (!held[i].parked)
 		nrunning--;
 	held[i] = held[--nheld];
-	set_slot_running(my_slot(), nrunning);
+	iosat_set_slot_running(my_slot(), nrunning);
 	wake_next_if_room();
 }
 
@@ -407,7 +205,7 @@ park_slot_of(QueryDesc *qd)
 		return;
 	held[i].parked = true;
 	nrunning--;
-	set_slot_running(my_slot(), nrunning);
+	iosat_set_slot_running(my_slot(), nrunning);
 	wake_next_if_room();
 }
 
@@ -421,7 +219,7 @@ unpark_slot_of(QueryDesc *qd)
 		return;
 	held[i].parked = false;
 	nrunning++;
-	set_slot_running(my_slot(), nrunning);
+	iosat_set_slot_running(my_slot(), nrunning);
 }
 
 static void
@@ -440,7 +238,7 @@ release_all_slots(void)
 		return;
 	nheld = 0;
 	nrunning = 0;
-	set_slot_running(my_slot(), 0);
+	iosat_set_slot_running(my_slot(), 0);
 	wake_next_if_room();
 }
 
@@ -454,8 +252,8 @@ leave_queue(void)
 	if (!s->queued)
 		return;
 	LWLockAcquire(iosat_adm->lock, LW_EXCLUSIVE);
-	was_head = queue_head() == IOSAT_MY_PROCNO();
-	if (queue_remove(IOSAT_MY_PROCNO()))
+	was_head = iosat_queue_head() == IOSAT_MY_PROCNO();
+	if (iosat_queue_remove(IOSAT_MY_PROCNO()))
 		count(IOSAT_C_CANCELLED);
 	s->queued = false;
 	LWLockRelease(iosat_adm->lock);
@@ -540,10 +338,10 @@ register_backend(void)
 	s = my_slot();
 	LWLockAcquire(iosat_adm->lock, LW_EXCLUSIVE);
 	if (s->queued)				/* a previous owner's leftovers */
-		queue_remove(IOSAT_MY_PROCNO());
+		iosat_queue_remove(IOSAT_MY_PROCNO());
 	s->queued = false;
 	s->pid = MyProcPid;
-	set_slot_running(s, 0);
+	iosat_set_slot_running(s, 0);
 	LWLockRelease(iosat_adm->lock);
 	before_shmem_exit(backend_exit, 0);
 	backend_registered = true;
@@ -713,12 +511,12 @@ wait_for_slot(QueryDesc *qd, uint64 queryid)
 			limit = enforced_limit();
 			if (limit == 0 || admission_switched_off())
 				go = true;
-			else if (queue_head() == IOSAT_MY_PROCNO() &&
+			else if (iosat_queue_head() == IOSAT_MY_PROCNO() &&
 					 iosat_admission_count_running() < limit)
 				go = true;
 			if (go)
 			{
-				queue_remove(IOSAT_MY_PROCNO());
+				iosat_queue_remove(IOSAT_MY_PROCNO());
 				s->queued = false;
 				take_slot(qd);
 			}
@@ -850,7 +648,7 @@ admit_saturated(QueryDesc *qd, uint64 queryid, IosatQueryEntry *e)
 		refuse(psprintf("I/O admission queue is full (%d statements)", iosat_max_queued),
 			   queryid, IOSAT_DEC_REJECTED);
 	}
-	queue_push(IOSAT_MY_PROCNO());
+	iosat_queue_push(IOSAT_MY_PROCNO());
 	s->queued = true;
 	s->queued_since = GetCurrentTimestamp();
 	s->queryid = queryid;

@@ -105,9 +105,9 @@
 #include "utils/wait_event.h"
 
 #include "params.h"
-#include "control/admission.h"
 #include "clock.h"
 #include "compat.h"
+#include "state/queue.h"
 #include "state/shared.h"
 #include "control/pacing.h"
 

@@ -114,17 +114,11 @@ static int *const cost_var[3] = {
 	&VacuumCostPageHit, &VacuumCostPageMiss, &VacuumCostPageDirty
 };
 
-static int
-total_procs(void)
-{
-	return MaxBackends + NUM_AUXILIARY_PROCS + max_prepared_xacts;
-}
-
 Size
 iosat_vacuum_shmem_size(void)
 {
 	return MAXALIGN(add_size(offsetof(IosatVacuumShared, slots),
-							 mul_size(sizeof(IosatVacuumSlot), total_procs())));
+							 mul_size(sizeof(IosatVacuumSlot), iosat_total_procs())));
 }
 
 /* called from shmem_startup_hook with AddinShmemInitLock held */
@@ -132,7 +126,7 @@ void
 iosat_vacuum_shmem_init(void)
 {
 	bool		found;
-	int			n = total_procs();
+	int			n = iosat_total_procs();
 
 	iosat_vac = ShmemInitStruct("iosat vacuum", iosat_vacuum_shmem_size(), &found);
 	if (found)

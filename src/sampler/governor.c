@@ -44,6 +44,7 @@
 #include "params.h"
 #include "control/admission.h"
 #include "clock.h"
+#include "state/queue.h"
 #include "state/shared.h"
 #include "control/pacing.h"
 #include "control/vacuum.h"

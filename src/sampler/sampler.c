@@ -43,11 +43,11 @@
 #include "utils/memutils.h"
 
 #include "params.h"
-#include "control/admission.h"
 #include "sampler/bpfsource.h"
 #include "compat.h"
 #include "collect/devices.h"
 #include "clock.h"
+#include "state/queue.h"
 #include "state/shared.h"
 #include "collect/kparse.h"
 #include "sampler/sampler.h"

@@ -30,7 +30,7 @@
 #include "storage/shmem.h"
 
 #include "params.h"
-#include "control/admission.h"
+#include "params.h"
 #include "state/shared.h"
 #include "state/querystats.h"
 

@@ -18,6 +18,8 @@
 #include "postgres.h"
 
 #include "port/atomics.h"
+#include "storage/condition_variable.h"
+#include "storage/lwlock.h"
 #include "utils/timestamp.h"
 
 #include "collect/devices.h"
@@ -228,6 +230,63 @@ typedef struct IosatShared
 
 extern IosatShared *iosat_shared;
 
+/* ---------------------------------------------------------------------
+ * "iosat admission": the queue and the slots (state/queue.c)
+ * ---------------------------------------------------------------------
+ */
+/*
+ * One per PGPROC.  Only the owning backend writes heavy_running; the
+ * queue fields are written under the admission lock.
+ */
+typedef struct IosatBackendSlot
+{
+	pg_atomic_uint32 heavy_running; /* slots this backend holds */
+	int			pid;			/* owner, 0 when unused */
+	bool		queued;			/* in the queue (under the lock) */
+	TimestampTz queued_since;
+	uint64		queryid;
+	ConditionVariable cv;		/* signalled when it may be its turn */
+} IosatBackendSlot;
+
+/* counters, all monotonic */
+typedef enum IosatCounter
+{
+	IOSAT_C_CHEAP = 0,			/* passed as cheap while saturated */
+	IOSAT_C_SLOT,				/* took a free slot while saturated */
+	IOSAT_C_QUEUED,				/* entered the queue */
+	IOSAT_C_ADMITTED_FROM_QUEUE,
+	IOSAT_C_TIMED_OUT,
+	IOSAT_C_REJECTED,			/* mode reject, or queue full */
+	IOSAT_C_CANCELLED,			/* left the queue by cancel, timeout, exit */
+	IOSAT_C_BYPASS_EXEMPT,
+	IOSAT_C_BYPASS_LOCKS,		/* lock holders never wait */
+	IOSAT_C_BYPASS_HOLDER,		/* already holds a slot */
+	IOSAT_C_WOULD_QUEUE,		/* monitor mode */
+	IOSAT_C_WOULD_REJECT,
+	IOSAT_C_FAIL_OPEN,			/* saturated but the data was stale */
+	IOSAT_C_RECLAIMED,			/* slots of dead backends freed */
+	IOSAT_C_PREFETCH_CAPPED,	/* heavy statements started with capped prefetch */
+	IOSAT_C_PACED,				/* heavy statements slowed by read pacing */
+	IOSAT_C_PACE_US,			/* total time paced statements slept */
+	IOSAT_C_WAIT_US,			/* total time spent queued */
+	IOSAT_C_WAIT_MAX_US,
+	IOSAT_NUM_COUNTERS
+} IosatCounter;
+
+typedef struct IosatAdmissionShared
+{
+	LWLock	   *lock;			/* the queue */
+	int			nslots;
+	int			qhead;			/* ring of procnos, under the lock */
+	int			qlen;
+	pg_atomic_uint32 queued;	/* qlen, readable without the lock */
+	pg_atomic_uint32 running;	/* sum of the slots' heavy_running */
+	pg_atomic_uint64 counters[IOSAT_NUM_COUNTERS];
+	IosatBackendSlot slots[FLEXIBLE_ARRAY_MEMBER];
+	/* followed by int queue[nslots] */
+} IosatAdmissionShared;
+
+
 /* is iosat in shared_preload_libraries? (set by _PG_init) */
 extern bool iosat_preloaded;
 extern void iosat_check_loaded(void);
@@ -246,6 +305,8 @@ extern void iosat_read_error(char *buf, Size len, TimestampTz *when);
 extern int64 iosat_sample_age_ms(void);
 extern int64 iosat_verdict_age_ms(void);
 extern int64 iosat_stale_after_ms(void);
+/* every PGPROC: backends, auxiliary processes, prepared transactions */
+extern int	iosat_total_procs(void);
 
 /* governor.c */
 extern void iosat_governor_update(TimestampTz now);

@@ -9,6 +9,8 @@
 #include "postgres.h"
 
 #include "miscadmin.h"
+#include "access/twophase.h"
+#include "storage/proc.h"
 #include "storage/shmem.h"
 #include "storage/lwlock.h"
 
@@ -162,6 +164,12 @@ int64
 iosat_stale_after_ms(void)
 {
 	return Max((int64) iosat_sample_interval_ms * 3, 1000);
+}
+
+int
+iosat_total_procs(void)
+{
+	return MaxBackends + NUM_AUXILIARY_PROCS + max_prepared_xacts;
 }
 
 /* milliseconds since the monotonic stamp, or -1 if there was none */

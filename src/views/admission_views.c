@@ -14,7 +14,7 @@
 #include "utils/timestamp.h"
 
 #include "params.h"
-#include "control/admission.h"
+#include "state/queue.h"
 #include "state/shared.h"
 #include "state/querystats.h"
 #include "views/views.h"
