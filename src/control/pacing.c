@@ -108,6 +108,7 @@
 #include "clock.h"
 #include "compat.h"
 #include "state/queue.h"
+#include "state/rules.h"
 #include "state/shared.h"
 #include "control/pacing.h"
 
@@ -120,14 +121,9 @@
 #define PIN_POLL_MS		20
 /* after seeing such a waiter, no paced sleep for this long */
 #define PIN_YIELD_MS	1000
-#define RELAX_BELOW		0.70
-/* a device this pressed is busy: new heavy statements start slow */
-#define BUSY_AT			0.50
 /* slow start: from this times iosat.pacing_min_rate, doubling every step */
 #define SLOW_START_FACTOR 8
 #define SLOW_START_END	65536.0
-#define PROBE_HOLD_MS	15000
-#define PROBE_MARGIN	0.80
 
 /* ---------------------------------------------------------------------
  * Backend side
@@ -143,12 +139,6 @@ static double slow_cap = 0;		/* slow start's cap; 0: not in slow start */
 static int64 slow_at = 0;		/* iosat_mono_us() */
 static int64 pin_yield_until = 0;	/* iosat_mono_us(): no paced sleep before */
 
-/* the time the smoothed signal needs to show a change of rate */
-static inline int
-step_ms(void)
-{
-	return Max(iosat_sample_interval_ms, iosat_smoothing_ms / 2);
-}
 
 static void pace_account(void);
 
@@ -215,7 +205,7 @@ yield_to_pin_waiter(int64 now)
 /*
  * The rate this statement may read at now, in blocks per second; 0: any.
  * In slow start, the statement's own cap doubles every step while the
- * pressure it sees is below RELAX_BELOW, and holds above; the governor's
+ * pressure it sees is below IOSAT_RELAX_BELOW, and holds above; the governor's
  * rate, once it sets one, ends the slow start.
  */
 static double
@@ -233,8 +223,8 @@ allowed_rate(int64 now)
 			slow_cap = 0;
 		else
 		{
-			if (p < RELAX_BELOW)
-				slow_cap *= pow(2.0, dt * 1000.0 / step_ms());
+			if (p < IOSAT_RELAX_BELOW)
+				slow_cap *= pow(2.0, dt * 1000.0 / iosat_step_ms());
 			if (slow_cap >= SLOW_START_END)
 				slow_cap = 0;
 			else
@@ -262,7 +252,7 @@ pace_account(void)
 	{
 		/* a heavy statement starting on a busy device starts slow */
 		slow_start_pending = false;
-		start_slow = pg_atomic_read_u32(&g->pressure_milli) >= BUSY_AT * 1000;
+		start_slow = pg_atomic_read_u32(&g->pressure_milli) >= IOSAT_MILLI(IOSAT_BUSY_AT);
 	}
 	if (pg_atomic_read_u32(&g->pace_rate) == 0 && slow_cap == 0 && !start_slow)
 	{
@@ -523,73 +513,4 @@ iosat_pace_statement(QueryDesc *queryDesc)
 	stmt_counted = false;
 	slow_start_pending = true;
 	slow_cap = 0;
-}
-
-/* ---------------------------------------------------------------------
- * Governor side (the sampler)
- * ---------------------------------------------------------------------
- */
-static uint32 pace_rate = 0;
-static int64 last_cut = 0;		/* iosat_mono_us(), as every stamp here */
-static uint32 pressed_rate = 0;	/* the rate when the device was last pressed */
-static int64 pressed_at = 0;
-static uint64 seen_blocks = 0;
-static int64 seen_at = 0;
-
-void
-iosat_pace_update(int64 now, double pressure, bool saturated, bool stalled)
-{
-	IosatGate  *g = &iosat_shared->gate;
-	uint64		blocks = pg_atomic_read_u64(&g->paced_blocks);
-	double		paced_bps = 0;
-	uint32		min_rate = (uint32) Max(iosat_pacing_min_rate, 1);
-	int			cut_ms = step_ms();
-
-	if (seen_at != 0 && now > seen_at)
-		paced_bps = (blocks - seen_blocks) / ((now - seen_at) / 1e6);
-	seen_blocks = blocks;
-	seen_at = now;
-
-	if (!iosat_pacing ||
-		(iosat_admission_mode != IOSAT_ADMISSION_QUEUE &&
-		 iosat_admission_mode != IOSAT_ADMISSION_REJECT))
-		pace_rate = 0;
-	else if (stalled)
-	{
-		/* nothing completes: pacing can neither help nor learn; hold */
-	}
-	else if (pressure >= 1.0)
-	{
-		if (pace_rate == 0)
-		{
-			pressed_rate = (uint32) Min(paced_bps, (double) PG_INT32_MAX);
-			pace_rate = (uint32) Max((double) min_rate, paced_bps / 2);
-			last_cut = now;
-		}
-		else if (iosat_mono_exceeds(last_cut, now, cut_ms))
-		{
-			pressed_rate = pace_rate;
-			pace_rate = (uint32) Max((double) min_rate, pace_rate / Max(2.0, pressure));
-			last_cut = now;
-		}
-		pressed_at = now;
-	}
-	else if (pace_rate > 0)
-	{
-		double		next = pace_rate;
-
-		if (!saturated && paced_bps < pace_rate / 2.0)
-			next = 0;			/* calm, and the rate no longer binds */
-		else if (pressure < RELAX_BELOW)
-		{
-			next += Max((double) min_rate, pace_rate / 16.0);
-			/* not back at once to the rate that pressed the device */
-			if (!iosat_mono_exceeds(pressed_at, now, PROBE_HOLD_MS))
-				next = Min(next, Max((double) pace_rate, pressed_rate * PROBE_MARGIN));
-			next = Max(next, (double) min_rate);
-		}
-		pace_rate = (uint32) Min(next, (double) PG_INT32_MAX);
-	}
-	pg_atomic_write_u32(&g->pace_rate, pace_rate);
-	pg_atomic_write_u32(&g->pressure_milli, (uint32) Min(pressure * 1000, 1e6));
 }

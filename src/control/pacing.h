@@ -26,11 +26,4 @@ iosat_blocks_read_now(void)
 /* backend: pace this statement, right after its ExecutorStart */
 extern void iosat_pace_statement(QueryDesc *queryDesc);
 
-/*
- * governor: the pace rate (blocks/s per paced process, 0 = none); now is
- * iosat_mono_us()
- */
-extern void iosat_pace_update(int64 now, double pressure, bool saturated,
-							  bool stalled);
-
 #endif							/* IOSAT_PACING_H */

@@ -81,6 +81,7 @@
 
 #include "params.h"
 #include "compat.h"
+#include "state/rules.h"
 #include "state/shared.h"
 #include "control/vacuum.h"
 
@@ -168,44 +169,6 @@ iosat_vacuum_shmem_init(void)
 	}
 }
 
-const char *
-iosat_vacuum_state_name(IosatVacState s)
-{
-	switch (s)
-	{
-		case IOSAT_VACST_STARTING:
-			return "starting";
-		case IOSAT_VACST_APPLIED:
-			return "applied";
-		case IOSAT_VACST_WRAPAROUND:
-			return "wraparound";
-		case IOSAT_VACST_COST_OFF:
-			return "cost delay off";
-		case IOSAT_VACST_FAILSAFE:
-			return "failsafe";
-		case IOSAT_VACST_DISABLED:
-			return "disabled";
-		case IOSAT_VACST_STALE:
-			return "stale";
-	}
-	return "?";
-}
-
-const char *
-iosat_vacuum_kind_name(IosatVacKind k)
-{
-	switch (k)
-	{
-		case IOSAT_VAC_AUTOVACUUM:
-			return "autovacuum";
-		case IOSAT_VAC_MANUAL:
-			return "manual";
-		case IOSAT_VAC_FREE:
-			break;
-	}
-	return "?";
-}
-
 static inline void
 bump(pg_atomic_uint32 *c)
 {
@@ -222,7 +185,7 @@ bump(pg_atomic_uint32 *c)
 static int
 stale_ticks(void)
 {
-	int			stale_ms = Max(iosat_sample_interval_ms * 3, 1000);
+	int			stale_ms = (int) iosat_stale_after_ms();
 	int			tick = Max(armed_ms, 1);
 
 	return (stale_ms + tick - 1) / tick + 1;
@@ -242,7 +205,7 @@ stale_ticks(void)
 static uint32
 slow_start(uint32 m, IosatGate *g)
 {
-	int			step_ms = Max(iosat_sample_interval_ms, iosat_smoothing_ms / 2);
+	int			step_ms = iosat_step_ms();
 	int			per = Max(1, (step_ms + Max(armed_ms, 1) - 1) / Max(armed_ms, 1));
 
 	if (slow_m == 0)
@@ -252,7 +215,7 @@ slow_start(uint32 m, IosatGate *g)
 		uint32		p = pg_atomic_read_u32(&g->pressure_milli);
 
 		slow_ticks = 0;
-		if (p < 700)
+		if (p < IOSAT_MILLI(IOSAT_RELAX_BELOW))
 			slow_m /= 2;
 		else if (p < 800)
 			slow_m -= slow_m / 10;
@@ -527,7 +490,7 @@ start_ticking(void)
 	slow_ticks = 0;
 	slow_m = 0;
 	if (iosat_shared != NULL &&
-		pg_atomic_read_u32(&iosat_shared->gate.pressure_milli) >= 500)
+		pg_atomic_read_u32(&iosat_shared->gate.pressure_milli) >= IOSAT_MILLI(IOSAT_BUSY_AT))
 		slow_m = (uint32) (Max(iosat_vacuum_max_slowdown, 1.0) * IOSAT_VAC_UNIT);
 	seq_still = 0;
 	last_seq = iosat_shared ? pg_atomic_read_u32(&iosat_shared->gate.vacuum_seq) : 0;

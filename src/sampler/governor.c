@@ -42,12 +42,10 @@
 #include "utils/timestamp.h"
 
 #include "params.h"
-#include "control/admission.h"
 #include "clock.h"
+#include "sampler/governor.h"
 #include "state/queue.h"
 #include "state/shared.h"
-#include "control/pacing.h"
-#include "control/vacuum.h"
 
 #define ENTER_IOPS		0.95
 #define EXIT_IOPS		0.85
@@ -214,7 +212,7 @@ device_calm(const IosatDevice *d)
 }
 
 void
-iosat_governor_update(TimestampTz now)
+iosat_governor_update(TimestampTz now, IosatSignal *sig)
 {
 	IosatGate  *g = &iosat_shared->gate;
 	int			n = pg_atomic_read_u32(&iosat_shared->ndevices);
@@ -360,19 +358,11 @@ iosat_governor_update(TimestampTz now)
 		iosat_admission_mode == IOSAT_ADMISSION_MONITOR;
 	pg_atomic_write_u32(&g->admission_mode, (uint32) iosat_admission_mode);
 
-	/* let queued statements re-check: a slot may be free, or the gate open */
-	iosat_admission_wake(!saturated || mode_off);
-
-	/* the pace of heavy statements already running (pacing.c) */
-	iosat_pace_update(mono, worst, saturated, stalled);
-
-	/* the same signal, for autovacuum (vacuum_policy.c) */
-	iosat_vacuum_policy_update(now, worst, signalled);
-}
-
-void
-iosat_read_verdict(IosatVerdict *out)
-{
-	iosat_seq_read(&iosat_shared->gate.verdict.changecount, out,
-				   &iosat_shared->gate.verdict, sizeof(IosatVerdict));
+	sig->now = now;
+	sig->mono = mono;
+	sig->pressure = worst;
+	sig->saturated = saturated;
+	sig->stalled = stalled;
+	sig->have_signal = signalled;
+	sig->admission_off = mode_off;
 }

@@ -50,6 +50,8 @@
 #include "state/queue.h"
 #include "state/shared.h"
 #include "collect/kparse.h"
+#include "sampler/governor.h"
+#include "sampler/policies.h"
 #include "sampler/sampler.h"
 
 /* queue attributes change rarely: re-read them every this many samples */
@@ -793,7 +795,16 @@ iosat_sampler_main(Datum arg)
 
 		/* decide, free what dead backends left, wake the queue */
 		iosat_admission_reclaim();
-		iosat_governor_update(now);
+		{
+			IosatSignal sig;
+
+			/* the verdict, then what it drives */
+			iosat_governor_update(now, &sig);
+			/* queued statements re-check: a slot may be free, the gate open */
+			iosat_admission_wake(!sig.saturated || sig.admission_off);
+			iosat_pace_update(&sig);
+			iosat_vacuum_policy_update(&sig);
+		}
 
 		/* what this pass cost (iosat_status) */
 		{

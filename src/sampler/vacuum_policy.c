@@ -25,13 +25,13 @@
  *	0.7 <= p < 1       hold (a dead band, so that a vacuum that has
  *	                   filled the headroom is left there);
  *	pressure < 0.7     relax: above 1, by 15 % a second back to 1 while the
- *	                   last pressure is recent (PROBE_HOLD_S), by half a
+ *	                   last pressure is recent (IOSAT_PROBE_HOLD_MS), by half a
  *	                   second after that; at or below 1, by 15 % a second
  *	                   down to 1 / max_speedup: the vacuum takes headroom
  *	                   only gradually, and gives it back at the first sign
  *	                   of pressure.
  * Memory: the fastest speed at which the device was pressed is remembered,
- * and for PROBE_HOLD_S after the last pressure the vacuum is not let run
+ * and for IOSAT_PROBE_HOLD_MS after the last pressure the vacuum is not let run
  * faster than 1 / PROBE_MARGIN of it (never slower than configured on
  * that account), so that it does not return to the speed that caused the
  * pressure at once; after the hold it may probe again.
@@ -56,22 +56,21 @@
 #include "collect/devices.h"
 #include "state/shared.h"
 #include "collect/kparse.h"
-#include "control/vacuum.h"
+#include "sampler/policies.h"
+#include "state/rules.h"
 
-#define RELAX_BELOW		0.70	/* pressure under which vacuum may speed up */
 #define MIN_UP_STEP		2.0		/* multiplicative retreat per pressed sample */
 #define RETURN_PER_S	0.50	/* m > 1: factor per second back towards 1 */
-#define RETURN_RECENT_PER_S 0.85	/* the same within PROBE_HOLD_S of pressure */
+#define RETURN_RECENT_PER_S 0.85	/* the same within IOSAT_PROBE_HOLD_MS of pressure */
 #define ADVANCE_PER_S	0.85	/* m <= 1: factor per second towards the floor */
 #define MAX_DT_S		5.0
-#define PROBE_HOLD_S	15.0	/* how long the speed that caused pressure is remembered */
 #define PROBE_MARGIN	1.25
 
 static double m = 1.0;
-static TimestampTz last_update = 0;
+static int64 last_update = 0;	/* iosat_mono_us(), as the stamps below */
 static double pressed_m = 0;	/* m when the device was last pressed */
-static TimestampTz pressed_at = 0;
-static TimestampTz raised_at = 0;	/* when m was last raised */
+static int64 pressed_at = 0;
+static int64 raised_at = 0;	/* when m was last raised */
 
 /* the sampler's memory of each slot, for rates and log lines */
 typedef struct SlotSeen
@@ -198,8 +197,12 @@ watch_slots(TimestampTz now, double pressure)
 }
 
 void
-iosat_vacuum_policy_update(TimestampTz now, double pressure, bool have_signal)
+iosat_vacuum_policy_update(const IosatSignal *sig)
 {
+	/* intervals on the monotonic clock (µs, as TimestampTz differences) */
+	int64		now = sig->mono;
+	double		pressure = sig->pressure;
+	bool		have_signal = sig->have_signal;
 	IosatGate  *g = &iosat_shared->gate;
 	double		dt;
 	double		floor_m = 1.0 / Max(iosat_vacuum_max_speedup, 1.0);
@@ -221,9 +224,9 @@ iosat_vacuum_policy_update(TimestampTz now, double pressure, bool have_signal)
 	}
 	else if (pressure >= 1.0)
 	{
-		int			step_ms = Max(iosat_sample_interval_ms, iosat_smoothing_ms / 2);
+		int			step_ms = iosat_step_ms();
 		bool		recent = pressed_at != 0 &&
-			!TimestampDifferenceExceeds(pressed_at, now, (int) (PROBE_HOLD_S * 1000));
+			!TimestampDifferenceExceeds(pressed_at, now, IOSAT_PROBE_HOLD_MS);
 
 		/* remember the fastest speed that met pressure, for the hold */
 		if (!recent || m < pressed_m)
@@ -236,10 +239,10 @@ iosat_vacuum_policy_update(TimestampTz now, double pressure, bool have_signal)
 			raised_at = now;
 		}
 	}
-	else if (pressure < RELAX_BELOW)
+	else if (pressure < IOSAT_RELAX_BELOW)
 	{
 		bool		recent = pressed_at != 0 &&
-			!TimestampDifferenceExceeds(pressed_at, now, (int) (PROBE_HOLD_S * 1000));
+			!TimestampDifferenceExceeds(pressed_at, now, IOSAT_PROBE_HOLD_MS);
 		double		lowest = floor_m;
 
 		if (m > 1.0)
@@ -268,5 +271,5 @@ iosat_vacuum_policy_update(TimestampTz now, double pressure, bool have_signal)
 	pg_write_barrier();
 	pg_atomic_write_u32(&g->vacuum_seq, pg_atomic_read_u32(&g->vacuum_seq) + 1);
 
-	watch_slots(now, pressure);
+	watch_slots(sig->now, pressure);
 }

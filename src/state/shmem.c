@@ -207,3 +207,49 @@ iosat_check_loaded(void)
 				 errmsg("iosat must be loaded via shared_preload_libraries"),
 				 errhint("Add iosat to shared_preload_libraries in postgresql.conf and restart the server.")));
 }
+
+const char *
+iosat_vacuum_state_name(IosatVacState s)
+{
+	switch (s)
+	{
+		case IOSAT_VACST_STARTING:
+			return "starting";
+		case IOSAT_VACST_APPLIED:
+			return "applied";
+		case IOSAT_VACST_WRAPAROUND:
+			return "wraparound";
+		case IOSAT_VACST_COST_OFF:
+			return "cost delay off";
+		case IOSAT_VACST_FAILSAFE:
+			return "failsafe";
+		case IOSAT_VACST_DISABLED:
+			return "disabled";
+		case IOSAT_VACST_STALE:
+			return "stale";
+	}
+	return "?";
+}
+
+const char *
+iosat_vacuum_kind_name(IosatVacKind k)
+{
+	switch (k)
+	{
+		case IOSAT_VAC_AUTOVACUUM:
+			return "autovacuum";
+		case IOSAT_VAC_MANUAL:
+			return "manual";
+		case IOSAT_VAC_FREE:
+			break;
+	}
+	return "?";
+}
+
+/* the governor's verdict, consistent (sampler/governor.c writes it) */
+void
+iosat_read_verdict(IosatVerdict *out)
+{
+	iosat_seq_read(&iosat_shared->gate.verdict.changecount, out,
+				   &iosat_shared->gate.verdict, sizeof(IosatVerdict));
+}
