@@ -39,9 +39,7 @@ while [[ $# -gt 0 ]]; do
 	esac
 	shift
 done
-for v in PAIRS SECS CLIENTS SCALE; do
-	[[ ${!v} =~ ^[1-9][0-9]*$ ]] || bench_die "bad --${v,,}"
-done
+bench_counts PAIRS SECS CLIENTS SCALE
 [[ $EUID -eq 0 ]] || bench_die "run as root"
 if [[ ! -e $("$PG_CONFIG" --pkglibdir)/iosat.so ]]; then
 	echo "overhead: iosat is not installed ($("$PG_CONFIG" --pkglibdir)/iosat.so missing): run 'make && make install' first" >&2
@@ -80,9 +78,7 @@ EOF
 : >"$PGDATA/side.conf"
 chown "$PG_USER:" "$PGDATA/side.conf"
 export PGHOST=$SOCK PGPORT=$PORT
-start() { as_pg pg_ctl -D "$PGDATA" -l "$OUT/server.log" -w -t 60 start >/dev/null; }
-stop() { as_pg pg_ctl -D "$PGDATA" -m fast -w -t 60 stop >/dev/null; }
-start
+pg_start
 as_pg pgbench -i -q -s "$SCALE" postgres >"$OUT/init.log" 2>&1
 
 # the iosat side: --config, else queue if its settings are known, else preload
@@ -94,9 +90,9 @@ settings_known() { # every iosat.* line of the snippet is a known setting once l
 	done
 }
 try_side() {
-	stop
+	pg_stop
 	side_conf "$1" >"$PGDATA/side.conf"
-	start 2>/dev/null && settings_known "$1"
+	pg_start 2>/dev/null && settings_known "$1"
 }
 if [[ -n $CONFIG ]]; then
 	try_side "$CONFIG" || bench_die "config $CONFIG unavailable (see $OUT/server.log)"
@@ -111,9 +107,9 @@ fi
 SIDE=$(cat "$PGDATA/side.conf")
 
 run_one() { # LABEL
-	stop
+	pg_stop
 	if [[ $1 == iosat ]]; then printf '%s\n' "$SIDE" >"$PGDATA/side.conf"; else : >"$PGDATA/side.conf"; fi
-	start
+	pg_start
 	as_pg pgbench -n -S -M prepared -c "$CLIENTS" -j "$CLIENTS" -T 2 postgres >/dev/null 2>&1 # warm
 	local tps
 	tps=$(as_pg pgbench -n -S -M prepared -c "$CLIENTS" -j "$CLIENTS" -T "$SECS" postgres 2>>"$OUT/pgbench.err" |

@@ -32,6 +32,18 @@ as_pg() {
 		"$@"
 }
 
+# bench_counts VAR...: each must hold a positive integer (option --var)
+bench_counts() {
+	local v
+	for v in "$@"; do
+		[[ ${!v} =~ ^[1-9][0-9]*$ ]] || bench_die "bad --${v,,}"
+	done
+}
+
+# the bench's own server: $PGDATA, logging to $OUT/server.log
+pg_start() { as_pg pg_ctl -D "$PGDATA" -l "$OUT/server.log" -w -t 60 start >/dev/null; }
+pg_stop() { as_pg pg_ctl -D "$PGDATA" -m fast -w -t 60 stop >/dev/null; }
+
 # psql_q SQL: one value/rows, unaligned, no psqlrc
 psql_q() { as_pg psql -X -q -A -t -v ON_ERROR_STOP=1 -c "$1"; }
 
