@@ -7,10 +7,11 @@
 #   large   iosat.max_queries = 20000: every queryid fits
 #   stock   iosat not loaded
 # in alternating rounds (the order rotates), so drift and other load hit
-# every side alike.  Prints each side's median tps and its ratio to stock
-# (median of the per-round ratios).  iosat runs with admission in queue
-# mode on a healthy device: the ExecutorStart lookup and ExecutorEnd
-# recording are what is measured.
+# every side alike.  Prints each side's median tps and backend CPU time
+# per transaction (which other load on the machine disturbs far less than
+# tps), each with its ratio to stock (median of the per-round ratios).
+# iosat runs with admission in queue mode on a healthy device: the
+# ExecutorStart lookup and ExecutorEnd recording are what is measured.
 #
 # usage: test/bench/querytable.sh [--rounds N] [--seconds S] [--clients C]
 #            [--queryids Q]      distinct ad-hoc queryids (default 1000)
@@ -45,7 +46,7 @@ while [[ $# -gt 0 ]]; do
 	--lib) LIB=$2; shift ;;
 	--base-lib) BASE_LIB=$2; shift ;;
 	--out) OUT=$2; shift ;;
-	-h | --help) sed -n '2,23p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	-h | --help) sed -n '2,24p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
 	*) bench_die "unknown option $1" ;;
 	esac
 	shift
@@ -124,6 +125,12 @@ done
 printf '\\set aid random(1, 100000)\nSELECT abalance FROM pgbench_accounts WHERE aid = :aid;\n' >"$work/point.sql"
 chown "$PG_USER:" "$work"/*.sql
 
+# CPU used by the backends that have exited: the postmaster's reaped
+# children (cutime + cstime, in ticks).  Unlike tps, it barely moves with
+# other load on the machine.
+HZ=$(getconf CLK_TCK)
+backend_cpu_ticks() { awk '{ print $16 + $17 }' "/proc/$(head -n 1 "$PGDATA/postmaster.pid")/stat"; }
+
 SIDES=(stock small large)
 [[ -n $BASE_LIB ]] && SIDES+=(small_base large_base)
 
@@ -136,13 +143,20 @@ run_one() { # ROUND SIDE
 	fi
 	local bench=(pgbench -n -M prepared -c "$CLIENTS" -j 2 "${ADHOC[@]}" -f "$work/point.sql@${#ADHOC[@]}")
 	as_pg "${bench[@]}" -T 3 >/dev/null 2>&1 # warm: relcache, and the table fills
-	local tps entries=""
-	tps=$(as_pg "${bench[@]}" -T "$SECS" 2>>"$OUT/pgbench.err" | sed -n 's/^tps = \([0-9.]*\) .*/\1/p')
+	local tps entries="" out cpu0 cpu1 xacts
+	sleep 0.5
+	cpu0=$(backend_cpu_ticks)
+	out=$(as_pg "${bench[@]}" -T "$SECS" 2>>"$OUT/pgbench.err")
+	sleep 0.5
+	cpu1=$(backend_cpu_ticks)
+	tps=$(sed -n 's/^tps = \([0-9.]*\) .*/\1/p' <<<"$out")
+	xacts=$(sed -n 's/^number of transactions actually processed: \([0-9]*\).*/\1/p' <<<"$out")
 	local f=new
 	[[ $2 == *_base ]] && f=base
 	[[ $2 != stock ]] && entries=$(psql_q "SELECT count(*) FROM iosat_queries_$f()" 2>/dev/null || echo "?")
-	echo "$1,$2,$tps,$entries,$(cut -d' ' -f1 /proc/loadavg)" >>"$OUT/querytable.csv"
-	bench_log "round $1 $2: $tps tps${entries:+, $entries entries}"
+	local us=$(((cpu1 - cpu0) * 1000000 / HZ / xacts))
+	echo "$1,$2,$tps,$us,$entries,$(cut -d' ' -f1 /proc/loadavg)" >>"$OUT/querytable.csv"
+	bench_log "round $1 $2: $tps tps, $us us backend CPU per transaction${entries:+, $entries entries}"
 }
 
 # iosat_queries() without the extension's SQL: the function alone, one per
@@ -158,7 +172,7 @@ for f in new ${BASE_LIB:+base}; do
 		AS '$lib', 'iosat_queries_srf' LANGUAGE C" >/dev/null
 done
 
-echo "round,side,tps,entries,load1" >"$OUT/querytable.csv"
+echo "round,side,tps,cpu_us,entries,load1" >"$OUT/querytable.csv"
 machine_description >"$OUT/machine.txt"
 bench_log "$ROUNDS rounds of ${SIDES[*]}, ${SECS}s each, -c $CLIENTS, $QUERYIDS ad-hoc queryids; lib $LIB${BASE_LIB:+, base $BASE_LIB}"
 for r in $(seq 1 "$ROUNDS"); do
@@ -171,25 +185,27 @@ done
 "$PY" - "$OUT/querytable.csv" "$QUERYIDS" "$CLIENTS" <<'EOF' | tee "$OUT/summary.md"
 import csv, statistics, sys
 rows = list(csv.DictReader(open(sys.argv[1])))
-tps = {}
+fig = {}
 for r in rows:
     if r["tps"]:
-        tps.setdefault(r["side"], {})[r["round"]] = float(r["tps"])
-stock = tps["stock"]
+        fig.setdefault(r["side"], {})[r["round"]] = (float(r["tps"]), float(r["cpu_us"]))
 what = {"stock": "iosat not loaded", "small": "max_queries 100 (full, evicting)",
         "large": "max_queries 20000 (all fit)",
         "small_base": "base build, max_queries 100", "large_base": "base build, max_queries 20000"}
+def med_ratio(t, stock, i):
+    ratios = [t[k][i] / stock[k][i] for k in t if k in stock]
+    return f"{statistics.median(ratios):.3f} ({', '.join(f'{x:.3f}' for x in ratios)})"
 print(f"pgbench -M prepared -c {sys.argv[3]}: half the transactions 10 SELECTs over {sys.argv[2]} distinct queryids, half a primary-key read")
 print()
-print("| side | median tps | ratio to stock (median of rounds) |")
-print("|---|---|---|")
+print("| side | median tps | tps / stock | backend CPU µs per transaction | CPU / stock |")
+print("|---|---|---|---|---|")
 for side in ["stock", "large", "small", "large_base", "small_base"]:
-    if side not in tps:
+    if side not in fig:
         continue
-    t = tps[side]
-    ratios = [t[k] / stock[k] for k in t if k in stock]
-    print(f"| {side}: {what[side]} | {statistics.median(t.values()):.0f} | "
-          f"{statistics.median(ratios):.3f} ({', '.join(f'{x:.3f}' for x in ratios)}) |")
+    t = fig[side]
+    print(f"| {side}: {what[side]} | {statistics.median(v[0] for v in t.values()):.0f} | "
+          f"{med_ratio(t, fig['stock'], 0)} | {statistics.median(v[1] for v in t.values()):.0f} | "
+          f"{med_ratio(t, fig['stock'], 1)} |")
 print()
 print(f"load1 during runs: {min(float(r['load1']) for r in rows):.2f}..{max(float(r['load1']) for r in rows):.2f}")
 EOF
