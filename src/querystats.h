@@ -31,7 +31,8 @@ typedef enum IosatDecision
 /*
  * One queryid's figures.  Read without a lock; written only under mutex,
  * and only while queryid is still the one the writer looked up (see
- * querystats.c).  64 bytes: one cache line.
+ * querystats.c), except the clock bit "referenced", which lookups set and
+ * eviction sweeps clear without it.  64 bytes: one cache line.
  */
 typedef struct IosatQueryEntry
 {
