@@ -402,10 +402,9 @@ may_hold_locks(void)
 }
 
 static bool
-is_heavy(QueryDesc *qd, IosatQueryEntry *e)
+is_heavy(QueryDesc *qd, double rpc)
 {
-	double		rpc = iosat_query_reads_per_call(e);
-
+	/* rpc: blocks read per call learned for its queryid, -1 if none */
 	if (rpc >= 0)
 		return rpc >= iosat_cheap_reads;
 	return qd->plannedstmt->planTree != NULL &&
@@ -563,13 +562,13 @@ wait_for_slot(QueryDesc *qd, uint64 queryid)
 }
 
 static void
-admit_saturated(QueryDesc *qd, uint64 queryid, IosatQueryEntry *e)
+admit_saturated(QueryDesc *qd, uint64 queryid, double rpc)
 {
 	IosatBackendSlot *s = my_slot();
 	uint32		running;
 	uint32		limit;
 
-	if (!is_heavy(qd, e))
+	if (!is_heavy(qd, rpc))
 	{
 		count(IOSAT_C_CHEAP);
 		iosat_query_note_decision(queryid, IOSAT_DEC_CHEAP);
@@ -737,8 +736,8 @@ iosat_ExecutorStart(QueryDesc *queryDesc, int eflags)
 
 		if (iosat_admission_mode != IOSAT_ADMISSION_OFF)
 		{
-			IosatQueryEntry *e = iosat_query_find(queryid);
-			bool		heavy = is_heavy(queryDesc, e);
+			double		rpc = iosat_query_reads_per_call(queryid);
+			bool		heavy = is_heavy(queryDesc, rpc);
 
 			if (pg_atomic_read_u32(&iosat_shared->gate.saturated) == 0)
 			{
@@ -753,7 +752,7 @@ iosat_ExecutorStart(QueryDesc *queryDesc, int eflags)
 			{
 				register_backend();
 				if (gate_enforcing())
-					admit_saturated(queryDesc, queryid, e);
+					admit_saturated(queryDesc, queryid, rpc);
 				else
 				{
 					count(IOSAT_C_FAIL_OPEN);

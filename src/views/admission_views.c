@@ -111,28 +111,20 @@ iosat_queries_srf(PG_FUNCTION_ARGS)
 	t = iosat_query_table();
 	for (int i = 0; i < t->size; i++)
 	{
-		IosatQueryEntry *e = &t->entries[i];
-		uint64		qid = pg_atomic_read_u64(&e->queryid);
-		uint64		calls,
-					blocks,
-					rows;
+		IosatQuerySnapshot q;
 		IosatRow	row;
 
-		if (qid == 0)
+		if (!iosat_query_snapshot(i, &q))
 			continue;
-		calls = pg_atomic_read_u64(&e->calls);
-		blocks = pg_atomic_read_u64(&e->blocks_read);
-		rows = pg_atomic_read_u64(&e->rows);
-
 		iosat_set_values_init(&row, rsinfo->setDesc);
-		iosat_put(&row, Int64GetDatum((int64) qid));
-		iosat_put(&row, Int64GetDatum((int64) calls));
-		iosat_put(&row, Int64GetDatum((int64) blocks));
-		iosat_put(&row, Int64GetDatum((int64) rows));
-		if (calls > 0)
+		iosat_put(&row, Int64GetDatum((int64) q.queryid));
+		iosat_put(&row, Int64GetDatum((int64) q.calls));
+		iosat_put(&row, Int64GetDatum((int64) q.blocks_read));
+		iosat_put(&row, Int64GetDatum((int64) q.rows));
+		if (q.calls > 0)
 		{
-			iosat_put(&row, Float8GetDatum((double) blocks / calls));
-			iosat_put(&row, Float8GetDatum((double) rows / calls));
+			iosat_put(&row, Float8GetDatum((double) q.blocks_read / q.calls));
+			iosat_put(&row, Float8GetDatum((double) q.rows / q.calls));
 		}
 		else
 		{
@@ -140,12 +132,12 @@ iosat_queries_srf(PG_FUNCTION_ARGS)
 			iosat_put_null(&row);
 		}
 		/* blocks read per row returned; all of them when nothing came back */
-		iosat_put(&row, Float8GetDatum((double) blocks / Max(rows, 1)));
-		iosat_put(&row, BoolGetDatum(calls > 0 &&
-									 (double) blocks / calls >= iosat_cheap_reads));
-		iosat_put(&row, Int64GetDatum((int64) pg_atomic_read_u64(&e->queued)));
-		iosat_put(&row, Int64GetDatum((int64) pg_atomic_read_u64(&e->rejected)));
-		iosat_put_text(&row, iosat_decision_name(pg_atomic_read_u32(&e->last_decision)));
+		iosat_put(&row, Float8GetDatum((double) q.blocks_read / Max(q.rows, 1)));
+		iosat_put(&row, BoolGetDatum(q.calls > 0 &&
+									 (double) q.blocks_read / q.calls >= iosat_cheap_reads));
+		iosat_put(&row, Int64GetDatum((int64) q.queued));
+		iosat_put(&row, Int64GetDatum((int64) q.rejected));
+		iosat_put_text(&row, iosat_decision_name(q.last_decision));
 		Assert(row.n == row.natts);
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, row.values, row.nulls);
 	}
@@ -153,29 +145,17 @@ iosat_queries_srf(PG_FUNCTION_ARGS)
 }
 
 /*
- * Forget what was learned.  Statements running meanwhile may add to an
- * entry as it is cleared; the table stays consistent (counts only).
+ * Forget what was learned.  Each entry is cleared under its lock, and a
+ * count is added only to an entry that still holds its queryid, so a
+ * statement running meanwhile never adds to the entry another queryid
+ * claims next.  Calls that other backends cached before the reset are
+ * published after it (see querystats.c).
  */
 Datum
 iosat_queries_reset(PG_FUNCTION_ARGS)
 {
-	IosatQueryTable *t;
-
 	iosat_check_loaded();
 	iosat_query_flush();		/* this backend's cached calls go too */
-	t = iosat_query_table();
-	for (int i = 0; i < t->size; i++)
-	{
-		IosatQueryEntry *e = &t->entries[i];
-
-		pg_atomic_write_u64(&e->calls, 0);
-		pg_atomic_write_u64(&e->blocks_read, 0);
-		pg_atomic_write_u64(&e->rows, 0);
-		pg_atomic_write_u64(&e->queued, 0);
-		pg_atomic_write_u64(&e->rejected, 0);
-		pg_atomic_write_u32(&e->last_decision, 0);
-		pg_atomic_write_u64(&e->queryid, 0);
-	}
-	pg_atomic_write_u64(&t->untracked, 0);
+	iosat_query_reset();
 	PG_RETURN_VOID();
 }
