@@ -84,6 +84,8 @@ mv "$sudoers.tmp" "$sudoers"
 export IOSAT_ROOTCTL="sudo -n $helper_dir/rootctl"
 
 cd "$work"
+echo "== layers (test/lint/layers.sh)"
+bash test/lint/layers.sh --self-test || status=1
 make -s 2>&1
 make -s install
 

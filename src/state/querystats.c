@@ -56,7 +56,6 @@
 #include "storage/shmem.h"
 
 #include "params.h"
-#include "params.h"
 #include "state/shared.h"
 #include "state/querystats.h"
 
