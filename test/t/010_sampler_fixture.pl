@@ -191,31 +191,57 @@ ok( wait_until(
 
 # --- a 32-bit counter wrap (the kernel's unsigned long on 32 bits):
 # reads that go on across the wrap must read as the same steady rate, not
-# as 4 billion reads in one interval.  The reads keep coming for seconds
-# after the wrap, so the test waits for states that last (the counter past
-# the wrap, a smoothed rate) and not for the one sample that spans it,
-# which a slow build can miss between two queries.
-$c{rd_ios} = 4294967296 - 100;
-$c{rd_ticks} = 4294967296 - 100;
+# as 4 billion reads in one interval, nor as a reset.  With 2-s samples,
+# polling sees every interval, the one that spans the wrap included (a
+# slow build can miss a 100-ms one between two queries); the test waits
+# for states, never for the one moment.
+sub set_interval
+{
+	my ($ms) = @_;
+	$node->safe_psql('postgres',
+		"ALTER SYSTEM SET iosat.sample_interval = '${ms}ms'; SELECT pg_reload_conf()");
+	ok( wait_until(
+			sub {
+				$node->safe_psql('postgres', 'SELECT sample_interval_ms FROM iosat_status') == $ms;
+			},
+			30),
+		"sample interval now $ms ms");
+}
+set_interval(2000);
+$c{rd_ios} = 4294967296 - 300;
+$c{rd_ticks} = 4294967296 - 300;
 $fx->set_stat('fake0', \%c);
-# let the sampler see the value before the wrap (two samples, however
-# long a loaded machine makes them)
+# the jump to just below 2^32 is itself a huge (true) rate: let the
+# sampler take it in two samples before the reads start
 my $s0 = $node->safe_psql('postgres', 'SELECT samples FROM iosat_status');
 ok( wait_until(
 		sub { $node->safe_psql('postgres', 'SELECT samples FROM iosat_status') >= $s0 + 2 },
 		30),
 	'the sampler saw the counter before the wrap');
-# 100 reads a second at 1 ms: the counter wraps after one second
-$child = advance(4, rd_ios => 100, rd_ticks => 100, wrap32 => 1);
-waitpid($child, 0);
-# three seconds of reads after the wrap: an unhandled wrap (billions in one
-# interval) would still dominate the smoothed rate, a handled one reads ~100/s
-my ($wr_smooth, $wr_note) = split /\|/, row('fake0', 'r_iops, note');
-cmp_ok($wr_smooth, '>', 30, "reads seen across the wrap (smoothed $wr_smooth/s)");
-within($wr_smooth, 100, 0.5, 'a wrapped counter gives the steady rate');
-is($wr_note, '', 'a wrap is not reported as a reset');
+# 100 reads a second at 1 ms for 7 s: the counter wraps after 3 s
+$child = advance(7, rd_ios => 100, rd_ticks => 100, wrap32 => 1);
+my (%interval, @notes);
+while (waitpid($child, POSIX::WNOHANG()) == 0)
+{
+	my ($t, $r, $n) = split /\|/,
+	  row('fake0', "sample_time, r_iops_last, coalesce(note, '')");
+	$interval{$t} = $r;
+	push @notes, $n if $n ne '';
+	usleep(50_000);
+}
+delete $interval{ (sort keys %interval)[0] };    # began before the reads
+my @rates = map { $interval{$_} } sort keys %interval;
+diag('intervals across the wrap: ' . join(' ', map { sprintf('%.0f/s', $_) } @rates));
+cmp_ok(scalar(@rates), '>=', 2, 'intervals seen while reads went on across the wrap');
+is(scalar(grep { $_ > 1000 } @rates), 0,
+	'no interval reads the wrap as billions of reads');
+cmp_ok(scalar(grep { $_ >= 50 && $_ <= 150 } @rates), '>=', 2,
+	'and they read the steady 100/s');
+is(join(',', @notes), '', 'a wrap is not reported as a reset');
 # where the child left the counters (it wrote them, not this process's %c)
-%c = (%c, rd_ios => 300, rd_ticks => 300);
+%c = (%c, rd_ios => 400, rd_ticks => 400);
+$fx->set_stat('fake0', \%c);
+set_interval(100);
 
 # --- a counter going backwards from a small value is a reset, not a wrap
 $fx->set_stat('fake0', { %c, rd_ios => 5000 });
