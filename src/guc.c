@@ -3,7 +3,7 @@
  * guc.c
  *	  The iosat.* configuration parameters.
  *
- * Every parameter is documented in README.md ("Configuration"); keep the
+ * Every parameter is documented in docs/configuration.md; keep the
  * two in step.
  *
  *-------------------------------------------------------------------------

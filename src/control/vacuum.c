@@ -16,7 +16,7 @@
  * Scaling them by m makes the balance grow m times faster, so a vacuum
  * that spends its time in naps does m times fewer pages per second; the
  * same on 15 to 18.  A per-page nap cannot exceed 4 * delay, which bounds
- * the slowdown that any multiplier can buy (see README).
+ * the slowdown that any multiplier can buy (docs/vacuum.md, "Limits, honestly").
  *
  * Getting in.  A transaction callback registered in _PG_init is inherited
  * by every child of the postmaster.  In an autovacuum worker, its first

@@ -10,51 +10,7 @@
 
 #include "postgres.h"
 
-#include "port/atomics.h"
-#include "storage/spin.h"
-
-/* the last decision admission control made for a query */
-typedef enum IosatDecision
-{
-	IOSAT_DEC_NONE = 0,
-	IOSAT_DEC_ADMITTED,			/* healthy device */
-	IOSAT_DEC_CHEAP,			/* saturated, passed as cheap */
-	IOSAT_DEC_SLOT,				/* saturated, took a free slot at once */
-	IOSAT_DEC_QUEUED,			/* saturated, waited, then ran */
-	IOSAT_DEC_TIMED_OUT,
-	IOSAT_DEC_REJECTED,
-	IOSAT_DEC_BYPASS,			/* saturated, exempt or lock holder */
-	IOSAT_DEC_WOULD_QUEUE,		/* monitor mode */
-	IOSAT_DEC_WOULD_REJECT		/* monitor mode */
-} IosatDecision;
-
-/*
- * One queryid's figures.  Read without a lock; written only under mutex,
- * and only while queryid is still the one the writer looked up (see
- * querystats.c), except the clock bit "referenced", which lookups set and
- * eviction sweeps clear without it.  64 bytes: one cache line.
- */
-typedef struct IosatQueryEntry
-{
-	pg_atomic_uint64 queryid;	/* 0: free */
-	pg_atomic_uint64 calls;
-	pg_atomic_uint64 blocks_read;
-	pg_atomic_uint64 rows;
-	pg_atomic_uint64 queued;	/* times it waited in the queue */
-	pg_atomic_uint64 rejected;	/* times it was refused (full, timeout, reject) */
-	pg_atomic_uint32 last_decision;
-	pg_atomic_uint32 referenced;	/* clock bit: looked up since the last sweep */
-	slock_t		mutex;			/* claim, evict, add, reset, consistent read */
-} IosatQueryEntry;
-
-typedef struct IosatQueryTable
-{
-	int			size;
-	pg_atomic_uint64 untracked;	/* calls of queryids not in the table */
-	/* entries start on a cache line of their own (asserted in querystats.c) */
-	char		pad[PG_CACHE_LINE_SIZE - sizeof(pg_atomic_uint64) - MAXIMUM_ALIGNOF];
-	IosatQueryEntry entries[FLEXIBLE_ARRAY_MEMBER];
-} IosatQueryTable;
+#include "state/shared.h"
 
 /* a consistent copy of an entry (iosat_queries) */
 typedef struct IosatQuerySnapshot

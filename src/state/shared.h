@@ -1,14 +1,34 @@
 /*-------------------------------------------------------------------------
  *
- * iosat.h
- *	  Shared state and cross-file declarations of the iosat extension.
+ * shared.h
+ *	  Every segment of shared memory iosat publishes, with who writes it,
+ *	  who reads it and how they agree (docs/architecture.md draws the
+ *	  processes around it):
  *
- * One writer per piece of shared state (the sampler), many lock-free
- * readers.  Multi-field records (a device's metrics, the PSI figures, the
- * last error) are published under a per-record change counter, the way
- * PgBackendStatus is: the writer makes the counter odd, writes, makes it
- * even; a reader copies the record and retries if the counter moved or
- * was odd.  Single values that the hot paths read are atomics.
+ *	segment           struct                writers                      readers                  protocol
+ *	"iosat"           IosatShared           the sampler                  backends, views          per-record change counter (devices[], psi, error,
+ *	                                                                                              bpf, gate.verdict); atomics for the rest
+ *	  .gate           IosatGate             the sampler (governor,       ExecutorStart, pacing    atomics; limit is written before saturated and
+ *	                                        policies); every paced       points, vacuum ticks     cleared after it, with barriers; paced_blocks
+ *	                                        backend adds paced_blocks                             by fetch_add
+ *	"iosat admission" IosatAdmissionShared  backends; the sampler for    backends, the sampler,   the queue ring under the LWLock "iosat"; a slot's
+ *	                                        exited owners (reclaim)      views                    heavy_running by its owner (or reclaim, under
+ *	                                                                                              the lock), their total "running" and the
+ *	                                                                                              counters by atomic adds
+ *	"iosat queries"   IosatQueryTable       backends (ExecutorEnd,       ExecutorStart, views     claim, add, evict, reset under the entry's
+ *	                                        decisions), reset                                     spinlock and only while it holds the queryid;
+ *	                                                                                              lock-free reads re-check the queryid; the
+ *	                                                                                              clock bit is written without the lock
+ *	"iosat vacuum"    IosatVacuumShared     each vacuuming process its   the sampler, views       owner's plain 32-bit stores (also from its
+ *	                                        own slot (its SIGALRM tick);                          SIGALRM tick); io_* under a change counter
+ *	                                        the sampler its io_* figures
+ *	"iosat profile"   IosatProfileShared    the profiler                 views                    one change counter over the table; resets are
+ *	                                                                                              requested by an atomic counter
+ *
+ * A change counter works as PgBackendStatus's does: the writer makes it
+ * odd, writes, makes it even; a reader copies the record and retries if
+ * the counter moved or was odd.  Intervals are on the monotonic clock
+ * (clock.h); wall-clock times are for display.
  *
  *-------------------------------------------------------------------------
  */
@@ -19,10 +39,12 @@
 
 #include "port/atomics.h"
 #include "storage/condition_variable.h"
+#include "storage/spin.h"
 #include "storage/lwlock.h"
 #include "utils/timestamp.h"
 
 #include "collect/devices.h"
+#include "collect/procfs.h"
 
 #define IOSAT_ERROR_LEN			256
 
@@ -231,6 +253,129 @@ typedef struct IosatShared
 extern IosatShared *iosat_shared;
 
 /* ---------------------------------------------------------------------
+ * "iosat queries": what each queryid costs (state/querystats.c)
+ * ---------------------------------------------------------------------
+ */
+/* the last decision admission control made for a query */
+typedef enum IosatDecision
+{
+	IOSAT_DEC_NONE = 0,
+	IOSAT_DEC_ADMITTED,			/* healthy device */
+	IOSAT_DEC_CHEAP,			/* saturated, passed as cheap */
+	IOSAT_DEC_SLOT,				/* saturated, took a free slot at once */
+	IOSAT_DEC_QUEUED,			/* saturated, waited, then ran */
+	IOSAT_DEC_TIMED_OUT,
+	IOSAT_DEC_REJECTED,
+	IOSAT_DEC_BYPASS,			/* saturated, exempt or lock holder */
+	IOSAT_DEC_WOULD_QUEUE,		/* monitor mode */
+	IOSAT_DEC_WOULD_REJECT		/* monitor mode */
+} IosatDecision;
+
+/*
+ * One queryid's figures.  Read without a lock; written only under mutex,
+ * and only while queryid is still the one the writer looked up (see
+ * querystats.c), except the clock bit "referenced", which lookups set and
+ * eviction sweeps clear without it.  64 bytes: one cache line.
+ */
+typedef struct IosatQueryEntry
+{
+	pg_atomic_uint64 queryid;	/* 0: free */
+	pg_atomic_uint64 calls;
+	pg_atomic_uint64 blocks_read;
+	pg_atomic_uint64 rows;
+	pg_atomic_uint64 queued;	/* times it waited in the queue */
+	pg_atomic_uint64 rejected;	/* times it was refused (full, timeout, reject) */
+	pg_atomic_uint32 last_decision;
+	pg_atomic_uint32 referenced;	/* clock bit: looked up since the last sweep */
+	slock_t		mutex;			/* claim, evict, add, reset, consistent read */
+} IosatQueryEntry;
+
+typedef struct IosatQueryTable
+{
+	int			size;
+	pg_atomic_uint64 untracked;	/* calls of queryids not in the table */
+	/* entries start on a cache line of their own (asserted in querystats.c) */
+	char		pad[PG_CACHE_LINE_SIZE - sizeof(pg_atomic_uint64) - MAXIMUM_ALIGNOF];
+	IosatQueryEntry entries[FLEXIBLE_ARRAY_MEMBER];
+} IosatQueryTable;
+
+/* ---------------------------------------------------------------------
+ * "iosat profile": the sampled wait/kernel-state profile (the profiler,
+ * profiler/profile.c, writes it; views/profile_views.c reads it)
+ * ---------------------------------------------------------------------
+ */
+#define IOSAT_BTYPE_LEN		48	/* backend type, e.g. "client backend" */
+
+/*
+ * Key of one profile bucket.  Compared as bytes (the collector zeroes it
+ * before filling it), so it has no padding holes with garbage.
+ */
+typedef struct IosatProfileKey
+{
+	char		backend_type[IOSAT_BTYPE_LEN];
+	char		wchan[IOSAT_WCHAN_LEN];
+	uint32		wait_event_info;
+	char		state;			/* task state letter; '?' unknown */
+	char		pad[3];
+} IosatProfileKey;
+
+typedef struct IosatProfileEntry
+{
+	IosatProfileKey key;
+	uint64		count;
+} IosatProfileEntry;
+
+/* the name of the bucket that counts the keys past the table's size */
+#define IOSAT_OTHER_BUCKET	"(other)"
+
+/* time constants of the kernel's load averages: 1, 5 and 15 minutes */
+#define IOSAT_NLOADS 3
+
+/*
+ * The profile in shared memory.  The profiler is its only writer: it
+ * publishes one pass at a time under changecount (even: stable), and
+ * readers copy the header and the used entries and retry if it moved.
+ */
+typedef struct IosatProfileShared
+{
+	pg_atomic_uint32 changecount;
+	pg_atomic_uint32 profiler_pid;	/* 0: not running */
+	pg_atomic_uint32 profiler_procno;	/* its latch, for reset requests */
+	pg_atomic_uint64 reset_requested;	/* bumped by iosat_wait_profile_reset */
+	pg_atomic_uint64 reset_done;	/* the last request the profiler applied */
+
+	/* below: written under changecount */
+	bool		enabled;		/* iosat.profile at the last pass */
+	int			max_entries;
+	int			nentries;
+	uint64		passes;			/* since the last reset */
+	uint64		samples;		/* process samples since the last reset */
+	uint64		overflow_samples;	/* counted in the "(other)" bucket */
+	TimestampTz since;			/* last reset, or profiler start */
+	TimestampTz last_pass;
+	double		last_pass_ms;
+	double		sum_pass_ms;
+	int			last_procs;		/* processes sampled in the last pass */
+
+	/* Postgres processes in R and D: the last pass and sums since reset */
+	int			now_running;
+	int			now_disk_sleep;
+	uint64		sum_running;
+	uint64		sum_disk_sleep;
+
+	/*
+	 * Exponentially damped averages of (R + D) over Postgres processes with
+	 * the kernel's load-average time constants (60, 300, 900 s), from 0 at
+	 * the profiler's first pass after server start.
+	 */
+	double		pg_load[IOSAT_NLOADS];
+	TimestampTz load_since;		/* the first pass; 0: none yet */
+
+	IosatProfileEntry entries[FLEXIBLE_ARRAY_MEMBER];
+} IosatProfileShared;
+
+
+/* ---------------------------------------------------------------------
  * "iosat vacuum": vacuum backpressure's slots (control/vacuum.c claims and
  * ticks them, sampler/vacuum_policy.c publishes the multiplier and reads
  * each process's I/O)
@@ -327,8 +472,9 @@ extern const char *iosat_vacuum_kind_name(IosatVacKind k);
  * ---------------------------------------------------------------------
  */
 /*
- * One per PGPROC.  Only the owning backend writes heavy_running; the
- * queue fields are written under the admission lock.
+ * One per PGPROC.  The owning backend writes heavy_running (the sampler
+ * too, under the admission lock, for an owner that has exited); the queue
+ * fields are written under the admission lock.
  */
 typedef struct IosatBackendSlot
 {
