@@ -97,22 +97,4 @@ RESET iosat.cheap_cost;
 RESET iosat.cheap_reads;
 RESET iosat.admission;
 
--- iosat.queue_timeout: a user may lower it, not raise it past what the
--- server's configuration sets (10 s here, the default)
-CREATE ROLE iosat_stmt_user LOGIN;
-SET ROLE iosat_stmt_user;
-SET iosat.queue_timeout = '100ms';
-SHOW iosat.queue_timeout;
-SET iosat.queue_timeout = '10s';
-SET iosat.queue_timeout = '1h';
-SET iosat.queue_timeout = '10001ms';
-SELECT set_config('iosat.queue_timeout', '20s', false);
-ALTER ROLE iosat_stmt_user SET iosat.queue_timeout = '1h';
-SHOW iosat.queue_timeout;
-RESET ROLE;
--- a superuser may
-SET iosat.queue_timeout = '1h';
-SHOW iosat.queue_timeout;
-RESET iosat.queue_timeout;
-DROP ROLE iosat_stmt_user;
 DROP EXTENSION iosat;

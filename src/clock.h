@@ -1,14 +1,14 @@
 /*-------------------------------------------------------------------------
  *
  * clock.h
- *	  The one clock iosat measures intervals with: CLOCK_MONOTONIC, in
+ *	  The one clock iosat measures intervals with: CLOCK_BOOTTIME, in
  *	  microseconds.  It is the same for every process on the machine and
  *	  never steps, so a stamp one process writes can be aged by another
  *	  even across an NTP step or a VM resume, where the wall clock
  *	  (GetCurrentTimestamp) can jump back or forward.  Wall-clock times
  *	  are for display only.
  *
- *	  clock_gettime(CLOCK_MONOTONIC) is served by the vDSO on Linux: no
+ *	  clock_gettime(CLOCK_BOOTTIME) is served by the vDSO on Linux: no
  *	  system call.
  *
  *-------------------------------------------------------------------------
@@ -26,7 +26,7 @@ iosat_mono_us(void)
 {
 	struct timespec ts;
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
+	clock_gettime(CLOCK_BOOTTIME, &ts);
 	return (int64) ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
@@ -43,7 +43,7 @@ iosat_mono_ms(void)
 {
 	struct timespec ts;
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
+	clock_gettime(CLOCK_BOOTTIME, &ts);
 	return ts.tv_sec * 1000.0 + ts.tv_nsec / 1e6;
 }
 

@@ -52,7 +52,6 @@ bool		iosat_bpf_enabled = true;
 char	   *iosat_bpf_pin_dir = NULL;
 int			iosat_bpf_max_age_ms = 0;
 
-extern int	iosat_exempt_roles_gen;
 
 static const struct config_enum_entry admission_options[] = {
 	{"off", IOSAT_ADMISSION_OFF, false},
@@ -286,40 +285,6 @@ assign_exempt_roles(const char *newval, void *extra)
 	iosat_exempt_roles_gen++;
 }
 
-/*
- * iosat.queue_timeout: what the server's configuration sets (the file,
- * the command line, ALTER SYSTEM, ALTER ROLE ALL) is a ceiling for the
- * settings that users control (ALTER DATABASE and ALTER ROLE, which a
- * database owner or the role itself may run, the connection's options,
- * SET): they may lower the timeout, not raise it, unless the user is a
- * superuser.  A queued statement holds its snapshot and locks, and the
- * queue has room for iosat.max_queued statements: a session that could
- * wait for an hour could hold the queue for an hour.
- */
-static int	queue_timeout_configured = 10000;
-
-static bool
-check_queue_timeout(int *newval, void **extra, GucSource source)
-{
-	if (source <= PGC_S_GLOBAL)
-	{
-		queue_timeout_configured = *newval;
-		return true;
-	}
-	if (*newval <= queue_timeout_configured || source == PGC_S_OVERRIDE)
-		return true;
-	/* a superuser may (the check needs the catalog: inside a transaction) */
-	if (!IsTransactionState() || !OidIsValid(GetUserId()) || superuser())
-		return true;
-	GUC_check_errcode(ERRCODE_INSUFFICIENT_PRIVILEGE);
-	GUC_check_errmsg("permission denied to raise \"iosat.queue_timeout\" above %d ms",
-					 queue_timeout_configured);
-	GUC_check_errdetail("The server's configuration sets %d ms; users may set a shorter timeout only.",
-						queue_timeout_configured);
-	GUC_check_errhint("Raise it in postgresql.conf or with ALTER SYSTEM, or set it as a superuser.");
-	return false;
-}
-
 void
 iosat_define_gucs(void)
 {
@@ -482,7 +447,7 @@ iosat_define_gucs(void)
 							10000, 1, 3600000,
 							PGC_USERSET,
 							GUC_UNIT_MS,
-							check_queue_timeout, NULL, NULL);
+							NULL, NULL, NULL);
 
 	DefineCustomIntVariable("iosat.max_queued",
 							"Most statements that may wait for a slot at once; more are refused.",

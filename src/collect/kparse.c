@@ -9,7 +9,7 @@
  *
  *-------------------------------------------------------------------------
  */
-#include "collect/kparse.h"
+#include "kparse.h"
 
 #include <string.h>
 

@@ -123,9 +123,9 @@ static bool backend_registered = false;
  * pg_auth_members and pg_authid) bumps.
  */
 static Oid	exempt_cached_user = InvalidOid;
-static int	exempt_cached_gen = -1;
+static uint64 exempt_cached_gen = PG_UINT64_MAX;
 static bool exempt_cached = false;
-int			iosat_exempt_roles_gen = 0;
+uint64		iosat_exempt_roles_gen = 0;
 
 static ExecutorStart_hook_type prev_ExecutorStart = NULL;
 static ExecutorRun_hook_type prev_ExecutorRun = NULL;
@@ -363,10 +363,11 @@ role_is_exempt(void)
 	List	   *names;
 	ListCell   *lc;
 	bool		result = false;
+	uint64		gen = iosat_exempt_roles_gen;
 
 	if (iosat_exempt_roles == NULL || iosat_exempt_roles[0] == '\0')
 		return false;
-	if (user == exempt_cached_user && exempt_cached_gen == iosat_exempt_roles_gen)
+	if (user == exempt_cached_user && exempt_cached_gen == gen)
 		return exempt_cached;
 
 	copy = pstrdup(iosat_exempt_roles);
@@ -385,8 +386,12 @@ role_is_exempt(void)
 	}
 	list_free(names);
 	pfree(copy);
+	/*
+	 * Tagged with the generation read before the look-up: an invalidation
+	 * processed during it (catalog access accepts them) is not lost.
+	 */
 	exempt_cached_user = user;
-	exempt_cached_gen = iosat_exempt_roles_gen;
+	exempt_cached_gen = gen;
 	exempt_cached = result;
 	return result;
 }
@@ -477,16 +482,37 @@ gate_enforcing(void)
 }
 
 /*
- * Admission was turned off, or to monitor, by a reload: statements in the
- * queue go at once.  The sampler publishes the server's setting (a
- * backend in the queue does not reload its configuration mid-statement).
+ * Admission was turned off, or to monitor, by a reload since this
+ * statement was queued: it goes at once.  The sampler publishes the
+ * server's setting (a backend in the queue does not reload its
+ * configuration mid-statement); only a change counts, so that a role or a
+ * session that runs in queue mode on a server whose setting is off still
+ * queues.
  */
 static bool
-admission_switched_off(void)
+admission_switched_off(uint32 mode_at_enqueue)
 {
 	uint32		mode = pg_atomic_read_u32(&iosat_shared->gate.admission_mode);
 
-	return mode == IOSAT_ADMISSION_OFF || mode == IOSAT_ADMISSION_MONITOR;
+	return mode != mode_at_enqueue &&
+		(mode == IOSAT_ADMISSION_OFF || mode == IOSAT_ADMISSION_MONITOR);
+}
+
+/*
+ * The longest this statement may wait: the session's iosat.queue_timeout,
+ * but never more than the server's (postgresql.conf, ALTER SYSTEM, the
+ * command line), which the sampler publishes: a user may shorten the wait,
+ * not lengthen it (a queued statement holds its snapshot and locks, and a
+ * place in a queue of iosat.max_queued).
+ */
+static int
+queue_timeout_ms(void)
+{
+	uint32		server = pg_atomic_read_u32(&iosat_shared->gate.queue_timeout_ms);
+
+	if (server == 0)
+		return iosat_queue_timeout_ms;
+	return Min(iosat_queue_timeout_ms, (int) server);
 }
 
 /* wait in the queue for a slot; returns with the slot taken, or throws */
@@ -496,6 +522,8 @@ wait_for_slot(QueryDesc *qd, uint64 queryid)
 	IosatBackendSlot *s = my_slot();
 	int64		start = iosat_mono_us();
 	uint32		wait_event = iosat_wait_event_admission();
+	uint32		mode_at_enqueue = pg_atomic_read_u32(&iosat_shared->gate.admission_mode);
+	int			timeout_ms = queue_timeout_ms();
 
 	PG_TRY();
 	{
@@ -508,7 +536,7 @@ wait_for_slot(QueryDesc *qd, uint64 queryid)
 
 			LWLockAcquire(iosat_adm->lock, LW_EXCLUSIVE);
 			limit = enforced_limit();
-			if (limit == 0 || admission_switched_off())
+			if (limit == 0 || admission_switched_off(mode_at_enqueue))
 				go = true;
 			else if (iosat_queue_head() == IOSAT_MY_PROCNO() &&
 					 iosat_admission_count_running() < limit)
@@ -524,7 +552,7 @@ wait_for_slot(QueryDesc *qd, uint64 queryid)
 				break;
 
 			elapsed_ms = (long) ((iosat_mono_us() - start) / 1000);
-			if (elapsed_ms >= iosat_queue_timeout_ms)
+			if (elapsed_ms >= timeout_ms)
 			{
 				leave_queue();
 				count(IOSAT_C_TIMED_OUT);
@@ -532,7 +560,7 @@ wait_for_slot(QueryDesc *qd, uint64 queryid)
 					   queryid, IOSAT_DEC_TIMED_OUT);
 			}
 			(void) ConditionVariableTimedSleep(&s->cv,
-											   Min(100, iosat_queue_timeout_ms - elapsed_ms),
+											   Min(100, timeout_ms - elapsed_ms),
 											   wait_event);
 		}
 	}
@@ -800,7 +828,9 @@ static void
 iosat_ExecutorRun(QueryDesc *queryDesc, ScanDirection direction, uint64 count_
 				  IOSAT_EXECUTORRUN_EXTRA_PARAM)
 {
-	bool		cap = ntracked > 0 && is_capped(queryDesc);
+	/* (a value the statement lowered itself needs no cap) */
+	bool		cap = ntracked > 0 && is_capped(queryDesc) &&
+		effective_io_concurrency > Max(iosat_heavy_io_concurrency, 0);
 	int			nest = 0;
 
 	/* a parked slot (a cursor between FETCHes) is taken back to run */
@@ -827,7 +857,8 @@ iosat_ExecutorRun(QueryDesc *queryDesc, ScanDirection direction, uint64 count_
 	/*
 	 * The portal may stay open with the statement not running (a cursor, a
 	 * row limit): park the slot.  A portal run to completion reaches
-	 * ExecutorEnd next, which releases it.
+	 * ExecutorFinish next, which takes it back for the AFTER triggers, and
+	 * ExecutorEnd, which releases it.
 	 */
 	if (nheld > 0)
 		park_slot_of(queryDesc);
@@ -836,6 +867,9 @@ iosat_ExecutorRun(QueryDesc *queryDesc, ScanDirection direction, uint64 count_
 static void
 iosat_ExecutorFinish(QueryDesc *queryDesc)
 {
+	/* AFTER triggers and the rest of a DML's work run with the slot */
+	if (nheld > 0)
+		unpark_slot_of(queryDesc);
 	nesting_level++;
 	PG_TRY();
 	{
@@ -885,10 +919,12 @@ iosat_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 		IsA(pstmt->utilityStmt, DeclareCursorStmt);
 	bool		wrapper = cursor || (nesting_level == 0 &&
 									 IsA(pstmt->utilityStmt, ExplainStmt));
+	bool		was_declare_cursor = in_declare_cursor;
 
 	if (wrapper)
 		in_toplevel_wrapper = true;
-	in_declare_cursor = cursor;
+	if (cursor)
+		in_declare_cursor = true;
 	nesting_level++;
 	PG_TRY();
 	{
@@ -904,7 +940,7 @@ iosat_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 		nesting_level--;
 		if (wrapper)
 			in_toplevel_wrapper = false;
-		in_declare_cursor = false;
+		in_declare_cursor = was_declare_cursor;
 	}
 	PG_END_TRY();
 }

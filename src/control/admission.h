@@ -17,6 +17,6 @@
 extern void iosat_admission_install_hooks(void);
 
 /* bumped when iosat.exempt_roles or a role membership changes */
-extern int	iosat_exempt_roles_gen;
+extern uint64 iosat_exempt_roles_gen;
 
 #endif							/* IOSAT_ADMISSION_H */

@@ -357,6 +357,7 @@ iosat_governor_update(TimestampTz now, IosatSignal *sig)
 	mode_off = iosat_admission_mode == IOSAT_ADMISSION_OFF ||
 		iosat_admission_mode == IOSAT_ADMISSION_MONITOR;
 	pg_atomic_write_u32(&g->admission_mode, (uint32) iosat_admission_mode);
+	pg_atomic_write_u32(&g->queue_timeout_ms, (uint32) iosat_queue_timeout_ms);
 
 	sig->now = now;
 	sig->mono = mono;

@@ -210,6 +210,13 @@ typedef struct IosatGate
 	 * statements already queued go at once when it is off or monitor.
 	 */
 	pg_atomic_uint32 admission_mode;
+
+	/*
+	 * iosat.queue_timeout as the server's configuration sets it (ms; 0
+	 * before the first sample): the longest any statement waits, whatever
+	 * its session, role or database sets.
+	 */
+	pg_atomic_uint32 queue_timeout_ms;
 } IosatGate;
 
 #define IOSAT_MODE_UNKNOWN		0xFFFFFFFF

@@ -56,6 +56,7 @@ iosat_shmem_init(void)
 		pg_atomic_init_u32(&iosat_shared->gate.saturated, 0);
 		pg_atomic_init_u32(&iosat_shared->gate.limit, 0);
 		pg_atomic_init_u32(&iosat_shared->gate.admission_mode, IOSAT_MODE_UNKNOWN);
+		pg_atomic_init_u32(&iosat_shared->gate.queue_timeout_ms, 0);
 		pg_atomic_init_u64(&iosat_shared->gate.updated, 0);
 		pg_atomic_init_u64(&iosat_shared->gate.updated_mono, 0);
 		pg_atomic_init_u32(&iosat_shared->gate.running_heavy, 0);

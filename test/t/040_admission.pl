@@ -275,6 +275,68 @@ for my $mode ('off', 'monitor')
 	clean_state("admission $mode while queued");
 }
 
+# --- a session may shorten its wait, not lengthen it: the server's
+# iosat.queue_timeout (postgresql.conf, ALTER SYSTEM) is a ceiling
+sub reload_and_wait_samples
+{
+	my ($sql) = @_;
+	my $s0 = $node->safe_psql('postgres', 'SELECT samples FROM iosat_status');
+	$node->safe_psql('postgres', "$sql; SELECT pg_reload_conf()");
+	# the sampler has read the file once it has taken two more samples
+	$node->poll_query_until('postgres', "SELECT samples > $s0 + 2 FROM iosat_status")
+	  or die 'sampler stuck';
+}
+{
+	reload_and_wait_samples("ALTER SYSTEM SET iosat.queue_timeout = '1s'");
+	my $holder = hold_slot(30);
+	my $t0 = time();
+	my ($rc, $out, $err) = worker_psql("SET iosat.queue_timeout = '1h'; SELECT 1;");
+	my $took = time() - $t0;
+	like($err, qr/waited \d+ ms for I\/O capacity/,
+		'a session that sets iosat.queue_timeout to 1 h still times out');
+	ok($took < 15, sprintf('at the server\'s 1 s, not its own hour (%.1f s)', $took));
+	reload_and_wait_samples('ALTER SYSTEM RESET iosat.queue_timeout');
+	$node->safe_psql('postgres',
+		"SELECT pg_cancel_backend(pid) FROM pg_stat_activity WHERE query LIKE 'SELECT pg_sleep(30)%'");
+	finish_psql($holder);
+	clean_state('queue timeout ceiling');
+}
+
+# --- a role in queue mode on a server whose setting is off still queues
+# (only a reload that turns the server's setting off releases the queue)
+{
+	reload_and_wait_samples("ALTER SYSTEM SET iosat.admission = 'off'");
+	$node->safe_psql('postgres', "ALTER ROLE worker SET iosat.admission = 'queue'");
+	my $holder = hold_slot(30);
+	my ($rc, $out, $err) = worker_psql("SET iosat.queue_timeout = '1s'; SELECT 1;");
+	like($err, qr/waited \d+ ms for I\/O capacity/,
+		'a role set to queue waits though the server is off');
+	$node->safe_psql('postgres', 'ALTER ROLE worker RESET iosat.admission');
+	reload_and_wait_samples('ALTER SYSTEM RESET iosat.admission');
+	$node->safe_psql('postgres',
+		"SELECT pg_cancel_backend(pid) FROM pg_stat_activity WHERE query LIKE 'SELECT pg_sleep(30)%'");
+	finish_psql($holder);
+	clean_state('role in queue mode');
+}
+
+# --- the AFTER triggers of a DML run with its slot (ExecutorFinish)
+{
+	$node->safe_psql('postgres', <<'SQL');
+CREATE TABLE trig_t (a int);
+CREATE FUNCTION slow_after() RETURNS trigger LANGUAGE plpgsql AS
+  $$ BEGIN PERFORM pg_sleep(3); RETURN NULL; END $$;
+CREATE TRIGGER slow AFTER INSERT ON trig_t FOR EACH ROW EXECUTE FUNCTION slow_after();
+GRANT ALL ON trig_t TO worker;
+SQL
+	my $ins = async_psql($node, 'INSERT INTO trig_t VALUES (1);', user => 'worker');
+	ok( $node->poll_query_until('postgres',
+			"SELECT count(*) = 1 FROM pg_stat_activity WHERE query LIKE 'INSERT INTO trig_t%' AND wait_event = 'PgSleep'"),
+		'the INSERT is in its AFTER trigger');
+	is(adm('heavy_running'), '1', 'and holds its slot there');
+	is((finish_psql($ins))[0], 0, 'the INSERT completes');
+	clean_state('AFTER triggers');
+}
+
 # --- release paths of a running slot holder
 sub released_after
 {
