@@ -44,6 +44,10 @@ sub clean_state
 sub hold_slot
 {
 	my ($seconds) = @_;
+	# one slot, as every test here assumes (a sample in which the fixture's
+	# load child was starved reads as not pressed, and grows the limit)
+	$node->poll_query_until('postgres', 'SELECT heavy_limit = 1 FROM iosat_admission')
+	  or die 'the limit did not come back to 1';
 	my $h = async_psql($node, "SELECT pg_sleep($seconds);", user => 'worker');
 	ok( $node->poll_query_until('postgres',
 			'SELECT heavy_running = 1 FROM iosat_admission'),
