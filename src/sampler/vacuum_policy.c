@@ -199,7 +199,7 @@ watch_slots(TimestampTz now, double pressure)
 void
 iosat_vacuum_policy_update(const IosatSignal *sig)
 {
-	/* intervals on the monotonic clock (µs, as TimestampTz differences) */
+	/* intervals on the monotonic clock (microseconds, as TimestampTz differences) */
 	int64		now = sig->mono;
 	double		pressure = sig->pressure;
 	bool		have_signal = sig->have_signal;
