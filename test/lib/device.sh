@@ -366,6 +366,7 @@ iosat_dev_stack_create() {
 #   /run/iosat-test/<name>/fuse            the FUSE mount (root only)
 #   /run/iosat-test/<name>/stallfs.state   the daemon's mode and counters
 #   /run/iosat-test/<name>/stallfs.log     its stderr
+#   /run/iosat-test/<name>/stallfs.budget  its IOPS budget (fuse-budget)
 #
 # destroy lets held requests go first (or kills the daemon, which fails them),
 # so that processes in D on the device wake up and the mounts can go.
@@ -412,7 +413,8 @@ iosat_dev_fuse_create() {
 	mkdir -m 0700 "$fmnt"
 	iosat_state_set "$name" fuse_mnt "$fmnt"
 	# detached, in its own session, holding none of our descriptors (the lock)
-	setsid "$IOSAT_STALLFS_BIN" "$backing" "$fmnt" "$sd/stallfs.state" \
+	: >"$sd/stallfs.budget"
+	setsid "$IOSAT_STALLFS_BIN" "$backing" "$fmnt" "$sd/stallfs.state" "$sd/stallfs.budget" \
 		</dev/null >"$sd/stallfs.log" 2>&1 {IOSAT_LOCK_FD}>&- &
 	pid=$!
 	iosat_state_set "$name" stallfs_pid "$pid"
@@ -460,6 +462,31 @@ iosat_dev_fuse_mode() {
 		{ echo "error: stallfs $pid did not switch to $want" >&2; exit 1; }
 	echo "at=$(date +%s.%N)"
 	cat "$(iosat_state_dir "$name")/stallfs.state"
+}
+
+# iosat_dev_fuse_budget NAME IOPS [BURST [LATENCY_US]]: one token bucket for
+# reads and writes (test/lib/stallfs.c); waits until stallfs has re-read it
+iosat_dev_fuse_budget() {
+	local name=$1 iops=$2 burst=${3:-16} lat=${4:-1000} pid seq0 i sd
+	iosat_valid_name "$name"
+	iosat_valid_uint "$iops" 0 1000000 IOPS
+	iosat_valid_uint "$burst" 1 1000000 BURST
+	iosat_valid_uint "$lat" 0 10000000 LATENCY_US
+	[[ $(iosat_state_get "$name" kind) == fuse ]] || iosat_die "'$name' is not a fuse device"
+	pid=$(iosat_stallfs_pid "$name")
+	[[ -n $pid ]] || { echo "error: no live stallfs for '$name'" >&2; exit 3; }
+	sd=$(iosat_state_dir "$name")
+	seq0=$(iosat_stallfs_state "$name" seq)
+	echo "iops=$iops burst=$burst latency_us=$lat" >"$sd/stallfs.budget.tmp"
+	mv -f "$sd/stallfs.budget.tmp" "$sd/stallfs.budget"
+	kill -s RTMIN+1 "$pid"
+	for ((i = 0; i < 200; i++)); do
+		[[ $(iosat_stallfs_state "$name" seq) != "$seq0" && $(iosat_stallfs_state "$name" budget_iops) == "$iops" ]] && break
+		sleep 0.01
+	done
+	[[ $(iosat_stallfs_state "$name" budget_iops) == "$iops" ]] ||
+		{ echo "error: stallfs $pid did not take the budget" >&2; exit 1; }
+	cat "$sd/stallfs.state"
 }
 
 # iosat_fuse_release NAME: let whatever stallfs holds go; a daemon that does

@@ -5,10 +5,33 @@
  * flight at the device, nothing completes, and every process that needs the
  * device sleeps in D.
  *
- *     stallfs BACKING MOUNTPOINT STATEFILE
+ *     stallfs BACKING MOUNTPOINT STATEFILE [BUDGETFILE]
  *
  * Serves BACKING as MOUNTPOINT/disk (single-threaded, low-level libfuse3
- * API, direct I/O: no page cache of its own).  Mode changes by signal:
+ * API, direct I/O: no page cache of its own).
+ *
+ * It can also be a provisioned-IOPS cloud volume (EBS gp3/io2, Azure premium
+ * disks): reads and writes take tokens from ONE bucket, as those volumes
+ * count them.  BUDGETFILE holds "iops=N burst=B latency_us=L" (iops=0 or no
+ * file: no budget, every request answered at once); SIGRTMIN+1 re-reads it.
+ * Under a budget:
+ *   - a read or write costs one token per started 256 KiB (EBS counts a
+ *     request of up to 256 KiB as one I/O); fsync and fallocate cost none but
+ *     keep their place in line, so a flush completes after the writes sent
+ *     before it;
+ *   - tokens refill at iops per second, up to burst; a request starts when
+ *     its tokens are there (first come, first served: a generic cell rate
+ *     algorithm in virtual time) and is answered latency_us after it starts;
+ *   - fsync does not reach the host disk (the volume is modelled with a
+ *     non-volatile cache: a flush is an ordering point only -- the rig's
+ *     volumes are thrown away, and the host disk's own flushes would add
+ *     latency the model does not have).
+ * Requests then wait inside the daemon, i.e. in flight at the loop device on
+ * the file: its inflight, await and aqu-sz grow at the ceiling as a cloud
+ * volume's do.  The daemon asks the kernel for 1 MiB requests and up to 256
+ * background requests in flight, so that what it sees is what loop sends.
+ *
+ * Mode changes by signal:
  *
  *     SIGUSR1   stall: hold every read, write, fsync and fallocate of the
  *               file without answering (lookups, getattr and the like are
@@ -19,7 +42,9 @@
  *               answer what was held, unmount, exit
  *
  * After every change (and every request held) it rewrites STATEFILE
- * atomically: mode=, held=, held_total=, served=, failed=, seq=, pid=.
+ * atomically: mode=, held=, held_total=, served=, failed=, seq=, pid=,
+ * budget_iops=, budget_burst=, budget_latency_us=, tokens= (spent so far),
+ * queued= (waiting for tokens or their latency now).
  * Requests are held in the daemon, never in a blocked handler: the event
  * loop (poll on /dev/fuse and a signalfd) stays responsive while stalled.
  *
@@ -43,11 +68,15 @@
 #include <string.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
+#include <sys/timerfd.h>
 #include <time.h>
 #include <unistd.h>
 
 #define FILE_INO	2
 #define FILE_NAME	"disk"
+/* one I/O as EBS counts it */
+#define IO_UNIT		(256 * 1024)
+#define NS_PER_SEC	1000000000LL
 
 enum mode
 {
@@ -76,6 +105,7 @@ typedef struct held
 	off_t		len;			/* fallocate */
 	int			flags;			/* fsync: datasync; fallocate: mode */
 	char	   *data;			/* write: a copy of the payload */
+	int64_t		due_ns;			/* budget: answer at (CLOCK_MONOTONIC) */
 } held;
 
 static int	backing_fd = -1;
@@ -88,6 +118,18 @@ static unsigned long long held_total,
 			served,
 			failed,
 			seq;
+
+/* the budget (see the head of the file); iops 0 = none */
+static const char *budget_path;
+static long budget_iops,
+			budget_burst,
+			budget_latency_us;
+static int64_t budget_tat_ns;	/* theoretical arrival time of the bucket */
+static held *queue_head,
+		   *queue_tail;			/* waiting for tokens/latency, in due order */
+static long nqueued;
+static unsigned long long tokens_spent;
+static int	timer_fd = -1;
 
 static void
 die(const char *fmt,...)
@@ -112,8 +154,10 @@ write_state(void)
 	f = fopen(tmp, "w");
 	if (f == NULL)
 		return;
-	fprintf(f, "mode=%s\nheld=%ld\nheld_total=%llu\nserved=%llu\nfailed=%llu\nseq=%llu\npid=%d\n",
-			mode_names[mode], nheld, held_total, served, failed, seq, (int) getpid());
+	fprintf(f, "mode=%s\nheld=%ld\nheld_total=%llu\nserved=%llu\nfailed=%llu\nseq=%llu\npid=%d\n"
+			"budget_iops=%ld\nbudget_burst=%ld\nbudget_latency_us=%ld\ntokens=%llu\nqueued=%ld\n",
+			mode_names[mode], nheld, held_total, served, failed, seq, (int) getpid(),
+			budget_iops, budget_burst, budget_latency_us, tokens_spent, nqueued);
 	if (fclose(f) == 0)
 		(void) rename(tmp, state_path);
 }
@@ -223,24 +267,27 @@ perform(fuse_req_t req, enum op op, size_t size, off_t off, off_t len,
 	}
 }
 
-/* answer now, or hold while stalled */
-static void
-submit(fuse_req_t req, enum op op, size_t size, off_t off, off_t len,
-	   int flags, const char *data)
+static int64_t
+now_ns(void)
 {
-	held	   *h;
+	struct timespec ts;
 
-	if (mode != MODE_STALL)
-	{
-		perform(req, op, size, off, len, flags, data);
-		return;
-	}
-	h = calloc(1, sizeof(*h));
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t) ts.tv_sec * NS_PER_SEC + ts.tv_nsec;
+}
+
+/* a copy of a request, to answer later */
+static held *
+new_held(fuse_req_t req, enum op op, size_t size, off_t off, off_t len,
+		 int flags, const char *data)
+{
+	held	   *h = calloc(1, sizeof(*h));
+
 	if (h == NULL || (op == OP_WRITE && (h->data = malloc(size ? size : 1)) == NULL))
 	{
 		free(h);
 		fuse_reply_err(req, ENOMEM);
-		return;
+		return NULL;
 	}
 	h->req = req;
 	h->op = op;
@@ -250,6 +297,132 @@ submit(fuse_req_t req, enum op op, size_t size, off_t off, off_t len,
 	h->flags = flags;
 	if (op == OP_WRITE)
 		memcpy(h->data, data, size);
+	return h;
+}
+
+/* arm the timer for the head of the budget queue (or disarm it) */
+static void
+arm_timer(void)
+{
+	struct itimerspec its;
+
+	memset(&its, 0, sizeof(its));
+	if (queue_head)
+	{
+		int64_t		due = queue_head->due_ns;
+
+		if (due <= 0)
+			due = 1;
+		its.it_value.tv_sec = due / NS_PER_SEC;
+		its.it_value.tv_nsec = due % NS_PER_SEC;
+	}
+	(void) timerfd_settime(timer_fd, TFD_TIMER_ABSTIME, &its, NULL);
+}
+
+/*
+ * Take a request's tokens from the bucket and queue it until it is due.
+ * GCRA: each token moves the bucket's theoretical arrival time on by one
+ * emission interval; a request may start as soon as that time is no more
+ * than `burst` intervals ahead of now.  Arrivals are in order and tat only
+ * grows, so due times are non-decreasing and the queue stays a FIFO.
+ */
+static void
+enqueue_budget(held *h)
+{
+	int64_t		now = now_ns();
+	int64_t		interval = NS_PER_SEC / budget_iops;
+	long		cost = 0;
+	int64_t		start;
+
+	if (h->op == OP_READ || h->op == OP_WRITE)
+		cost = h->size == 0 ? 1 : (long) ((h->size + IO_UNIT - 1) / IO_UNIT);
+	tokens_spent += cost;
+	if (budget_tat_ns < now)
+		budget_tat_ns = now;
+	budget_tat_ns += cost * interval;
+	start = budget_tat_ns - (int64_t) budget_burst * interval;
+	if (start < now)
+		start = now;
+	h->due_ns = start + (int64_t) budget_latency_us * 1000;
+	/* never before the one ahead of it (a flush after its writes) */
+	if (queue_tail && h->due_ns < queue_tail->due_ns)
+		h->due_ns = queue_tail->due_ns;
+	if (queue_tail)
+		queue_tail->next = h;
+	else
+		queue_head = h;
+	queue_tail = h;
+	nqueued++;
+	if (queue_head == h)
+		arm_timer();
+}
+
+/* answer what is due in the budget queue */
+static void
+pump_budget(void)
+{
+	int64_t		now = now_ns();
+	bool		any = false;
+
+	if (mode == MODE_STALL)
+		return;					/* answered on resume */
+	while (queue_head && queue_head->due_ns <= now)
+	{
+		held	   *h = queue_head;
+
+		queue_head = h->next;
+		if (queue_head == NULL)
+			queue_tail = NULL;
+		nqueued--;
+		perform(h->req, h->op, h->size, h->off, h->len, h->flags, h->data);
+		free(h->data);
+		free(h);
+		any = true;
+	}
+	if (any)
+		arm_timer();
+}
+
+/* under a budget: queue; without one: behind what is still queued, now */
+static void
+queue_request(held *h)
+{
+	h->next = NULL;
+	if (budget_iops > 0)
+	{
+		enqueue_budget(h);
+		return;
+	}
+	h->due_ns = 0;
+	if (queue_tail)
+		queue_tail->next = h;
+	else
+		queue_head = h;
+	queue_tail = h;
+	nqueued++;
+	pump_budget();
+}
+
+/* answer now, queue under a budget, or hold while stalled */
+static void
+submit(fuse_req_t req, enum op op, size_t size, off_t off, off_t len,
+	   int flags, const char *data)
+{
+	held	   *h;
+
+	if (mode != MODE_STALL && budget_iops <= 0 && queue_head == NULL)
+	{
+		perform(req, op, size, off, len, flags, data);
+		return;
+	}
+	h = new_held(req, op, size, off, len, flags, data);
+	if (h == NULL)
+		return;
+	if (mode != MODE_STALL)
+	{
+		queue_request(h);
+		return;
+	}
 	if (held_tail)
 		held_tail->next = h;
 	else
@@ -260,7 +433,50 @@ submit(fuse_req_t req, enum op op, size_t size, off_t off, off_t len,
 	write_state();
 }
 
-/* answer everything held, in order, under the current mode */
+/* (re)read BUDGETFILE: "iops=N burst=B latency_us=L", any order */
+static void
+read_budget(void)
+{
+	FILE	   *f;
+	char		key[32];
+	long		v;
+	long		iops = 0,
+				burst = 16,
+				latency_us = 1000;
+
+	if (budget_path && (f = fopen(budget_path, "r")) != NULL)
+	{
+		while (fscanf(f, " %31[a-z_]=%ld", key, &v) == 2)
+		{
+			if (v < 0)
+				continue;
+			if (strcmp(key, "iops") == 0 && v <= 1000000)
+				iops = v;
+			else if (strcmp(key, "burst") == 0 && v >= 1 && v <= 1000000)
+				burst = v;
+			else if (strcmp(key, "latency_us") == 0 && v <= 10000000)
+				latency_us = v;
+		}
+		fclose(f);
+	}
+	budget_iops = iops;
+	budget_burst = burst;
+	budget_latency_us = iops > 0 ? latency_us : 0;
+	if (iops <= 0)
+	{
+		/* what waits for tokens is due now */
+		for (held *h = queue_head; h; h = h->next)
+			h->due_ns = 0;
+		pump_budget();
+	}
+	seq++;
+	write_state();
+}
+
+/*
+ * Answer everything held, in order, under the current mode: at once, or
+ * through the budget (behind what it queued before the stall).
+ */
 static void
 release_held(void)
 {
@@ -269,12 +485,18 @@ release_held(void)
 		held	   *h = held_head;
 
 		held_head = h->next;
-		perform(h->req, h->op, h->size, h->off, h->len, h->flags, h->data);
-		free(h->data);
-		free(h);
 		nheld--;
+		if (budget_iops > 0 || queue_head)
+			queue_request(h);
+		else
+		{
+			perform(h->req, h->op, h->size, h->off, h->len, h->flags, h->data);
+			free(h->data);
+			free(h);
+		}
 	}
 	held_tail = NULL;
+	pump_budget();
 }
 
 static void
@@ -436,7 +658,19 @@ sfs_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	fuse_reply_buf(req, buf, used);
 }
 
+/* large requests as loop sends them, many in flight: the queue is ours */
+static void
+sfs_init(void *userdata, struct fuse_conn_info *conn)
+{
+	(void) userdata;
+	conn->max_write = 1024 * 1024;
+	conn->max_read = 1024 * 1024;
+	conn->max_background = 256;
+	conn->congestion_threshold = 192;
+}
+
 static const struct fuse_lowlevel_ops ops = {
+	.init = sfs_init,
 	.lookup = sfs_lookup,
 	.getattr = sfs_getattr,
 	.open = sfs_open,
@@ -460,14 +694,15 @@ main(int argc, char **argv)
 	int			rc = 0;
 	bool		quit = false;
 
-	if (argc != 4)
+	if (argc != 4 && argc != 5)
 	{
-		fprintf(stderr, "usage: stallfs BACKING MOUNTPOINT STATEFILE\n");
+		fprintf(stderr, "usage: stallfs BACKING MOUNTPOINT STATEFILE [BUDGETFILE]\n");
 		return 2;
 	}
 	/* inherit nothing from the caller (a lock file, a pipe it waits on) */
 	closefrom(3);
 	state_path = argv[3];
+	budget_path = argc == 5 ? argv[4] : NULL;
 	backing_fd = open(argv[1], O_RDWR | O_CLOEXEC);
 	if (backing_fd < 0)
 		die("cannot open %s: %s", argv[1], strerror(errno));
@@ -476,6 +711,7 @@ main(int argc, char **argv)
 	sigaddset(&sigs, SIGUSR1);
 	sigaddset(&sigs, SIGUSR2);
 	sigaddset(&sigs, SIGRTMIN);
+	sigaddset(&sigs, SIGRTMIN + 1);
 	sigaddset(&sigs, SIGTERM);
 	sigaddset(&sigs, SIGINT);
 	sigaddset(&sigs, SIGHUP);
@@ -485,10 +721,14 @@ main(int argc, char **argv)
 	if (sfd < 0)
 		die("signalfd: %s", strerror(errno));
 	signal(SIGPIPE, SIG_IGN);
+	timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+	if (timer_fd < 0)
+		die("timerfd_create: %s", strerror(errno));
+	read_budget();
 
 	if (fuse_opt_add_arg(&args, "stallfs") != 0 ||
 		fuse_opt_add_arg(&args, "-o") != 0 ||
-		fuse_opt_add_arg(&args, "fsname=iosat-stallfs,subtype=stallfs") != 0)
+		fuse_opt_add_arg(&args, "fsname=iosat-stallfs,subtype=stallfs,max_read=1048576") != 0)
 		die("out of memory");
 	se = fuse_session_new(&args, &ops, sizeof(ops), NULL);
 	if (se == NULL)
@@ -499,12 +739,13 @@ main(int argc, char **argv)
 
 	while (!quit && !fuse_session_exited(se))
 	{
-		struct pollfd pfd[2] = {
+		struct pollfd pfd[3] = {
 			{.fd = fuse_session_fd(se),.events = POLLIN},
 			{.fd = sfd,.events = POLLIN},
+			{.fd = timer_fd,.events = POLLIN},
 		};
 
-		if (poll(pfd, 2, -1) < 0)
+		if (poll(pfd, 3, -1) < 0)
 		{
 			if (errno == EINTR)
 				continue;
@@ -523,9 +764,18 @@ main(int argc, char **argv)
 					set_mode(MODE_PASS);
 				else if ((int) si.ssi_signo == SIGRTMIN)
 					set_mode(MODE_FAIL);
+				else if ((int) si.ssi_signo == SIGRTMIN + 1)
+					read_budget();
 				else
 					quit = true;
 			}
+		}
+		if (pfd[2].revents & POLLIN)
+		{
+			uint64_t	ticks;
+
+			(void) read(timer_fd, &ticks, sizeof(ticks));
+			pump_budget();
 		}
 		if (!quit && (pfd[0].revents & (POLLIN | POLLERR | POLLHUP)))
 		{
@@ -541,6 +791,8 @@ main(int argc, char **argv)
 	/* never leave a request unanswered: whoever waits on it would hang */
 	if (mode == MODE_STALL)
 		set_mode(MODE_PASS);
+	budget_path = NULL;
+	read_budget();
 	free(fbuf.mem);
 	fuse_session_unmount(se);
 	fuse_session_destroy(se);
