@@ -18,7 +18,7 @@
 #include "storage/lwlock.h"
 #include "storage/shmem.h"
 
-#include "params.h"
+#include "guc.h"
 #include "control/admission.h"
 #include "compat.h"
 #include "state/queue.h"

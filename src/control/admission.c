@@ -62,7 +62,7 @@
 #include "utils/timestamp.h"
 #include "utils/varlena.h"
 
-#include "params.h"
+#include "guc.h"
 #include "control/admission.h"
 #include "state/queue.h"
 #include "clock.h"

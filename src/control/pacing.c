@@ -104,7 +104,7 @@
 #include "utils/memutils.h"
 #include "utils/wait_event.h"
 
-#include "params.h"
+#include "guc.h"
 #include "clock.h"
 #include "compat.h"
 #include "state/queue.h"

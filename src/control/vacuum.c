@@ -79,7 +79,7 @@
 #include "utils/timeout.h"
 #include "utils/timestamp.h"
 
-#include "params.h"
+#include "guc.h"
 #include "compat.h"
 #include "state/rules.h"
 #include "state/shared.h"

@@ -56,7 +56,7 @@
 #include "utils/memutils.h"
 #include "utils/wait_event.h"
 
-#include "params.h"
+#include "guc.h"
 #include "compat.h"
 #include "clock.h"
 #include "state/shared.h"

@@ -35,7 +35,7 @@
 #include "miscadmin.h"
 #include "utils/timestamp.h"
 
-#include "params.h"
+#include "guc.h"
 #include "sampler/bpfsource.h"
 #include "state/shared.h"
 #include "collect/kparse.h"

@@ -41,7 +41,7 @@
 #include "miscadmin.h"
 #include "utils/timestamp.h"
 
-#include "params.h"
+#include "guc.h"
 #include "clock.h"
 #include "sampler/governor.h"
 #include "state/queue.h"

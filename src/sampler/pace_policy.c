@@ -12,7 +12,7 @@
 #include "postgres.h"
 
 #include "clock.h"
-#include "params.h"
+#include "guc.h"
 #include "sampler/policies.h"
 #include "state/rules.h"
 #include "state/shared.h"

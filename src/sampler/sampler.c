@@ -42,7 +42,7 @@
 #include "utils/guc.h"
 #include "utils/memutils.h"
 
-#include "params.h"
+#include "guc.h"
 #include "sampler/bpfsource.h"
 #include "compat.h"
 #include "collect/devices.h"

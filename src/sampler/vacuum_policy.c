@@ -52,7 +52,7 @@
 #include "utils/memutils.h"
 #include "utils/timestamp.h"
 
-#include "params.h"
+#include "guc.h"
 #include "collect/devices.h"
 #include "state/shared.h"
 #include "collect/kparse.h"

@@ -14,7 +14,7 @@
 #include "storage/shmem.h"
 #include "storage/lwlock.h"
 
-#include "params.h"
+#include "guc.h"
 #include "clock.h"
 #include "state/shared.h"
 

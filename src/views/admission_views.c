@@ -13,7 +13,7 @@
 #include "utils/builtins.h"
 #include "utils/timestamp.h"
 
-#include "params.h"
+#include "guc.h"
 #include "state/queue.h"
 #include "state/shared.h"
 #include "state/querystats.h"

@@ -30,7 +30,7 @@
 #include "miscadmin.h"
 #include "utils/builtins.h"
 
-#include "params.h"
+#include "guc.h"
 #include "collect/devices.h"
 #include "state/shared.h"
 #include "collect/kparse.h"

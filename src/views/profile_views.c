@@ -18,7 +18,7 @@
 #include "utils/wait_event.h"
 
 #include "clock.h"
-#include "params.h"
+#include "guc.h"
 #include "profiler/profile.h"
 #include "state/shared.h"
 #include "views/views.h"

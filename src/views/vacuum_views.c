@@ -16,7 +16,7 @@
 #include "utils/builtins.h"
 #include "utils/timestamp.h"
 
-#include "params.h"
+#include "guc.h"
 #include "state/shared.h"
 #include "control/vacuum.h"
 #include "views/views.h"

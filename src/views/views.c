@@ -20,7 +20,7 @@
 #include "utils/lsyscache.h"
 #include "utils/timestamp.h"
 
-#include "params.h"
+#include "guc.h"
 #include "sampler/bpfsource.h"
 #include "state/shared.h"
 #include "sampler/sampler.h"
