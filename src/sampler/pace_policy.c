@@ -13,7 +13,7 @@
 
 #include "clock.h"
 #include "guc.h"
-#include "sampler/policies.h"
+#include "sampler/pace_policy.h"
 #include "state/rules.h"
 #include "state/shared.h"
 

@@ -51,7 +51,7 @@
 #include "state/shared.h"
 #include "collect/kparse.h"
 #include "sampler/governor.h"
-#include "sampler/policies.h"
+#include "sampler/pace_policy.h"
 #include "sampler/sampler.h"
 
 /* queue attributes change rarely: re-read them every this many samples */
