@@ -1,22 +1,19 @@
 /*-------------------------------------------------------------------------
  *
- * policies.h
- *	  What the sampler loop drives from the governor's signal after each
- *	  sample: the pace rate of running heavy statements (pace_policy.c) and
- *	  the vacuum cost multiplier (vacuum_policy.c).  Each publishes in
- *	  state/shared.h for the backends to apply.
+ * pace_policy.h
+ *	  The sampler's half of read pacing (pace_policy.c): after each sample,
+ *	  the pace rate of running heavy statements, from the governor's
+ *	  signal, published in state/shared.h's gate for the pacing points in
+ *	  the backends (control/pacing.c).
  *
  *-------------------------------------------------------------------------
  */
-#ifndef IOSAT_POLICIES_H
-#define IOSAT_POLICIES_H
+#ifndef IOSAT_PACE_POLICY_H
+#define IOSAT_PACE_POLICY_H
 
 #include "sampler/governor.h"
 
 /* the pace rate (blocks/s per paced process, 0 = none) */
 extern void iosat_pace_update(const IosatSignal *sig);
 
-/* the vacuum cost multiplier, and a look at the vacuuming processes */
-extern void iosat_vacuum_policy_update(const IosatSignal *sig);
-
-#endif							/* IOSAT_POLICIES_H */
+#endif							/* IOSAT_PACE_POLICY_H */

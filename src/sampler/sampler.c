@@ -52,6 +52,7 @@
 #include "collect/kparse.h"
 #include "sampler/governor.h"
 #include "sampler/pace_policy.h"
+#include "sampler/vacuum_policy.h"
 #include "sampler/sampler.h"
 
 /* queue attributes change rarely: re-read them every this many samples */

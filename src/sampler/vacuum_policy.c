@@ -56,7 +56,7 @@
 #include "collect/devices.h"
 #include "state/shared.h"
 #include "collect/kparse.h"
-#include "sampler/pace_policy.h"
+#include "sampler/vacuum_policy.h"
 #include "state/rules.h"
 
 #define MIN_UP_STEP		2.0		/* multiplicative retreat per pressed sample */
