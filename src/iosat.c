@@ -23,8 +23,10 @@
 #include "compat.h"
 #include "state/queue.h"
 #include "state/shared.h"
+#include "state/shmem.h"
 #include "state/querystats.h"
 #include "profiler/profile.h"
+#include "sampler/sampler.h"
 #include "control/vacuum.h"
 
 PG_MODULE_MAGIC;

@@ -68,6 +68,7 @@
 #include "clock.h"
 #include "compat.h"
 #include "state/shared.h"
+#include "state/shmem.h"
 #include "control/pacing.h"
 #include "state/querystats.h"
 

@@ -110,6 +110,7 @@
 #include "state/queue.h"
 #include "state/rules.h"
 #include "state/shared.h"
+#include "state/shmem.h"
 #include "control/pacing.h"
 
 /* blocks between two looks at the clock */

@@ -83,9 +83,8 @@
 #include "compat.h"
 #include "state/rules.h"
 #include "state/shared.h"
+#include "state/shmem.h"
 #include "control/vacuum.h"
-
-IosatVacuumShared *iosat_vac = NULL;
 
 static ProcessUtility_hook_type prev_ProcessUtility = NULL;
 

@@ -60,6 +60,7 @@
 #include "compat.h"
 #include "clock.h"
 #include "state/shared.h"
+#include "state/shmem.h"
 #include "profiler/profile.h"
 
 

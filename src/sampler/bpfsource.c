@@ -38,6 +38,7 @@
 #include "guc.h"
 #include "sampler/bpfsource.h"
 #include "state/shared.h"
+#include "state/shmem.h"
 #include "collect/kparse.h"
 #include "collect/procfs.h"
 

@@ -46,6 +46,7 @@
 #include "sampler/governor.h"
 #include "state/queue.h"
 #include "state/shared.h"
+#include "state/shmem.h"
 
 #define ENTER_IOPS		0.95
 #define EXIT_IOPS		0.85

@@ -16,6 +16,7 @@
 #include "sampler/pace_policy.h"
 #include "state/rules.h"
 #include "state/shared.h"
+#include "state/shmem.h"
 
 /*
  * For IOSAT_PROBE_HOLD_MS after the last pressure the rate does not grow

@@ -49,6 +49,7 @@
 #include "clock.h"
 #include "state/queue.h"
 #include "state/shared.h"
+#include "state/shmem.h"
 #include "collect/kparse.h"
 #include "sampler/governor.h"
 #include "sampler/pace_policy.h"

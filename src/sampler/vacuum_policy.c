@@ -55,6 +55,7 @@
 #include "guc.h"
 #include "collect/devices.h"
 #include "state/shared.h"
+#include "state/shmem.h"
 #include "collect/kparse.h"
 #include "sampler/vacuum_policy.h"
 #include "state/rules.h"

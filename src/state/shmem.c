@@ -17,10 +17,14 @@
 #include "guc.h"
 #include "clock.h"
 #include "state/shared.h"
+#include "state/shmem.h"
 
 bool		iosat_preloaded = false;
 
 IosatShared *iosat_shared = NULL;
+
+/* mapped by control/vacuum.c (see shmem.h) */
+IosatVacuumShared *iosat_vac = NULL;
 
 Size
 iosat_shmem_size(void)

@@ -16,6 +16,7 @@
 #include "guc.h"
 #include "state/queue.h"
 #include "state/shared.h"
+#include "state/shmem.h"
 #include "state/querystats.h"
 #include "views/views.h"
 

@@ -44,6 +44,7 @@
 #include "compat.h"
 #include "collect/devices.h"
 #include "state/shared.h"
+#include "state/shmem.h"
 #include "collect/kparse.h"
 #include "collect/procfs.h"
 #include "profiler/profile.h"

@@ -28,6 +28,7 @@
 #include "guc.h"
 #include "sampler/bpfsource.h"
 #include "state/shared.h"
+#include "state/shmem.h"
 #include "collect/kparse.h"
 #include "profiler/profile.h"
 #include "views/views.h"

@@ -33,6 +33,7 @@
 #include "guc.h"
 #include "collect/devices.h"
 #include "state/shared.h"
+#include "state/shmem.h"
 #include "collect/kparse.h"
 #include "profiler/profile.h"
 #include "views/views.h"

@@ -21,6 +21,7 @@
 #include "guc.h"
 #include "profiler/profile.h"
 #include "state/shared.h"
+#include "state/shmem.h"
 #include "views/views.h"
 
 PG_FUNCTION_INFO_V1(iosat_wait_profile_srf);

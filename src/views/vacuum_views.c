@@ -18,6 +18,7 @@
 
 #include "guc.h"
 #include "state/shared.h"
+#include "state/shmem.h"
 #include "control/vacuum.h"
 #include "views/views.h"
 

@@ -23,6 +23,7 @@
 #include "guc.h"
 #include "sampler/bpfsource.h"
 #include "state/shared.h"
+#include "state/shmem.h"
 #include "sampler/sampler.h"
 #include "views/views.h"
 
