@@ -49,6 +49,7 @@
 #include "collect/procfs.h"
 #include "profiler/profile.h"
 #include "views/views.h"
+#include "views/io_top.h"
 
 PG_FUNCTION_INFO_V1(iosat_proc_info_srf);
 
