@@ -18,7 +18,7 @@
 #include "utils/guc.h"
 #include "utils/varlena.h"
 
-#include "params.h"
+#include "guc.h"
 #include "control/admission.h"
 #include "sampler/bpfsource.h"
 #include "state/shared.h"

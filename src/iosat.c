@@ -18,13 +18,15 @@
 #include "storage/lwlock.h"
 #include "storage/shmem.h"
 
-#include "params.h"
+#include "guc.h"
 #include "control/admission.h"
 #include "compat.h"
 #include "state/queue.h"
 #include "state/shared.h"
+#include "state/shmem.h"
 #include "state/querystats.h"
 #include "profiler/profile.h"
+#include "sampler/sampler.h"
 #include "control/vacuum.h"
 
 PG_MODULE_MAGIC;

@@ -27,7 +27,7 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
-#include "params.h"
+#include "guc.h"
 #include "collect/devices.h"
 #include "collect/kparse.h"
 

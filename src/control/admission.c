@@ -62,12 +62,13 @@
 #include "utils/timestamp.h"
 #include "utils/varlena.h"
 
-#include "params.h"
+#include "guc.h"
 #include "control/admission.h"
 #include "state/queue.h"
 #include "clock.h"
 #include "compat.h"
 #include "state/shared.h"
+#include "state/shmem.h"
 #include "control/pacing.h"
 #include "state/querystats.h"
 

@@ -104,12 +104,13 @@
 #include "utils/memutils.h"
 #include "utils/wait_event.h"
 
-#include "params.h"
+#include "guc.h"
 #include "clock.h"
 #include "compat.h"
 #include "state/queue.h"
 #include "state/rules.h"
 #include "state/shared.h"
+#include "state/shmem.h"
 #include "control/pacing.h"
 
 /* blocks between two looks at the clock */

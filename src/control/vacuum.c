@@ -79,13 +79,12 @@
 #include "utils/timeout.h"
 #include "utils/timestamp.h"
 
-#include "params.h"
+#include "guc.h"
 #include "compat.h"
 #include "state/rules.h"
 #include "state/shared.h"
+#include "state/shmem.h"
 #include "control/vacuum.h"
-
-IosatVacuumShared *iosat_vac = NULL;
 
 static ProcessUtility_hook_type prev_ProcessUtility = NULL;
 

@@ -56,10 +56,11 @@
 #include "utils/memutils.h"
 #include "utils/wait_event.h"
 
-#include "params.h"
+#include "guc.h"
 #include "compat.h"
 #include "clock.h"
 #include "state/shared.h"
+#include "state/shmem.h"
 #include "profiler/profile.h"
 
 

@@ -35,9 +35,10 @@
 #include "miscadmin.h"
 #include "utils/timestamp.h"
 
-#include "params.h"
+#include "guc.h"
 #include "sampler/bpfsource.h"
 #include "state/shared.h"
+#include "state/shmem.h"
 #include "collect/kparse.h"
 #include "collect/procfs.h"
 

@@ -87,8 +87,4 @@ extern int	iosat_bpf_all_procs(int *pids, IosatBpfProcIo *out, int max);
  */
 extern bool iosat_bpf_same_process(uint64 start_boottime_ns, uint64 starttime_ticks);
 
-/* io_top.c: append the BPF columns of iosat_proc_info() for pid (0: hidden) */
-struct IosatRow;
-extern void iosat_put_bpf_proc_io(struct IosatRow *row, int pid);
-
 #endif							/* IOSAT_BPFSOURCE_H */

@@ -41,11 +41,12 @@
 #include "miscadmin.h"
 #include "utils/timestamp.h"
 
-#include "params.h"
+#include "guc.h"
 #include "clock.h"
 #include "sampler/governor.h"
 #include "state/queue.h"
 #include "state/shared.h"
+#include "state/shmem.h"
 
 #define ENTER_IOPS		0.95
 #define EXIT_IOPS		0.85

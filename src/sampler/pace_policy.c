@@ -12,10 +12,11 @@
 #include "postgres.h"
 
 #include "clock.h"
-#include "params.h"
-#include "sampler/policies.h"
+#include "guc.h"
+#include "sampler/pace_policy.h"
 #include "state/rules.h"
 #include "state/shared.h"
+#include "state/shmem.h"
 
 /*
  * For IOSAT_PROBE_HOLD_MS after the last pressure the rate does not grow

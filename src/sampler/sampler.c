@@ -42,16 +42,18 @@
 #include "utils/guc.h"
 #include "utils/memutils.h"
 
-#include "params.h"
+#include "guc.h"
 #include "sampler/bpfsource.h"
 #include "compat.h"
 #include "collect/devices.h"
 #include "clock.h"
 #include "state/queue.h"
 #include "state/shared.h"
+#include "state/shmem.h"
 #include "collect/kparse.h"
 #include "sampler/governor.h"
-#include "sampler/policies.h"
+#include "sampler/pace_policy.h"
+#include "sampler/vacuum_policy.h"
 #include "sampler/sampler.h"
 
 /* queue attributes change rarely: re-read them every this many samples */

@@ -52,11 +52,12 @@
 #include "utils/memutils.h"
 #include "utils/timestamp.h"
 
-#include "params.h"
+#include "guc.h"
 #include "collect/devices.h"
 #include "state/shared.h"
+#include "state/shmem.h"
 #include "collect/kparse.h"
-#include "sampler/policies.h"
+#include "sampler/vacuum_policy.h"
 #include "state/rules.h"
 
 #define MIN_UP_STEP		2.0		/* multiplicative retreat per pressed sample */

@@ -55,7 +55,7 @@
 #include "storage/ipc.h"
 #include "storage/shmem.h"
 
-#include "params.h"
+#include "guc.h"
 #include "state/shared.h"
 #include "state/querystats.h"
 

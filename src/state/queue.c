@@ -21,6 +21,7 @@
 
 #include "state/queue.h"
 #include "state/shared.h"
+#include "state/shmem.h"
 
 IosatAdmissionShared *iosat_adm = NULL;
 

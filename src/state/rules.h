@@ -13,7 +13,7 @@
 #ifndef IOSAT_RULES_H
 #define IOSAT_RULES_H
 
-#include "params.h"
+#include "guc.h"
 
 /* pressed: saturation starts, rates are cut */
 #define IOSAT_PRESSED			1.00

@@ -30,6 +30,13 @@
  * the counter moved or was odd.  Intervals are on the monotonic clock
  * (clock.h); wall-clock times are for display.
  *
+ * This header holds the structs only.  The code that allocates a segment
+ * and reads or writes it declares its functions, and the segment's
+ * address, in its own header: state/shmem.h ("iosat", "iosat vacuum"'s
+ * address, the change-counter protocol, the ages of the published data),
+ * state/queue.h, state/querystats.h, profiler/profile.h and
+ * control/vacuum.h.
+ *
  *-------------------------------------------------------------------------
  */
 #ifndef IOSAT_SHARED_H
@@ -257,8 +264,6 @@ typedef struct IosatShared
 	IosatDevice devices[IOSAT_MAX_DEVICES];
 } IosatShared;
 
-extern IosatShared *iosat_shared;
-
 /* ---------------------------------------------------------------------
  * "iosat queries": what each queryid costs (state/querystats.c)
  * ---------------------------------------------------------------------
@@ -468,11 +473,6 @@ typedef struct IosatVacuumShared
 	IosatVacuumSlot slots[FLEXIBLE_ARRAY_MEMBER];
 } IosatVacuumShared;
 
-extern IosatVacuumShared *iosat_vac;
-
-extern const char *iosat_vacuum_state_name(IosatVacState s);
-extern const char *iosat_vacuum_kind_name(IosatVacKind k);
-
 
 /* ---------------------------------------------------------------------
  * "iosat admission": the queue and the slots (state/queue.c)
@@ -530,33 +530,5 @@ typedef struct IosatAdmissionShared
 	IosatBackendSlot slots[FLEXIBLE_ARRAY_MEMBER];
 	/* followed by int queue[nslots] */
 } IosatAdmissionShared;
-
-
-/* is iosat in shared_preload_libraries? (set by _PG_init) */
-extern bool iosat_preloaded;
-extern void iosat_check_loaded(void);
-
-/* shmem.c */
-extern Size iosat_shmem_size(void);
-extern void iosat_shmem_init(void);
-extern void iosat_seq_begin_write(pg_atomic_uint32 *changecount);
-extern void iosat_seq_end_write(pg_atomic_uint32 *changecount);
-extern void iosat_seq_read(pg_atomic_uint32 *changecount, void *dst,
-						   const void *src, Size len);
-extern void iosat_read_device(int i, IosatDevice *out);
-extern void iosat_read_psi(IosatPsiState *out);
-extern void iosat_set_error(const char *msg);
-extern void iosat_read_error(char *buf, Size len, TimestampTz *when);
-extern int64 iosat_sample_age_ms(void);
-extern int64 iosat_verdict_age_ms(void);
-extern int64 iosat_stale_after_ms(void);
-/* every PGPROC: backends, auxiliary processes, prepared transactions */
-extern int	iosat_total_procs(void);
-
-extern void iosat_read_verdict(IosatVerdict *out);
-
-/* sampler.c */
-extern void iosat_register_sampler(void);
-extern PGDLLEXPORT void iosat_sampler_main(Datum arg);
 
 #endif							/* IOSAT_SHARED_H */

@@ -14,13 +14,17 @@
 #include "storage/shmem.h"
 #include "storage/lwlock.h"
 
-#include "params.h"
+#include "guc.h"
 #include "clock.h"
 #include "state/shared.h"
+#include "state/shmem.h"
 
 bool		iosat_preloaded = false;
 
 IosatShared *iosat_shared = NULL;
+
+/* mapped by control/vacuum.c (see shmem.h) */
+IosatVacuumShared *iosat_vac = NULL;
 
 Size
 iosat_shmem_size(void)

@@ -13,9 +13,10 @@
 #include "utils/builtins.h"
 #include "utils/timestamp.h"
 
-#include "params.h"
+#include "guc.h"
 #include "state/queue.h"
 #include "state/shared.h"
+#include "state/shmem.h"
 #include "state/querystats.h"
 #include "views/views.h"
 

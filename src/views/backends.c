@@ -44,10 +44,12 @@
 #include "compat.h"
 #include "collect/devices.h"
 #include "state/shared.h"
+#include "state/shmem.h"
 #include "collect/kparse.h"
 #include "collect/procfs.h"
 #include "profiler/profile.h"
 #include "views/views.h"
+#include "views/io_top.h"
 
 PG_FUNCTION_INFO_V1(iosat_proc_info_srf);
 

@@ -25,12 +25,14 @@
 #include "utils/builtins.h"
 #include "utils/timestamp.h"
 
-#include "params.h"
+#include "guc.h"
 #include "sampler/bpfsource.h"
 #include "state/shared.h"
+#include "state/shmem.h"
 #include "collect/kparse.h"
 #include "profiler/profile.h"
 #include "views/views.h"
+#include "views/io_top.h"
 
 #include "iosat_abi.h"			/* IOSAT_MAX_PROCS */
 
@@ -53,7 +55,7 @@ put_ms(IosatRow *row, double ms)
  * not usable or the row's kernel columns are hidden (pid 0).
  */
 void
-iosat_put_bpf_proc_io(struct IosatRow *row, int pid)
+iosat_put_bpf_proc_io(IosatRow *row, int pid)
 {
 	IosatBpfProcIo io;
 

@@ -30,9 +30,10 @@
 #include "miscadmin.h"
 #include "utils/builtins.h"
 
-#include "params.h"
+#include "guc.h"
 #include "collect/devices.h"
 #include "state/shared.h"
+#include "state/shmem.h"
 #include "collect/kparse.h"
 #include "profiler/profile.h"
 #include "views/views.h"

@@ -18,9 +18,10 @@
 #include "utils/wait_event.h"
 
 #include "clock.h"
-#include "params.h"
+#include "guc.h"
 #include "profiler/profile.h"
 #include "state/shared.h"
+#include "state/shmem.h"
 #include "views/views.h"
 
 PG_FUNCTION_INFO_V1(iosat_wait_profile_srf);

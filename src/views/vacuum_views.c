@@ -16,8 +16,9 @@
 #include "utils/builtins.h"
 #include "utils/timestamp.h"
 
-#include "params.h"
+#include "guc.h"
 #include "state/shared.h"
+#include "state/shmem.h"
 #include "control/vacuum.h"
 #include "views/views.h"
 

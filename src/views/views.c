@@ -20,9 +20,10 @@
 #include "utils/lsyscache.h"
 #include "utils/timestamp.h"
 
-#include "params.h"
+#include "guc.h"
 #include "sampler/bpfsource.h"
 #include "state/shared.h"
+#include "state/shmem.h"
 #include "sampler/sampler.h"
 #include "views/views.h"
 

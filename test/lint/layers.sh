@@ -11,7 +11,7 @@
 #                                          PG_VERSION_NUM
 #
 # Layers, lowest first (docs/architecture.md explains each):
-#   0  base      compat.h clock.h params.h      used by everything
+#   0  base      compat.h clock.h guc.h         used by everything
 #   1  collect   collect/                       reads the kernel
 #   2  state     state/                         shared memory: the one
 #                                               interface between
@@ -25,7 +25,7 @@ set -euo pipefail
 
 layer_of() {
 	case $1 in
-		compat.h | clock.h | params.h) echo "0 base" ;;
+		compat.h | clock.h | guc.h) echo "0 base" ;;
 		bpf/*) echo "0 bpf" ;;
 		collect/*) echo "1 collect" ;;
 		state/*) echo "2 state" ;;

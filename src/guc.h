@@ -1,15 +1,16 @@
 /*-------------------------------------------------------------------------
  *
- * params.h
- *	  The iosat.* parameters, as the rest of the code reads them.  They are
- *	  defined, with their ranges, units and check hooks, in guc.c
- *	  (docs/configuration.md tells a DBA what each does).  Every layer may
- *	  include this header.
+ * guc.h
+ *	  The iosat.* parameters, as the rest of the code reads them: guc.c's
+ *	  header.  They are defined, with their ranges, units and check hooks,
+ *	  in guc.c (docs/configuration.md tells a DBA what each does).  guc.c
+ *	  is at the top of the layers (its check hooks use the lower ones'
+ *	  limits); this header is at the base: every layer may include it.
  *
  *-------------------------------------------------------------------------
  */
-#ifndef IOSAT_PARAMS_H
-#define IOSAT_PARAMS_H
+#ifndef IOSAT_GUC_H
+#define IOSAT_GUC_H
 
 #include "postgres.h"
 
@@ -69,4 +70,4 @@ extern double iosat_vacuum_max_speedup;
 extern bool iosat_vacuum_manual;
 extern int	iosat_vacuum_tick_ms;
 
-#endif							/* IOSAT_PARAMS_H */
+#endif							/* IOSAT_GUC_H */
