@@ -67,7 +67,7 @@ bench_start
 as_pg pgbench -i -q -s "$SCALE" postgres >"$OUT/init.log" 2>&1
 
 # the iosat side: --config, else queue if its settings are known, else preload
-side_conf() { sed -e "s/@READ_IOPS@/0/g; s/@WRITE_IOPS@/0/g; s/@IOPS@/0/g" "$here/configs/$1.conf"; }
+side_conf() { sed -e "s/@READ_IOPS@/0/g; s/@WRITE_IOPS@/0/g; s/@IOPS@/0/g; s/^@CEILING@.*//" "$here/configs/$1.conf"; }
 settings_known() { # every iosat.* line of the snippet is a known setting once loaded
 	local k
 	for k in $(sed -n 's/^[[:space:]]*\(iosat\.[a-z_]*\)[[:space:]]*=.*/\1/p' "$here/configs/$1.conf"); do

@@ -1,42 +1,63 @@
 #!/bin/bash
-# The IOPS death-spiral benchmark (issue 3).
+# The storm matrix: every way an IOPS death spiral arrives (issue 15).
 #
 # Builds a device that behaves like a provisioned-IOPS cloud volume at its
-# ceiling (test/lib/rootctl stack-create: ext4 on loopA -> loopB -> file, blkio
-# IOPS throttle on loopB), a throwaway PostgreSQL cluster on it (16MB
-# shared_buffers, the server in a memory cgroup so the page cache cannot hold
-# the data), and runs, for each configuration back to back with a reset in
-# between:
-#   warm-up, baseline   OLTP arrivals at a fixed rate (pgbench -R, 80 clients)
-#   storm               + concurrent heavy JSONB-filter queries + VACUUM
+# ceiling, a throwaway PostgreSQL cluster on it (16MB shared_buffers, the
+# server in a memory cgroup so the page cache cannot hold the data), loads
+# one data set for every scenario, and then, per scenario and per
+# configuration back to back (a reset in between):
+#   warm-up, baseline   cheap OLTP arrivals at a fixed rate (pgbench -R)
+#   storm               + the scenario's trigger (heavy statements, VACUUM, ...)
 #   after               trigger cancelled, arrivals continue
-# then prints per configuration and phase: tps, p50/p95/p99, errors, max
-# backends, device IOPS, aqu-sz, r_await, PSI, recovery time; and writes CSVs,
-# gnuplot PNGs and a markdown summary under test/bench/results/<timestamp>/
-# (copied to results/latest/).
+# It prints per scenario, configuration and phase: cheap tps, p50/p95/p99,
+# errors, heavy work done (statements, bytes read/written by the heavy
+# processes), device use against the ceiling, aqu-sz, r_await, backends in D,
+# load, recovery; and writes CSVs, gnuplot PNGs and markdown under
+# test/bench/results/<timestamp>/ (per scenario in <scenario>/, the matrix in
+# summary.md; copied to results/latest/).
 #
-# usage: test/bench/storm.sh [--short] [--configs stock,monitor,queue,queue_admission,reject,pgbouncer]
-#            [--iops N | --read-iops N --write-iops N] [--rate TPS] [--clients N]
-#            [--heavy N] [--stagger S] [--phases WARM,BASE,STORM,AFTER] [--scale core_rows,oltp_rows,vac_rows]
-#            [--memcg-mb N] [--eic N] [--name NAME] [--out DIR] [--no-latest] [--keep]
+# usage: test/bench/storm.sh [--short] [--scenario read,transactions,...] [--configs stock,queue,reject]
+#            [--volume shared|split] [--iops N] [--mbps N] [--read-iops N --write-iops N]
+#            [--rate TPS] [--clients N] [--phases WARM,BASE,STORM,AFTER]
+#            [--memcg-mb N] [--name NAME] [--out DIR] [--no-latest] [--keep]
 # Runs as root. Everything it creates is torn down on exit, Ctrl-C included.
 #
-# Defaults: reads capped at 400 IOPS, writes at 1200 (blk-throttle keeps separate
-# read and write budgets; the storm is a read storm, and every commit costs ~3
-# write requests -- WAL write, flush, later the page -- so a 400 write cap would
-# make the baseline itself write-bound); 330 cheap transactions/s from 80
-# connections, which keeps the baseline at ~75% of the read ceiling (~300 r/s)
-# and ~80% of the write ceiling, like the incident's volume; 4 heavy queries at
-# effective_io_concurrency 16, arriving --stagger 3 s apart (reports keep
-# arriving; it gives admission control a chance to act), + VACUUM at the start
-# of the storm. Calibration on this machine (stock): at 300 tps or with 3 heavy
-# queries the device saturates (p99 x15-40) but settles with ~65 backends in
-# IO waits; at 330 tps with 4 heavy queries every connection piles up (p99
-# x100+, load 40+) and the backlog outlives the trigger.
-# Data: core_lead 1M rows (28k heap pages; a heavy account reads ~21k of
-# them), oltp 2M rows, vac_target 0.5M rows + 3 indexes; memcg 384 MB.
-# --short: 10+25+40+45 s per configuration, stock,queue,pgbouncer (~8 min).
-# full:    15+40+60+90 s, stock,monitor,queue,queue_admission,reject,pgbouncer (~30 min).
+# Volumes (--volume):
+#   shared (default)  ext4 on a loop device over a file served by stallfs
+#                     (test/lib/stallfs.c) with ONE token bucket for reads and
+#                     writes: --iops per second (default 1000), one token per
+#                     started 256 KiB, and a throughput ceiling of --mbps MiB/s
+#                     (default 40: gp3's ratio, 3000 IOPS to 125 MiB/s) paid
+#                     from the same bucket; 1 ms base latency, burst 16 --
+#                     EBS gp3/io2, Azure premium disks.
+#   split             ext4 on loopA -> loopB -> file, blk-throttle on loopB with
+#                     separate read and write ceilings (--read-iops, --write-iops):
+#                     Google persistent disks; the rig of the first storm runs.
+# Scenarios (--scenario; default all, in this order):
+#   read          heavy bitmap scans that discard every row (autocommit) + a
+#                 VACUUM at autovacuum's default cost delay
+#   transactions  the same heavy statements inside BEGIN ... COMMIT, after a
+#                 cheap read in the same transaction (+ the VACUUM); the cheap
+#                 pgbench transaction is BEGIN ... END in every scenario
+#   prepared      the heavy statement through the extended protocol (pgbench
+#                 -M prepared) and through SQL PREPARE / EXECUTE (+ the VACUUM)
+#   parallel      aggregates over a cold table bigger than the cgroup's memory,
+#                 Parallel Seq Scan with max_parallel_workers_per_gather = 2
+#   maintenance   REFRESH MATERIALIZED VIEW, CREATE TABLE AS and CREATE INDEX
+#                 over the cold table
+#   writes        bulk UPDATE of 10% of a table, INSERT ... SELECT and DELETE,
+#                 checkpoint_timeout = 30s
+#   autovacuum    the real autovacuum worker (naptime 1s, default costs) on
+#                 two tables with dead tuples; cheap load only
+#   mixed         two read loops, one each of transactions, prepared, writes
+#                 and maintenance, + the VACUUM
+# Every heavy client retries a second after an error, as applications do.
+# Configurations (--configs; default stock,queue,reject, and pgbouncer on
+# `read`): test/bench/configs/<name>.conf, the same file for every scenario;
+# @CEILING@ in it becomes what the docs tell a DBA to set for the volume
+# (shared: iosat.iops_limit = N; split: iosat.read_iops_limit = R).
+# --short: scenario read, stock and queue, 10+25+40+45 s (~7 min): the demo.
+# full:    8 scenarios x 3 configurations + pgbouncer, 10+20+40+45 s each.
 set -euo pipefail
 shopt -s inherit_errexit
 
@@ -44,19 +65,21 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source=lib/common.sh
 . "$here/lib/common.sh"
 
+ALL_SCENARIOS=read,transactions,prepared,parallel,maintenance,writes,autovacuum,mixed
+
 # ---------------------------------------------------------------- parameters
 SHORT=0
+SCENARIOS=""
 CONFIGS=""
+VOLUME=shared
+IOPS=1000
+MBPS=40
 READ_IOPS=400
 WRITE_IOPS=1200
 RATE=""
 CLIENTS=80
-HEAVY=4
-STAGGER=3
 PHASES=""
-SCALE=""
-MEMCG_MB=""
-EIC=16
+MEMCG_MB=384
 NAME=storm
 OUT=""
 LATEST=1
@@ -68,18 +91,17 @@ usage() { sed -n '/^# usage:/,/^# Runs as root/p' "$0" | sed 's/^# \{0,1\}//' >&
 while [[ $# -gt 0 ]]; do
 	case $1 in
 	--short) SHORT=1 ;;
+	--scenario | --scenarios) SCENARIOS=$2; shift ;;
 	--configs) CONFIGS=$2; shift ;;
-	--iops) READ_IOPS=$2; WRITE_IOPS=$2; shift ;;
+	--volume) VOLUME=$2; shift ;;
+	--iops) IOPS=$2; shift ;;
+	--mbps) MBPS=$2; shift ;;
 	--read-iops) READ_IOPS=$2; shift ;;
 	--write-iops) WRITE_IOPS=$2; shift ;;
 	--rate) RATE=$2; shift ;;
 	--clients) CLIENTS=$2; shift ;;
-	--heavy) HEAVY=$2; shift ;;
-	--stagger) STAGGER=$2; shift ;;
 	--phases) PHASES=$2; shift ;;
-	--scale) SCALE=$2; shift ;;
 	--memcg-mb) MEMCG_MB=$2; shift ;;
-	--eic) EIC=$2; shift ;;
 	--name) NAME=$2; shift ;;
 	--out) OUT=$2; shift ;;
 	--no-latest) LATEST=0 ;;
@@ -90,49 +112,66 @@ while [[ $# -gt 0 ]]; do
 	shift
 done
 [[ $EUID -eq 0 ]] || bench_die "run as root (it creates loop devices and cgroups)"
-for v in READ_IOPS WRITE_IOPS CLIENTS HEAVY EIC STAGGER; do
-	[[ ${!v} =~ ^[0-9]+$ ]] || bench_die "--${v,,} must be a number"
-done
-
+[[ $VOLUME == shared || $VOLUME == split ]] || bench_die "--volume is shared or split"
 if ((SHORT)); then
-	: "${CONFIGS:=stock,queue,pgbouncer}"
+	: "${SCENARIOS:=read}"
+	: "${CONFIGS:=stock,queue}"
 	: "${PHASES:=10,25,40,45}"
 else
-	: "${CONFIGS:=stock,monitor,queue,queue_admission,reject,pgbouncer}"
-	: "${PHASES:=15,40,60,90}"
+	: "${SCENARIOS:=$ALL_SCENARIOS}"
+	: "${PHASES:=10,20,40,45}"
 fi
-# one data set for both modes, so that the calibration below holds for both
-: "${SCALE:=1000000,2000000,500000}"
-: "${MEMCG_MB:=384}"
-: "${RATE:=330}"
+EXPLICIT_CONFIGS=$CONFIGS
+: "${CONFIGS:=stock,queue,reject}"
+# the cheap load: ~75% of the ceiling in the baseline (calibrated, see
+# docs/benchmarks.md)
+if [[ -z $RATE ]]; then
+	if [[ $VOLUME == shared ]]; then RATE=300; else RATE=330; fi
+fi
 IFS=, read -r P_WARM P_BASE P_STORM P_AFTER <<<"$PHASES"
-IFS=, read -r CORE_ROWS OLTP_ROWS VAC_ROWS <<<"$SCALE"
-for v in P_WARM P_BASE P_STORM P_AFTER CORE_ROWS OLTP_ROWS VAC_ROWS MEMCG_MB RATE; do
+for v in IOPS MBPS READ_IOPS WRITE_IOPS CLIENTS P_WARM P_BASE P_STORM P_AFTER MEMCG_MB RATE; do
 	[[ ${!v} =~ ^[0-9]+$ ]] || bench_die "bad value for $v: '${!v}'"
 done
-(((HEAVY - 1) * STAGGER < P_STORM)) || bench_die "--stagger too long for a ${P_STORM}-s storm"
+IFS=, read -r -a SCN_LIST <<<"$SCENARIOS"
+for s in "${SCN_LIST[@]}"; do
+	[[ ,$ALL_SCENARIOS, == *,$s,* ]] || bench_die "unknown scenario '$s' (scenarios: $ALL_SCENARIOS)"
+done
+IFS=, read -r -a CFG_LIST <<<"$CONFIGS"
+for c in "${CFG_LIST[@]}"; do
+	[[ $c =~ ^[a-z0-9_-]+$ && -f $here/configs/$c.conf ]] || bench_die "no configuration '$c' (test/bench/configs/$c.conf)"
+done
+
+# data set (rows): the incident's table, the OLTP table, VACUUM's target, a
+# cold table bigger than the server's memory, a table for bulk writes
+CORE_ROWS=1000000
+OLTP_ROWS=2000000
+VAC_ROWS=500000
+COLD_ROWS=2400000
+BULK_ROWS=1000000
 HEAVY_ACCOUNTS=12
 HEAVY_ROWS=40000
 VAC_DEAD_PCT=10
+AV_DEAD_PCT=30
+# concurrent heavy clients of `read` (3 s apart: reports keep arriving)
+HEAVY=4
+STAGGER=3
+EIC=16
 # The trigger's VACUUM is throttled the way autovacuum's is by default on
 # 15-18 (autovacuum_vacuum_cost_delay 2ms, cost limit 200): by page counts,
-# which on this device is no limit at all (up to ~50,000 page misses a second
-# against a 400-IOPS ceiling). It is what the incident's autovacuum did, and
-# it lets iosat's vacuum backpressure act on it where a config enables it.
-# PARALLEL 0: autovacuum never vacuums indexes in parallel workers.
+# which on these devices is no limit at all. PARALLEL 0: autovacuum never
+# vacuums indexes in parallel workers.
 VAC_COST_DELAY=2ms
-# image: data (~1 KB per row all in) + WAL headroom
-SIZE_MB=$(((CORE_ROWS + OLTP_ROWS + VAC_ROWS) / 1000 + 4096))
+SIZE_MB=8192
 
 STAMP=$(date +%Y%m%d-%H%M%S)
-: "${OUT:=$here/results/$STAMP}"
-RAW="$OUT/raw"
-mkdir -p "$RAW"
+: "${OUT:=$here/results/storm-$STAMP}"
+mkdir -p "$OUT/raw"
 
 # ---------------------------------------------------------------- teardown
 BG_PIDS=()
 MNT=""
 PGDATA=""
+RAW="$OUT/raw"
 cleanup() {
 	local rc=$?
 	trap - EXIT INT TERM
@@ -141,6 +180,7 @@ cleanup() {
 	for p in "${BG_PIDS[@]}"; do
 		kill "$p" 2>/dev/null
 	done
+	pkill -f "application_name=storm_heavy" 2>/dev/null
 	if [[ -n $PGDATA && -f $PGDATA/postmaster.pid ]]; then
 		stop_bouncer
 		if ((KEEP)); then
@@ -159,6 +199,16 @@ cleanup() {
 trap cleanup EXIT
 trap 'bench_log "interrupted"; exit 130' INT TERM
 
+# ---------------------------------------------------------------- volume
+# set_ceiling on|off: the volume's budget (off while loading and resetting)
+set_ceiling() {
+	if [[ $VOLUME == shared ]]; then
+		if [[ $1 == on ]]; then "$ROOTCTL" fuse-budget "$NAME" "$IOPS" 16 1000 "$MBPS" >/dev/null; else "$ROOTCTL" fuse-budget "$NAME" 0 >/dev/null; fi
+	else
+		if [[ $1 == on ]]; then "$ROOTCTL" throttle "$NAME" "$READ_IOPS" "$WRITE_IOPS" >/dev/null; else "$ROOTCTL" throttle "$NAME" 0 0 >/dev/null; fi
+	fi
+}
+
 # ---------------------------------------------------------------- server
 SOCK=""
 start_server() {
@@ -166,21 +216,20 @@ start_server() {
 	# process it forks are charged there (page cache included)
 	(
 		"$ROOTCTL" memcg-add "$NAME" "$BASHPID" >/dev/null
-		exec runuser -u "$PG_USER" -- "$PGBIN/pg_ctl" -D "$PGDATA" -l "$RAW/server.log" -w -t 120 start
+		exec runuser -u "$PG_USER" -- "$PGBIN/pg_ctl" -D "$PGDATA" -l "$SERVER_LOG" -w -t 120 start
 	) >/dev/null 2>&1
 }
 stop_server() {
 	as_pg pg_ctl -D "$PGDATA" -m fast -w -t 60 stop >/dev/null 2>&1 ||
 		as_pg pg_ctl -D "$PGDATA" -m immediate -w -t 30 stop >/dev/null 2>&1 || true
 }
-export PGHOST PGPORT PGDATABASE
 q() { PGHOST=$SOCK PGPORT=$PGPORT_BENCH PGDATABASE=bench psql_q "$1"; }
 
 BOUNCER_PID=""
 start_bouncer() { # POOL_SIZE POOL_MODE
 	local ini="$RAW/pgbouncer.ini"
 	printf '"%s" ""\n' "$PG_USER" >"$RAW/userlist.txt"
-	cat >"$ini" <<-EOF
+	cat >"$ini" <<-EOF2
 		[databases]
 		bench = host=$SOCK port=$PGPORT_BENCH dbname=bench
 		[pgbouncer]
@@ -196,7 +245,7 @@ start_bouncer() { # POOL_SIZE POOL_MODE
 		logfile = $RAW/pgbouncer.log
 		pidfile = $SOCK/pgbouncer.pid
 		admin_users = $PG_USER
-	EOF
+	EOF2
 	chown "$PG_USER:" "$ini" "$RAW/userlist.txt"
 	as_pg pgbouncer -d -q "$ini"
 	local i
@@ -221,36 +270,49 @@ bench_log "results: $OUT"
 {
 	machine_description
 	echo "machine_state_at_start: $(machine_busy_note)"
-	echo "device: stack (ext4 on loopA -> loopB -> file; blkio throttle on loopB) read_iops=$READ_IOPS write_iops=$WRITE_IOPS"
-	echo "workload: core_rows=$CORE_ROWS oltp_rows=$OLTP_ROWS vac_rows=$VAC_ROWS heavy_accounts=$HEAVY_ACCOUNTS x $HEAVY_ROWS rows"
-	echo "oltp: pgbench -R $RATE -c $CLIENTS (pk read + update), heavy queries: $HEAVY concurrent (${STAGGER} s apart), effective_io_concurrency=$EIC, + VACUUM vac_target (${VAC_DEAD_PCT}% dead, vacuum_cost_delay=$VAC_COST_DELAY as autovacuum)"
+	if [[ $VOLUME == shared ]]; then
+		echo "device: shared (ext4 on loop -> stallfs file; one token bucket for reads and writes) iops=$IOPS mbps=$MBPS burst=16 latency_us=1000"
+	else
+		echo "device: split (ext4 on loopA -> loopB -> file; blkio throttle on loopB) read_iops=$READ_IOPS write_iops=$WRITE_IOPS"
+	fi
+	echo "workload: core_rows=$CORE_ROWS oltp_rows=$OLTP_ROWS vac_rows=$VAC_ROWS cold_rows=$COLD_ROWS bulk_rows=$BULK_ROWS heavy_accounts=$HEAVY_ACCOUNTS x $HEAVY_ROWS rows"
+	echo "oltp: pgbench -R $RATE -c $CLIENTS (BEGIN; pk read + update; END)"
 	echo "phases_s: warm=$P_WARM baseline=$P_BASE storm=$P_STORM after=$P_AFTER"
-	echo "server: shared_buffers=16MB memcg_limit_mb=$MEMCG_MB"
+	echo "server: shared_buffers=16MB memcg_limit_mb=$MEMCG_MB effective_io_concurrency=$EIC"
+	echo "scenarios: $SCENARIOS"
 	echo "configs: $CONFIGS"
 } >"$OUT/machine.txt"
 
 "$ROOTCTL" destroy "$NAME" >/dev/null 2>&1 || true
-bench_log "creating device '$NAME' (${SIZE_MB} MB, unthrottled while loading)"
-devinfo=$("$ROOTCTL" stack-create "$NAME" "$SIZE_MB" 0 0)
+bench_log "creating the $VOLUME volume '$NAME' (${SIZE_MB} MB, unthrottled while loading)"
+if [[ $VOLUME == shared ]]; then
+	devinfo=$("$ROOTCTL" fuse-create "$NAME" "$SIZE_MB")
+	LOWER=""
+	STALLFS_STATE=/run/iosat-test/$NAME/stallfs.state
+else
+	devinfo=$("$ROOTCTL" stack-create "$NAME" "$SIZE_MB" 0 0)
+	LOWER=$(sed -n 's|^lower=/dev/||p' <<<"$devinfo")
+	STALLFS_STATE=""
+fi
 DEV=$(sed -n 's|^dev=/dev/||p' <<<"$devinfo")
-LOWER=$(sed -n 's|^lower=/dev/||p' <<<"$devinfo")
 MNT=$(sed -n 's|^mnt=||p' <<<"$devinfo")
 "$ROOTCTL" memcg-create "$NAME" "$MEMCG_MB" >/dev/null
 MEMCG_DIR=/sys/fs/cgroup/memory/iosat-test/$NAME
 PGDATA=$MNT/pgdata
 SOCK=$MNT/run
+SERVER_LOG=$RAW/server.log
 install -d -o "$PG_USER" -m 0700 "$SOCK"
-chown "$PG_USER:" "$RAW"
-echo "device_dev: $DEV lower: $LOWER" >>"$OUT/machine.txt"
+chown -R "$PG_USER:" "$OUT"
+echo "device_dev: $DEV${LOWER:+ lower: $LOWER}" >>"$OUT/machine.txt"
 
 bench_log "initdb"
 as_pg initdb -D "$PGDATA" -A trust -U "$PG_USER" --no-sync >"$RAW/initdb.log" 2>&1 || bench_die "initdb failed: $RAW/initdb.log"
-cat >"$PGDATA/bench_base.conf" <<EOF
-# storm benchmark base settings
+cat >"$PGDATA/bench_base.conf" <<EOF2
+# storm benchmark base settings (every scenario, every configuration)
 listen_addresses = ''
 port = $PGPORT_BENCH
 unix_socket_directories = '$SOCK'
-max_connections = $((CLIENTS + 40))
+max_connections = $((CLIENTS + 60))
 shared_buffers = 16MB
 effective_io_concurrency = $EIC
 jit = off
@@ -260,28 +322,38 @@ track_io_timing = on
 log_line_prefix = '%m [%p] %a '
 log_min_duration_statement = -1
 log_lock_waits = off
-EOF
-cat >>"$PGDATA/postgresql.conf" <<EOF
+log_autovacuum_min_duration = 0
+EOF2
+cat >>"$PGDATA/postgresql.conf" <<EOF2
 include = 'bench_base.conf'
+include_if_exists = 'bench_scenario.conf'
 include_if_exists = 'bench_config.conf'
-EOF
+EOF2
 : >"$PGDATA/bench_config.conf"
-chown "$PG_USER:" "$PGDATA/bench_base.conf" "$PGDATA/bench_config.conf"
-start_server || bench_die "server did not start: $RAW/server.log"
+: >"$PGDATA/bench_scenario.conf"
+chown "$PG_USER:" "$PGDATA"/bench_*.conf
+start_server || bench_die "server did not start: $SERVER_LOG"
 as_pg createdb -h "$SOCK" -p "$PGPORT_BENCH" bench
 
-bench_log "loading data (core_lead $CORE_ROWS rows, oltp $OLTP_ROWS, vac_target $VAC_ROWS)"
+bench_log "loading data"
 t0=$(date +%s)
 PGHOST=$SOCK PGPORT=$PGPORT_BENCH PGDATABASE=bench as_pg psql -X -q -A \
 	-v core_rows="$CORE_ROWS" -v oltp_rows="$OLTP_ROWS" -v vac_rows="$VAC_ROWS" \
+	-v cold_rows="$COLD_ROWS" -v bulk_rows="$BULK_ROWS" \
 	-v heavy_accounts="$HEAVY_ACCOUNTS" -v heavy_rows="$HEAVY_ROWS" \
 	-f "$here/sql/load.sql" >"$RAW/load.log" 2>&1 || bench_die "load failed: $RAW/load.log"
-bench_log "loaded in $(($(date +%s) - t0)) s: $(tail -n 3 "$RAW/load.log" | tr '\n' ' ')"
-HEAVY_SQL="SELECT id FROM core_lead WHERE account_id = %d AND payload @> '{\"status\": \"vip\"}' AND deleted_at IS NULL"
+bench_log "loaded in $(($(date +%s) - t0)) s"
+HEAVY_SQL="SELECT id FROM core_lead WHERE account_id = %s AND payload @> '{\"status\": \"vip\"}' AND deleted_at IS NULL"
+COLD_SQL="SELECT count(*), avg(k2) FROM cold WHERE payload LIKE '%%zz%%'"
 # shellcheck disable=SC2059
 q "EXPLAIN (COSTS OFF) $(printf "$HEAVY_SQL" 1)" >"$RAW/heavy_plan.txt"
-echo "heavy_plan: $(tr -s ' \n' ' ' <"$RAW/heavy_plan.txt")" >>"$OUT/machine.txt"
-cp "$RAW/load.log" "$OUT/dataset.txt"
+# shellcheck disable=SC2059
+q "EXPLAIN (COSTS OFF) $(printf "$COLD_SQL")" >"$RAW/cold_plan.txt"
+{
+	echo "heavy_plan: $(tr -s ' \n' ' ' <"$RAW/heavy_plan.txt")"
+	echo "parallel_plan: $(tr -s ' \n' ' ' <"$RAW/cold_plan.txt")"
+} >>"$OUT/machine.txt"
+grep -v NOTICE "$RAW/load.log" >"$OUT/dataset.txt" || true
 
 # ---------------------------------------------------------------- one configuration
 # conf_directive FILE WORD: the rest of a "#@ WORD ..." line
@@ -309,27 +381,60 @@ check_config() {
 	return 0
 }
 
-server_failure_reason() {
-	local r
-	r=$(grep -E 'FATAL|PANIC|ERROR|WARNING:  invalid' "$RAW/server.log" | tail -n 3 | sed 's/^.*\(FATAL\|PANIC\|ERROR\|WARNING\):  //' | tr '\n' ';')
-	echo "${r:-server did not start}"
+# hq ARGS...: a psql of the heavy work (application_name storm_heavy)
+hq() {
+	PGHOST=$SOCK PGPORT=$PORT PGDATABASE=bench PGAPPNAME=storm_heavy \
+		as_pg psql -X -q -A -t -v ON_ERROR_STOP=1 -v VERBOSITY=verbose "$@"
 }
 
-# heavy_loop I: the application's report query, retried a second after an error
-heavy_loop() {
-	local i=$1 n=0 acct t0 t1 rc err host port
-	host=$SOCK
-	port=$2
+# unit KIND ID N: one unit of a trigger's heavy work; prints the number of
+# heavy statements it ran on stdout (stderr: the error, if any)
+unit() {
+	local kind=$1 id=$2 n=$3 acct
+	acct=$((1 + (id * 5 + n) % HEAVY_ACCOUNTS))
+	# shellcheck disable=SC2059
+	case $kind in
+	read)
+		hq -c "$(printf "$HEAVY_SQL" "$acct")" >/dev/null && echo 1 ;;
+	tx)
+		# as JDBC / Django / Spring send it: separate messages in one transaction
+		hq -c "BEGIN" -c "SELECT balance FROM oltp WHERE id = $((acct * 1000))" \
+			-c "$(printf "$HEAVY_SQL" "$acct")" -c "COMMIT" >/dev/null && echo 1 ;;
+	prep_sql)
+		hq -c "PREPARE h(int) AS $(printf "$HEAVY_SQL" '$1')" -c "EXECUTE h($acct)" \
+			-c "EXECUTE h($((1 + acct % HEAVY_ACCOUNTS)))" >/dev/null && echo 2 ;;
+	prep_proto)
+		PGAPPNAME=storm_heavy as_pg "$PGBIN/pgbench" -n -h "$SOCK" -p "$PORT" -M prepared -c 1 -t 2 \
+			-f "$RAW/heavy.pgbench" -D heavy_accounts="$HEAVY_ACCOUNTS" bench >/dev/null 2>"$RAW/.pgb.$id" ||
+			{ grep -m1 -E 'ERROR|FATAL|error' "$RAW/.pgb.$id" >&2; return 1; }
+		echo 2 ;;
+	parallel)
+		hq -c "$(printf "$COLD_SQL")" >/dev/null && echo 1 ;;
+	refresh)
+		hq -c "REFRESH MATERIALIZED VIEW cold_mv" && echo 1 ;;
+	ctas)
+		hq -c "DROP TABLE IF EXISTS ctas_$id" -c "CREATE TABLE ctas_$id AS SELECT * FROM cold WHERE k2 % 10 = $((n % 10))" && echo 1 ;;
+	index)
+		hq -c "DROP INDEX IF EXISTS cold_ix_$id" -c "CREATE INDEX cold_ix_$id ON cold (k1, k2)" && echo 1 ;;
+	update)
+		hq -c "UPDATE bulk SET v = v + 1 WHERE id % 10 = $((n % 10))" && echo 1 ;;
+	insdel)
+		hq -c "INSERT INTO bulk_log SELECT * FROM bulk WHERE id % 10 = $((n % 10))" -c "DELETE FROM bulk_log" && echo 2 ;;
+	*) echo "unknown unit $kind" >&2; return 2 ;;
+	esac
+}
+
+# trigger KIND ID: the unit, again and again until the storm ends; a second
+# after an error, as an application retries
+trigger() {
+	local kind=$1 id=$2 n=0 t0 t1 rc err out
 	while [[ ! -e $RAW/.stop ]]; do
-		acct=$((1 + (i + n * HEAVY) % HEAVY_ACCOUNTS))
 		n=$((n + 1))
 		t0=$(date +%s.%N)
-		# shellcheck disable=SC2059
-		err=$(PGHOST=$host PGPORT=$port PGDATABASE=bench PGAPPNAME=storm_heavy \
-			as_pg psql -X -q -A -t -v ON_ERROR_STOP=1 -c "$(printf "$HEAVY_SQL" "$acct")" 2>&1 >/dev/null) && rc=0 || rc=$?
+		out=$(unit "$kind" "$id" "$n" 2>"$RAW/.err.$kind.$id") && rc=0 || rc=$?
 		t1=$(date +%s.%N)
-		err=$(head -n 1 <<<"$err" | tr ',\n' ';  ')
-		echo "$CFG,$i,$acct,$t0,$t1,$rc,$err" >>"$RAW/heavy.csv"
+		err=$(head -n 1 "$RAW/.err.$kind.$id" | tr ',\n' ';  ')
+		echo "$CFG,$kind$id,$kind,${out:-0},$t0,$t1,$rc,$err" >>"$RAW/heavy.csv"
 		[[ $rc -eq 0 ]] || sleep 1
 	done
 }
@@ -340,32 +445,54 @@ vacuum_once() {
 	err=$(PGHOST=$SOCK PGPORT=$PGPORT_BENCH PGDATABASE=bench PGAPPNAME=storm_vacuum \
 		as_pg psql -X -q -c "SET vacuum_cost_delay = '$VAC_COST_DELAY'" -c "VACUUM (PARALLEL 0) vac_target" 2>&1 >/dev/null) && rc=0 || rc=$?
 	t1=$(date +%s.%N)
-	echo "$CFG,vacuum,0,$t0,$t1,$rc,$(head -n 1 <<<"$err" | tr ',\n' ';  ')" >>"$RAW/heavy.csv"
+	echo "$CFG,vacuum,vacuum,1,$t0,$t1,$rc,$(head -n 1 <<<"$err" | tr ',\n' ';  ')" >>"$RAW/heavy.csv"
 }
 
-echo "config,loop,account,start,end,rc,error" >"$RAW/heavy.csv"
-echo "config,status,reason,pgbench_start,baseline_start,storm_start,storm_end,end,aborted_clients,connect_port" >"$OUT/runs.csv"
-chown "$PG_USER:" "$RAW/heavy.csv"
+# the scenario's trigger: what starts at the storm (list of KIND:COUNT, and
+# "vacuum" for the manual VACUUM, "autovacuum" for the real workers)
+scenario_trigger() {
+	case $1 in
+	read) echo "vacuum read:$HEAVY" ;;
+	transactions) echo "vacuum tx:$HEAVY" ;;
+	prepared) echo "vacuum prep_proto:2 prep_sql:2" ;;
+	parallel) echo "parallel:3" ;;
+	maintenance) echo "refresh:1 ctas:1 index:1" ;;
+	writes) echo "update:2 insdel:1" ;;
+	autovacuum) echo "autovacuum" ;;
+	mixed) echo "vacuum read:2 tx:1 prep_sql:1 update:1 ctas:1" ;;
+	esac
+}
+# server settings of a scenario (bench_scenario.conf)
+scenario_conf() {
+	case $1 in
+	writes) echo "checkpoint_timeout = 30s" ;;
+	autovacuum) printf '%s\n' "autovacuum_naptime = 1s" ;;
+	esac
+}
+# the dead tuples each configuration starts from: vac_target (VACUUM's and
+# autovacuum's target), bulk (autovacuum's second table)
+scenario_dead_pct() {
+	case $1 in
+	autovacuum) echo "$AV_DEAD_PCT $AV_DEAD_PCT" ;;
+	*) echo "$VAC_DEAD_PCT 0" ;;
+	esac
+}
 
 run_config() {
 	CFG=$1
-	local conf="$here/configs/$CFG.conf" reason port pool mode
+	local conf="$here/configs/$CFG.conf" reason pool mode ceiling
 	local d="$RAW/$CFG"
 	mkdir -p "$d"
 	chown "$PG_USER:" "$d"
-	if [[ ! -f $conf ]]; then
-		echo "$CFG,unavailable,no file configs/$CFG.conf,,,,,,," >>"$OUT/runs.csv"
-		bench_log "config unavailable: $CFG: no configs/$CFG.conf"
-		return 0
-	fi
-	bench_log "=== $CFG"
+	bench_log "=== $SCN / $CFG"
 	stop_server
-	sed -e "s/@READ_IOPS@/$READ_IOPS/g" -e "s/@WRITE_IOPS@/$WRITE_IOPS/g" \
-		-e "s/@IOPS@/$((READ_IOPS + WRITE_IOPS))/g" "$conf" >"$PGDATA/bench_config.conf"
+	if [[ $VOLUME == shared ]]; then ceiling="iosat.iops_limit = $IOPS"; else ceiling="iosat.read_iops_limit = $READ_IOPS"; fi
+	sed -e "s/^#\?[[:space:]]*@CEILING@.*/$ceiling/" "$conf" >"$PGDATA/bench_config.conf"
+	scenario_conf "$SCN" >"$PGDATA/bench_scenario.conf"
 	local logmark
-	logmark=$(wc -l <"$RAW/server.log")
+	logmark=$(wc -l <"$SERVER_LOG")
 	if ! start_server; then
-		reason=$(tail -n +"$((logmark + 1))" "$RAW/server.log" | grep -E 'FATAL|PANIC' | tail -n 2 | sed 's/^.*\(FATAL\|PANIC\):  //' | tr '\n' ' ')
+		reason=$(tail -n +"$((logmark + 1))" "$SERVER_LOG" | grep -E 'FATAL|PANIC' | tail -n 2 | sed 's/^.*\(FATAL\|PANIC\):  //' | tr '\n' ' ')
 		reason=${reason:-server did not start}
 		bench_log "config unavailable: $CFG: $reason"
 		echo "$CFG,unavailable,\"${reason//\"/\'}\",,,,,,," >>"$OUT/runs.csv"
@@ -384,29 +511,31 @@ run_config() {
 		q "CREATE EXTENSION IF NOT EXISTS iosat" >/dev/null 2>&1 || bench_log "note: CREATE EXTENSION iosat failed (views unavailable)"
 	fi
 
-	bench_log "reset (unthrottled): vacuum leftovers, ${VAC_DEAD_PCT}% dead tuples in vac_target, checkpoint"
-	"$ROOTCTL" throttle "$NAME" 0 0 >/dev/null
-	PGHOST=$SOCK PGPORT=$PGPORT_BENCH PGDATABASE=bench as_pg psql -X -q -v vac_dead_pct="$VAC_DEAD_PCT" \
-		-f "$here/sql/reset.sql" >>"$d/reset.log" 2>&1 || bench_die "reset failed: $d/reset.log"
-	"$ROOTCTL" throttle "$NAME" "$READ_IOPS" "$WRITE_IOPS" >/dev/null
+	local dead
+	read -r -a dead <<<"$(scenario_dead_pct "$SCN")"
+	bench_log "reset (unthrottled): leftovers, dead tuples (${dead[*]} %), checkpoint"
+	set_ceiling off
+	PGHOST=$SOCK PGPORT=$PGPORT_BENCH PGDATABASE=bench as_pg psql -X -q -v vac_dead_pct="${dead[0]}" \
+		-v bulk_dead_pct="${dead[1]}" -f "$here/sql/reset.sql" >>"$d/reset.log" 2>&1 || bench_die "reset failed: $d/reset.log"
+	set_ceiling on
 	"$ROOTCTL" memcg-empty "$NAME" >/dev/null
 	q "SELECT pg_prewarm('oltp_pkey', 'read')" >/dev/null
 	sleep 2
 
-	port=$PGPORT_BENCH
+	PORT=$PGPORT_BENCH
 	if conf_has_directive "$conf" pgbouncer; then
 		local dir
 		dir=$(conf_directive "$conf" pgbouncer)
 		pool=$(sed -n 's/.*pool_size=\([0-9]*\).*/\1/p' <<<"$dir")
 		mode=$(sed -n 's/.*pool_mode=\([a-z]*\).*/\1/p' <<<"$dir")
 		start_bouncer "${pool:-10}" "${mode:-transaction}"
-		port=$BOUNCER_PORT
+		PORT=$BOUNCER_PORT
 	fi
 
 	rm -f "$RAW/.stop"
 	ctl_open
-	"$PY" "$here/lib/sampler.py" --dev "$DEV" --lower "$LOWER" --out "$d/samples.csv" \
-		--pidfile "$PGDATA/postmaster.pid" --memcg "$MEMCG_DIR" \
+	"$PY" "$here/lib/sampler.py" --dev "$DEV" ${LOWER:+--lower "$LOWER"} --out "$d/samples.csv" \
+		--pidfile "$PGDATA/postmaster.pid" --memcg "$MEMCG_DIR" ${STALLFS_STATE:+--stallfs-state "$STALLFS_STATE"} \
 		--psql-cmd "runuser -u $PG_USER -- $PGBIN/psql -X -q -A -t -h $SOCK -p $PGPORT_BENCH -d bench" &
 	local sampler=$!
 	BG_PIDS+=("$sampler")
@@ -414,7 +543,7 @@ run_config() {
 	local total=$((P_WARM + P_BASE + P_STORM + P_AFTER))
 	local t_start t_base t_storm t_stop t_end
 	t_start=$(date +%s.%N)
-	(cd "$d" && exec runuser -u "$PG_USER" -- "$PGBIN/pgbench" -n -h "$SOCK" -p "$port" -c "$CLIENTS" -j 2 \
+	(cd "$d" && exec runuser -u "$PG_USER" -- "$PGBIN/pgbench" -n -h "$SOCK" -p "$PORT" -c "$CLIENTS" -j 2 \
 		-R "$RATE" -T "$total" -f "$here/oltp.pgbench" -D oltp_rows="$OLTP_ROWS" \
 		-l --log-prefix="$d/pgbench_log" bench >"$d/pgbench.out" 2>"$d/pgbench.err") &
 	local pgb=$!
@@ -423,26 +552,43 @@ run_config() {
 	t_base=$(date +%s.%N)
 	sleep "$P_BASE"
 
-	bench_log "$CFG: storm ($HEAVY heavy queries + VACUUM)"
+	local trig
+	trig=$(scenario_trigger "$SCN")
+	bench_log "$SCN/$CFG: storm ($trig)"
 	iosat_snapshot "$d/iosat_before_storm.txt"
 	t_storm=$(date +%s.%N)
-	local hp=() i
-	vacuum_once &
-	hp+=($!)
-	for i in $(seq 0 $((HEAVY - 1))); do
-		((i == 0 || STAGGER == 0)) || sleep "$STAGGER"
-		heavy_loop "$i" "$port" &
-		hp+=($!)
+	local hp=() item kind cnt i started=0
+	for item in $trig; do
+		case $item in
+		vacuum) vacuum_once & hp+=($!) ;;
+		autovacuum)
+			ctl_q "ALTER TABLE vac_target SET (autovacuum_enabled = true)" >/dev/null
+			ctl_q "ALTER TABLE bulk SET (autovacuum_enabled = true)" >/dev/null ;;
+		*)
+			kind=${item%%:*} cnt=${item##*:}
+			for ((i = 0; i < cnt; i++)); do
+				# reports keep arriving: 3 s apart
+				((started++ == 0)) || sleep "$STAGGER"
+				trigger "$kind" "$i" &
+				hp+=($!)
+			done ;;
+		esac
 	done
 	BG_PIDS+=("${hp[@]}")
-	sleep $((P_STORM - (HEAVY - 1) * STAGGER))
+	local left
+	left=$(awk -v a="$t_storm" -v b="$(date +%s.%N)" -v p="$P_STORM" 'BEGIN { x = p - (b - a); print (x > 0 ? x : 0) }')
+	sleep "$left"
 
-	bench_log "$CFG: trigger off (cancel heavy queries and VACUUM), arrivals continue"
+	bench_log "$SCN/$CFG: trigger off (cancel the heavy work), arrivals continue"
 	t_stop=$(date +%s.%N)
 	touch "$RAW/.stop"
+	if [[ $trig == *autovacuum* ]]; then
+		ctl_q "ALTER TABLE vac_target SET (autovacuum_enabled = false)" 20 >/dev/null || true
+		ctl_q "ALTER TABLE bulk SET (autovacuum_enabled = false)" 20 >/dev/null || true
+	fi
 	ctl_q "EXECUTE storm_cancel" 20 >/dev/null ||
 		bench_log "warning: cancel through the control session failed"
-	bench_log "$CFG: trigger cancelled in $(awk -v a="$t_stop" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }') s"
+	bench_log "$SCN/$CFG: trigger cancelled in $(awk -v a="$t_stop" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }') s"
 	iosat_snapshot "$d/iosat_in_storm.txt"
 	for i in "${hp[@]}"; do wait "$i" 2>/dev/null || true; done
 	wait "$pgb" 2>/dev/null || true
@@ -454,8 +600,8 @@ run_config() {
 	stop_bouncer
 	local aborted
 	aborted=$(grep -c 'aborted' "$d/pgbench.err" || true)
-	echo "$CFG,ok,,$t_start,$t_base,$t_storm,$t_stop,$t_end,$aborted,$port" >>"$OUT/runs.csv"
-	bench_log "$CFG: done ($(grep -E '^(number of transactions actually processed|latency average|tps)' "$d/pgbench.out" | tr '\n' ' '))"
+	echo "$CFG,ok,,$t_start,$t_base,$t_storm,$t_stop,$t_end,$aborted,$PORT" >>"$OUT/runs.csv"
+	bench_log "$SCN/$CFG: done ($(grep -E '^(number of transactions actually processed|latency average|tps)' "$d/pgbench.out" | tr '\n' ' '))"
 }
 
 # A control session opened before the storm: during the storm a new connection
@@ -473,6 +619,7 @@ ctl_open() {
 	   SELECT count(pg_cancel_backend(s.pid)) FROM pg_stat_get_activity(NULL) s
 	   WHERE s.pid <> pg_backend_pid()
 	     AND (s.application_name IN ('storm_heavy', 'storm_vacuum')
+	          OR s.backend_type = 'autovacuum worker'
 	          OR s.query LIKE 'SELECT id FROM core_lead WHERE account_id%' OR s.query LIKE 'VACUUM%vac_target')" >/dev/null
 	local v
 	if ((IOSAT_LOADED)); then
@@ -511,24 +658,56 @@ iosat_snapshot() {
 	return 0
 }
 
-IFS=, read -r -a CFG_LIST <<<"$CONFIGS"
-for c in "${CFG_LIST[@]}"; do
-	[[ $c =~ ^[a-z0-9_-]+$ ]] || bench_die "bad config name '$c'"
-	run_config "$c"
+# the prepared-protocol heavy client's script
+cat >"$RAW/heavy.pgbench" <<EOF2
+\set acct random(1, :heavy_accounts)
+$(printf "$HEAVY_SQL" ':acct');
+EOF2
+chown "$PG_USER:" "$RAW/heavy.pgbench"
+
+# ---------------------------------------------------------------- the matrix
+SCN_OUTS=()
+for SCN in "${SCN_LIST[@]}"; do
+	SOUT="$OUT/$SCN"
+	RAW="$SOUT/raw"
+	mkdir -p "$RAW"
+	cp "$OUT/raw/heavy.pgbench" "$RAW/"
+	chown -R "$PG_USER:" "$SOUT"
+	cp "$OUT/machine.txt" "$SOUT/machine.txt"
+	echo "scenario: $SCN ($(scenario_trigger "$SCN"))" >>"$SOUT/machine.txt"
+	echo "config,loop,kind,stmts,start,end,rc,error" >"$RAW/heavy.csv"
+	chown "$PG_USER:" "$RAW/heavy.csv"
+	# shellcheck disable=SC2034 # runs.csv is per scenario
+	echo "config,status,reason,pgbench_start,baseline_start,storm_start,storm_end,end,aborted_clients,connect_port" >"$SOUT/runs.csv"
+	SAVED_OUT=$OUT
+	OUT=$SOUT
+	cfgs=("${CFG_LIST[@]}")
+	if [[ $SCN == read && -z $EXPLICIT_CONFIGS ]] && ((!SHORT)); then
+		cfgs+=(pgbouncer)
+	fi
+	for c in "${cfgs[@]}"; do
+		run_config "$c"
+	done
+	OUT=$SAVED_OUT
+	bench_log "analysing $SCN"
+	"$PY" "$here/lib/analyze.py" --out "$SOUT" --raw "$RAW" --scenario "$SCN" --volume "$VOLUME" \
+		--iops "$IOPS" --read-iops "$READ_IOPS" --write-iops "$WRITE_IOPS" --rate "$RATE" >"$SOUT/analyze.log" 2>&1 ||
+		{ cat "$SOUT/analyze.log" >&2; bench_die "analysis of $SCN failed"; }
+	SCN_OUTS+=("$SOUT")
 done
+RAW="$OUT/raw"
 echo "machine_state_at_end: $(machine_busy_note)" >>"$OUT/machine.txt"
 
 # ---------------------------------------------------------------- report
-bench_log "analysing"
-"$PY" "$here/lib/analyze.py" --out "$OUT" --raw "$RAW" \
-	--read-iops "$READ_IOPS" --write-iops "$WRITE_IOPS" --rate "$RATE" >"$OUT/analyze.log" 2>&1 ||
-	{ cat "$OUT/analyze.log" >&2; bench_die "analysis failed"; }
+"$PY" "$here/lib/matrix.py" --out "$OUT" "${SCN_OUTS[@]}" >"$OUT/matrix.log" 2>&1 ||
+	{ cat "$OUT/matrix.log" >&2; bench_die "the matrix summary failed"; }
 cat "$OUT/summary.md"
 if ((LATEST)); then
 	rm -rf "$here/results/latest"
 	mkdir -p "$here/results/latest"
-	cp "$OUT"/*.md "$OUT"/*.csv "$OUT"/*.png "$OUT"/*.txt "$here/results/latest/" 2>/dev/null || true
+	(cd "$OUT" && find . -path '*/raw' -prune -o -type f \( -name '*.md' -o -name '*.csv' -o -name '*.png' -o -name '*.txt' \) -print |
+		xargs -r cp --parents -t "$here/results/latest/")
 	echo "source: results/$(basename "$OUT")" >>"$here/results/latest/machine.txt"
 fi
 echo
-echo "results: $OUT (summary.md, phases.csv, windows.csv, samples.csv, *.png)"
+echo "results: $OUT (summary.md; per scenario: summary.md, phases.csv, windows.csv, samples.csv, *.png)"

@@ -464,20 +464,22 @@ iosat_dev_fuse_mode() {
 	cat "$(iosat_state_dir "$name")/stallfs.state"
 }
 
-# iosat_dev_fuse_budget NAME IOPS [BURST [LATENCY_US]]: one token bucket for
-# reads and writes (test/lib/stallfs.c); waits until stallfs has re-read it
+# iosat_dev_fuse_budget NAME IOPS [BURST [LATENCY_US [MBPS]]]: one token
+# bucket for reads and writes (test/lib/stallfs.c); waits until stallfs has
+# re-read it
 iosat_dev_fuse_budget() {
-	local name=$1 iops=$2 burst=${3:-16} lat=${4:-1000} pid seq0 i sd
+	local name=$1 iops=$2 burst=${3:-16} lat=${4:-1000} mbps=${5:-0} pid seq0 i sd
 	iosat_valid_name "$name"
 	iosat_valid_uint "$iops" 0 1000000 IOPS
 	iosat_valid_uint "$burst" 1 1000000 BURST
 	iosat_valid_uint "$lat" 0 10000000 LATENCY_US
+	iosat_valid_uint "$mbps" 0 1000000 MBPS
 	[[ $(iosat_state_get "$name" kind) == fuse ]] || iosat_die "'$name' is not a fuse device"
 	pid=$(iosat_stallfs_pid "$name")
 	[[ -n $pid ]] || { echo "error: no live stallfs for '$name'" >&2; exit 3; }
 	sd=$(iosat_state_dir "$name")
 	seq0=$(iosat_stallfs_state "$name" seq)
-	echo "iops=$iops burst=$burst latency_us=$lat" >"$sd/stallfs.budget.tmp"
+	echo "iops=$iops burst=$burst latency_us=$lat mbps=$mbps" >"$sd/stallfs.budget.tmp"
 	mv -f "$sd/stallfs.budget.tmp" "$sd/stallfs.budget"
 	kill -s RTMIN+1 "$pid"
 	for ((i = 0; i < 200; i++)); do

@@ -103,6 +103,9 @@ def main():
     ap.add_argument("--read-iops", type=int, default=0)
     ap.add_argument("--write-iops", type=int, default=0)
     ap.add_argument("--rate", type=float, required=True)
+    ap.add_argument("--scenario", default="read")
+    ap.add_argument("--volume", default="split", choices=("shared", "split"))
+    ap.add_argument("--iops", type=int, default=0, help="shared volume: the ceiling (reads + writes)")
     a = ap.parse_args()
 
     with open(os.path.join(a.out, "runs.csv")) as f:
@@ -142,10 +145,23 @@ def main():
             r_iops, r_await = col("r_iops"), col("r_await_ms")
             wsum = sum(ri for ri in r_iops if ri)
             await_w = (sum((ri or 0) * (aw or 0) for ri, aw in zip(r_iops, r_await)) / wsum) if wsum else None
-            hv = [h for h in heavy if h["config"] == cfg and h["loop"] != "vacuum" and lo <= float(h["start"]) < hi]
-            hv_ok = sum(1 for h in hv if h["rc"] == "0")
-            hv_cancel = sum(1 for h in hv if "canceling statement due to user request" in h["error"])
-            hv_err = len(hv) - hv_ok - hv_cancel
+            # heavy units that ended in the phase (a unit that the stop
+            # cancelled counts as cancelled, not as an error)
+            hv = [h for h in heavy if h["config"] == cfg and h["loop"] != "vacuum" and lo <= float(h["end"]) < hi]
+            hv_ok = sum(int(h.get("stmts") or 1) for h in hv if h["rc"] == "0")
+            hv_cancel = sum(1 for h in hv if h["rc"] != "0" and "canceling statement due to user request" in h["error"])
+            hv_53000 = sum(1 for h in hv if h["rc"] != "0" and "53000" in h["error"])
+            hv_err = sum(1 for h in hv if h["rc"] != "0") - hv_cancel
+            # device use against the ceiling: the shared volume's tokens;
+            # the split one's reads against the read ceiling
+            if a.volume == "shared" and a.iops:
+                use = mean(col("tokens_ps"))
+                use_pct = 100.0 * use / a.iops if use is not None else None
+            elif a.read_iops:
+                use = mean(r_iops)
+                use_pct = 100.0 * use / a.read_iops if use is not None else None
+            else:
+                use_pct = None
             row = {
                 "config": cfg, "phase": ph, "seconds": round(dur, 1),
                 "tps": round(done / dur, 1) if dur > 0 else None,
@@ -155,6 +171,8 @@ def main():
                 "max_ms": lats[-1] if lats else None,
                 "failed_tx": failed,
                 "heavy_done": hv_ok, "heavy_cancelled": hv_cancel, "heavy_errors": hv_err,
+                "heavy_53000": hv_53000, "device_use_pct": use_pct,
+                "tokens_ps": mean(col("tokens_ps")), "max_budget_queued": vmax(col("budget_queued")),
                 "max_backends": vmax(col("backends")),
                 "max_active": vmax(col("active")),
                 "max_wait_io": vmax(col("wait_io")),
@@ -169,6 +187,9 @@ def main():
                 "read_mbs_all": mb(mean(col("read_kbs_all"))),
                 "read_mbs_heavy": mb(mean(col("read_kbs_heavy"))),
                 "read_mbs_vacuum": mb(mean(col("read_kbs_vacuum"))),
+                "write_mbs_all": mb(mean(col("write_kbs_all"))),
+                "write_mbs_heavy": mb(mean(col("write_kbs_heavy"))),
+                "write_mbs_vacuum": mb(mean(col("write_kbs_vacuum"))),
             }
             per_cfg[ph] = row
             phase_rows.append(row)
@@ -274,7 +295,7 @@ def main():
     write_csv("samples.csv", sample_rows)
     write_csv("recovery.csv", rec_rows)
 
-    plots = make_plots(a.out, runs, window_rows, sample_rows)
+    plots = make_plots(a.out, runs, window_rows, sample_rows, a.scenario)
 
     # ---------------------------------------------------------- markdown
     L = []
@@ -283,7 +304,7 @@ def main():
     if os.path.exists(mp):
         with open(mp) as f:
             machine = f.read()
-    L.append("# Storm benchmark: IOPS death spiral, side by side\n")
+    L.append(f"# Storm benchmark, scenario `{a.scenario}` ({a.volume} volume): IOPS death spiral, side by side\n")
     L.append("```\n" + machine.strip() + "\n```\n")
     L.append("## Spiral and recovery (cheap OLTP transaction, latency incl. schedule lag)\n")
     L.append("| config | baseline p99 | storm p99 | storm/baseline | after p99 | recovery (p99 ≤ 1.5× baseline) | first 5-s window back | baseline windows over 1.5× | aborted clients |")
@@ -311,18 +332,24 @@ def main():
              "errors (rejections) in the phase; device figures are averages of per-second samples of the "
              "throttled device (loopA), r_await weighted by reads; PSI = /proc/pressure/io some, system-wide; "
              "reads MB/s = bytes the server's processes caused to be read from storage (/proc/<pid>/io read_bytes), "
-             "all / heavy report queries / VACUUM.\n")
-    L.append("| config | phase | tps | p50 | p95 | p99 | errors | heavy ok/err | max backends | max IO wait | max Lock wait | r IOPS | w IOPS | aqu-sz (max) | r_await | PSI some | max D | max load1 | reads MB/s all/heavy/vac |")
-    L.append("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+             "all / heavy statements / VACUUM (manual or autovacuum); writes MB/s likewise (write_bytes: what the "
+             "process itself wrote back, not pages it dirtied that others wrote); heavy ok = heavy statements "
+             "completed, err = units that failed other than by the trigger's cancel (53000 = rejected or queue "
+             "timeout); device use = the shared volume's tokens spent against its ceiling (split volume: reads "
+             "against the read ceiling).\n")
+    L.append("| config | phase | tps | p50 | p95 | p99 | errors | heavy ok/err (53000) | max backends | max IO wait | max Lock wait | r IOPS | w IOPS | device use | aqu-sz (max) | r_await | PSI some | max D | max load1 | reads MB/s all/heavy/vac | writes MB/s all/heavy/vac |")
+    L.append("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for r in phase_rows:
         L.append(f"| {r['config']} | {r['phase']} | {fmt(r['tps'], 1)} | {fmt_ms(r['p50_ms'])} | {fmt_ms(r['p95_ms'])} | "
-                 f"{fmt_ms(r['p99_ms'])} | {r['failed_tx']} | {r['heavy_done']}/{r['heavy_errors']} | {fmt(r['max_backends'])} | "
+                 f"{fmt_ms(r['p99_ms'])} | {r['failed_tx']} | {r['heavy_done']}/{r['heavy_errors']} ({r['heavy_53000']}) | {fmt(r['max_backends'])} | "
                  f"{fmt(r['max_wait_io'])} | {fmt(r['max_wait_lock'])} | {fmt(r['r_iops'])} | {fmt(r['w_iops'])} | "
+                 f"{fmt(r['device_use_pct'])}% | "
                  f"{fmt(r['aqu_sz'], 1)} ({fmt(r['max_aqu_sz'], 0)}) | {fmt_ms(r['r_await_ms'])} | {fmt(r['psi_some_pct'])}% | "
                  f"{fmt(r['max_procs_D'])} | {fmt(r['max_load1'], 1)} | "
-                 f"{fmt(r['read_mbs_all'], 1)}/{fmt(r['read_mbs_heavy'], 1)}/{fmt(r['read_mbs_vacuum'], 1)} |")
+                 f"{fmt(r['read_mbs_all'], 1)}/{fmt(r['read_mbs_heavy'], 1)}/{fmt(r['read_mbs_vacuum'], 1)} | "
+                 f"{fmt(r['write_mbs_all'], 1)}/{fmt(r['write_mbs_heavy'], 1)}/{fmt(r['write_mbs_vacuum'], 1)} |")
     for cfg, reason in unavailable:
-        L.append(f"| {cfg} | - | config unavailable: {reason} |" + " |" * 16)
+        L.append(f"| {cfg} | - | config unavailable: {reason} |" + " |" * 18)
     L.append("")
     if plots:
         L.append("## Plots\n")
@@ -335,7 +362,7 @@ def main():
         f.write("\n".join(L) + "\n")
 
 
-def make_plots(out, runs, window_rows, sample_rows):
+def make_plots(out, runs, window_rows, sample_rows, scenario=""):
     if not shutil.which("gnuplot"):
         return []
     made = []
@@ -358,7 +385,7 @@ def make_plots(out, runs, window_rows, sample_rows):
         script = f"""
 set terminal pngcairo size 1000,520 noenhanced font ',10'
 set output '{os.path.join(out, png)}'
-set title 'storm benchmark: {cfg} (shaded: trigger on)'
+set title 'storm benchmark: {scenario} / {cfg} (shaded: trigger on)'
 set xlabel 'seconds since arrivals started'
 set ylabel 'cheap-query latency per 5-s window (ms, log)'
 set logscale y
@@ -387,7 +414,7 @@ plot '{wpath}' using 1:2 with linespoints lw 2 lc rgb '#cc0000' title 'p99', \\
         script = f"""
 set terminal pngcairo size 1000,520 noenhanced font ',10'
 set output '{os.path.join(out, 'p99_all.png')}'
-set title 'cheap-query p99 per 5-s window, all configurations (shaded: trigger on)'
+set title '{scenario}: cheap-query p99 per 5-s window, all configurations (shaded: trigger on)'
 set xlabel 'seconds since arrivals started'
 set ylabel 'p99 (ms, log)'
 set logscale y

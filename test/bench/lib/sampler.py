@@ -31,7 +31,8 @@ PG_QUERY = (
     " count(*) FILTER (WHERE wait_event_type = 'Extension'),"
     " count(*) FILTER (WHERE backend_type = 'client backend' AND state = 'active' AND wait_event IS NULL),"
     " count(*) FILTER (WHERE backend_type = 'autovacuum worker'),"
-    " coalesce(string_agg(pid::text, ' ') FILTER (WHERE application_name = 'storm_heavy'), ''),"
+    " coalesce(string_agg(pid::text, ' ') FILTER (WHERE application_name = 'storm_heavy'"
+    "   OR leader_pid IN (SELECT l.pid FROM pg_stat_activity l WHERE l.application_name = 'storm_heavy')), ''),"
     " coalesce(string_agg(pid::text, ' ') FILTER (WHERE application_name = 'storm_vacuum'"
     "   OR backend_type = 'autovacuum worker'), '')"
     " FROM pg_stat_activity WHERE pid <> pg_backend_pid();"
@@ -44,7 +45,9 @@ COLS = (["ts", "r_iops", "w_iops", "r_await_ms", "w_await_ms", "aqu_sz", "util_p
          "inflight_r", "inflight_w", "lower_r_iops", "lower_w_iops", "lower_inflight",
          "psi_some_pct", "psi_full_pct", "load1", "procs_D", "procs_R", "procs"]
         + PG_COLS + ["pg_age_s", "memcg_cache_mb", "memcg_rss_mb",
-                     "read_kbs_all", "read_kbs_heavy", "read_kbs_vacuum"])
+                     "read_kbs_all", "read_kbs_heavy", "read_kbs_vacuum",
+                     "write_kbs_all", "write_kbs_heavy", "write_kbs_vacuum",
+                     "tokens_ps", "budget_queued"])
 
 
 def read_stat(dev):
@@ -92,21 +95,38 @@ def postmaster_pid(pidfile):
         return None
 
 
-def read_bytes(pid):
-    """Bytes the process caused to be read from storage (/proc/<pid>/io)."""
+def io_bytes(pid):
+    """Bytes the process caused to be read from and written to storage
+    (/proc/<pid>/io read_bytes, write_bytes), or None."""
+    r = w = None
     try:
         with open(f"/proc/{pid}/io") as f:
             for line in f:
                 if line.startswith("read_bytes:"):
-                    return int(line.split()[1])
+                    r = int(line.split()[1])
+                elif line.startswith("write_bytes:"):
+                    w = int(line.split()[1])
     except (OSError, ValueError):
-        pass
-    return None
+        return None
+    return None if r is None or w is None else (r, w)
+
+
+def read_stallfs(path):
+    """stallfs's counters (test/lib/stallfs.c): tokens spent, queued now."""
+    v = {}
+    try:
+        with open(path) as f:
+            for line in f:
+                k, _, x = line.strip().partition("=")
+                v[k] = x
+        return int(v["tokens"]), int(v["queued"])
+    except (OSError, KeyError, ValueError):
+        return None, None
 
 
 def proc_states(ppid, rb=None):
     """Kernel states of the postmaster and its children; with rb (a dict),
-    also each one's read_bytes by pid."""
+    also each one's (read_bytes, write_bytes) by pid."""
     d = r = n = 0
     if ppid is None:
         return "", "", ""
@@ -123,7 +143,7 @@ def proc_states(ppid, rb=None):
             continue
         n += 1
         if rb is not None:
-            b = read_bytes(p)
+            b = io_bytes(p)
             if b is not None:
                 rb[int(p)] = b
         if rest[0] == "D":
@@ -189,6 +209,8 @@ def main():
     ap.add_argument("--psql-cmd", default="")
     ap.add_argument("--memcg", default="")
     ap.add_argument("--interval", type=float, default=1.0)
+    ap.add_argument("--stallfs-state", default="",
+                    help="stallfs state file: budget tokens spent per second")
     a = ap.parse_args()
 
     stop = threading.Event()
@@ -208,6 +230,7 @@ def main():
     prev_lower, _ = read_stat(a.lower) if a.lower else (None, None)
     prev_psi = read_psi()
     prev_rb = {}
+    prev_tok = read_stallfs(a.stallfs_state)[0] if a.stallfs_state else None
     next_t = prev_t + a.interval
     while not stop.is_set():
         stop.wait(max(0.0, next_t - time.time()))
@@ -240,20 +263,30 @@ def main():
         rb = {}
         row["procs_D"], row["procs_R"], row["procs"] = proc_states(
             postmaster_pid(a.pidfile) if a.pidfile else None, rb)
-        # KiB/s read from storage by a set of pids, over this interval; a pid
-        # new in this interval counts from zero (it started in it)
-        def kbs(pids):
+        # KiB/s read from (i=0) or written to (i=1) storage by a set of pids,
+        # over this interval; a pid new in this interval counts from zero
+        def kbs(pids, i=0):
             if dt <= 0:
                 return ""
-            return f"{sum(rb[p] - prev_rb.get(p, 0) for p in pids if p in rb) / 1024 / dt:.0f}"
+            return f"{sum(rb[p][i] - prev_rb.get(p, (0, 0))[i] for p in pids if p in rb) / 1024 / dt:.0f}"
         if rb:
             row["read_kbs_all"] = kbs(rb.keys())
+            row["write_kbs_all"] = kbs(rb.keys(), 1)
+        if a.stallfs_state:
+            tok, queued = read_stallfs(a.stallfs_state)
+            if tok is not None and prev_tok is not None and dt > 0:
+                row["tokens_ps"] = f"{(tok - prev_tok) / dt:.1f}"
+                row["budget_queued"] = queued
+            if tok is not None:
+                prev_tok = tok
         if poller and poller.latest and now - poller.latest_ts < 30:
             row.update(zip(PG_COLS, poller.latest))
             row["pg_age_s"] = f"{now - poller.latest_ts:.1f}"
             heavy, vac = (set(int(x) for x in v.split()) for v in poller.latest[len(PG_COLS):])
             row["read_kbs_heavy"] = kbs(heavy)
             row["read_kbs_vacuum"] = kbs(vac)
+            row["write_kbs_heavy"] = kbs(heavy, 1)
+            row["write_kbs_vacuum"] = kbs(vac, 1)
         row["memcg_cache_mb"], row["memcg_rss_mb"] = read_memcg(a.memcg)
         out.write(",".join(str(row.get(c, "")) for c in COLS) + "\n")
         prev_t, prev, prev_lower, prev_psi, prev_rb = now, cur, cur_lower, psi, rb

@@ -1,8 +1,10 @@
--- Storm benchmark data set. psql variables: core_rows, oltp_rows, vac_rows,
--- heavy_accounts (accounts with heavy_rows rows each, scattered over the heap).
+-- Storm benchmark data set, one for every scenario. psql variables:
+-- core_rows, oltp_rows, vac_rows, cold_rows, bulk_rows, heavy_accounts
+-- (accounts with heavy_rows rows each, scattered over the heap).
 \set ON_ERROR_STOP 1
 CREATE EXTENSION IF NOT EXISTS pg_prewarm;
-DROP TABLE IF EXISTS core_lead, oltp, vac_target;
+DROP MATERIALIZED VIEW IF EXISTS cold_mv;
+DROP TABLE IF EXISTS core_lead, oltp, vac_target, cold, bulk, bulk_log;
 
 -- The incident's table: index on account_id only; the heavy query filters on
 -- JSONB and deleted_at, so it visits every row of the account and returns none.
@@ -49,10 +51,37 @@ CREATE INDEX vac_a ON vac_target (a);
 CREATE INDEX vac_b ON vac_target (b);
 CREATE INDEX vac_c ON vac_target (c);
 
+-- parallel and maintenance: a cold table bigger than the server's memory
+-- cgroup (~700 MB); the parallel aggregate's filter matches no row.
+CREATE TABLE cold (
+    id bigint NOT NULL,
+    k1 int NOT NULL,
+    k2 int NOT NULL,
+    ts timestamptz NOT NULL,
+    payload text NOT NULL
+) WITH (autovacuum_enabled = false);
+INSERT INTO cold
+SELECT g, (random() * 1e6)::int, (random() * 1e6)::int, now() - g * interval '1 s',
+       md5(g::text) || md5((g * 7)::text) || md5((g * 13)::text) || md5((g * 31)::text) || md5((g * 37)::text)
+FROM generate_series(1, :cold_rows) g;
+CREATE MATERIALIZED VIEW cold_mv AS
+SELECT k1 % 1000 AS g, count(*) AS n, avg(k2) AS k2 FROM cold GROUP BY 1;
+
+-- writes and autovacuum: bulk UPDATE / INSERT ... SELECT / DELETE
+CREATE TABLE bulk (
+    id int PRIMARY KEY,
+    v bigint NOT NULL,
+    filler text NOT NULL
+) WITH (autovacuum_enabled = false);
+INSERT INTO bulk SELECT g, 0, repeat('b', 100) FROM generate_series(1, :bulk_rows) g;
+CREATE TABLE bulk_log (LIKE bulk) WITH (autovacuum_enabled = false);
+
+VACUUM ANALYZE cold;
+VACUUM ANALYZE bulk;
 VACUUM ANALYZE core_lead;
 VACUUM ANALYZE oltp;
 VACUUM ANALYZE vac_target;
 CHECKPOINT;
 SELECT relname, pg_size_pretty(pg_total_relation_size(oid)) AS total,
        pg_relation_size(oid) / 8192 AS heap_pages
-FROM pg_class WHERE relname IN ('core_lead', 'oltp', 'vac_target') ORDER BY 1;
+FROM pg_class WHERE relname IN ('core_lead', 'oltp', 'vac_target', 'cold', 'bulk') ORDER BY 1;

@@ -1,10 +1,26 @@
 -- Between configurations (device unthrottled): finish what the storm left,
--- recreate the same amount of dead tuples, flush, so every configuration
--- starts from the same state. psql variable: vac_dead_pct.
+-- recreate the same dead tuples, flush, so every configuration starts from
+-- the same state. psql variables: vac_dead_pct (vac_target), bulk_dead_pct.
 \set ON_ERROR_STOP 1
 SET statement_timeout = 0;
+ALTER TABLE vac_target SET (autovacuum_enabled = false);
+ALTER TABLE bulk SET (autovacuum_enabled = false);
+DO $$
+DECLARE r record;
+BEGIN
+    FOR r IN SELECT relname FROM pg_class WHERE relname ~ '^ctas_[0-9]+$' AND relkind = 'r' LOOP
+        EXECUTE format('DROP TABLE %I', r.relname);
+    END LOOP;
+    FOR r IN SELECT relname FROM pg_class WHERE relname ~ '^cold_ix_[0-9]+$' AND relkind = 'i' LOOP
+        EXECUTE format('DROP INDEX %I', r.relname);
+    END LOOP;
+END $$;
+TRUNCATE bulk_log;
 VACUUM oltp;
 VACUUM vac_target;
+VACUUM bulk;
 UPDATE vac_target SET b = b + 1 WHERE id % 100 < :vac_dead_pct;
+UPDATE bulk SET v = v + 1 WHERE id % 100 < :bulk_dead_pct;
 ANALYZE vac_target;
+ANALYZE bulk;
 CHECKPOINT;
