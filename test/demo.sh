@@ -12,9 +12,9 @@
 #    iosat preloaded, CREATE EXTENSION iosat,
 # 4. puts random-read load on the device with fio and shows iosat_devices
 #    following it (a few samples),
-# 5. runs the short storm comparison (test/bench/storm.sh --short: stock
-#    PostgreSQL vs iosat admission control vs PgBouncer through an IOPS storm)
-#    and prints its tables.
+# 5. runs the short storm comparison (test/bench/storm.sh --short: the
+#    `read` storm on a volume whose reads and writes share one IOPS budget,
+#    stock PostgreSQL vs iosat in queue mode) and prints its tables.
 # Everything it creates (servers, mounts, loop devices, cgroups, build copy) is
 # removed on exit, Ctrl-C included; it can be run again right away.
 set -euo pipefail

@@ -5,6 +5,11 @@
 #     queue in the upper loop device (inflight ~ iodepth, await ~ depth/ceiling)
 #     -- i.e. root-group blkio rules do apply to loop's worker threads;
 #  2. live change of the ceiling (throttle), and removal (0);
+#  2b. shared-budget volume (fuse-create + fuse-budget, test/lib/stallfs.c):
+#     8 KiB random reads, a 50/50 read/write mix and 256 KiB reads at queue
+#     depth 32 each reach the one ceiling (reads + writes together), requests
+#     queue in the loop device; 1 MiB reads pay their bandwidth share under a
+#     throughput ceiling; 0 lifts the budget;
 #  3. kill -9 of the creating shell while a child sits on the mount and in a
 #     memory cgroup: destroy NAME removes everything (destroy-all leaves it
 #     while the creator's process group lives); after kill -9 of the whole
@@ -59,6 +64,46 @@ echo "unthrottled_read_iops=$iops"
 awk -v i="$iops" 'BEGIN { exit !(i > 2000) }' && ok "throttle 0 0 removes the ceiling" || bad "unthrottled IOPS $iops"
 "$R" destroy "$N" >/dev/null
 
+# the shared-budget volume
+if [[ -c /dev/fuse && -x $here/../lib/stallfs ]]; then
+	fio_json() { # DIR RW BS SECONDS -> "read_iops write_iops"
+		fio --name=c --directory="$1" --filename=f --size=128M --rw="$2" --rwmixread=50 --bs="$3" --direct=1 \
+			--ioengine=libaio --iodepth=32 --runtime="$4" --time_based --output-format=json 2>/dev/null |
+			python3 -c 'import json, sys; j = json.load(sys.stdin)["jobs"][0]; print("%.0f %.0f" % (j["read"]["iops"], j["write"]["iops"]))'
+	}
+	within() { awk -v i="$1" -v c="$2" 'BEGIN { exit !(i > 0.9 * c && i < 1.1 * c) }'; }
+	info=$("$R" fuse-create "$N" 512)
+	mnt=$(sed -n 's/^mnt=//p' <<<"$info")
+	dev=$(sed -n 's|^dev=/dev/||p' <<<"$info")
+	fio --name=c --directory="$mnt" --filename=f --size=128M --rw=write --bs=1M --direct=1 --output=/dev/null >/dev/null 2>&1
+	"$R" fuse-budget "$N" 500 >/dev/null
+	s0=$(awk '{ print $11 }' "/sys/block/$dev/stat")
+	read -r ri wi <<<"$(fio_json "$mnt" randread 8k 6)"
+	s1=$(awk '{ print $11 }' "/sys/block/$dev/stat")
+	aqu=$(awk -v a="$s0" -v b="$s1" 'BEGIN { printf "%.1f", (b - a) / 6000 }')
+	echo "shared_ceiling=500 fio_8k_read_iops=$ri loop_aqu_sz=$aqu"
+	within "$ri" 500 && ok "shared: 8 KiB reads within 10% of the ceiling" || bad "shared: 8 KiB reads $ri vs 500"
+	awk -v a="$aqu" 'BEGIN { exit !(a > 20) }' && ok "shared: requests queue in the loop device (aqu-sz $aqu)" ||
+		bad "shared: loop aqu-sz $aqu: requests do not queue there"
+	read -r ri wi <<<"$(fio_json "$mnt" randrw 8k 6)"
+	echo "shared_ceiling=500 fio_mix_read_iops=$ri fio_mix_write_iops=$wi"
+	within "$((ri + wi))" 500 && ok "shared: reads + writes share the one ceiling ($ri + $wi)" || bad "shared: reads $ri + writes $wi vs 500"
+	read -r ri wi <<<"$(fio_json "$mnt" read 256k 6)"
+	echo "shared_ceiling=500 fio_256k_read_iops=$ri"
+	within "$ri" 500 && ok "shared: a 256 KiB request is one I/O" || bad "shared: 256 KiB reads $ri vs 500"
+	"$R" fuse-budget "$N" 500 16 1000 25 >/dev/null
+	read -r ri wi <<<"$(fio_json "$mnt" read 1m 6)"
+	echo "shared_ceiling=500 mbps=25 fio_1m_read_iops=$ri"
+	within "$ri" 25 && ok "shared: 1 MiB reads held to the 25 MiB/s throughput ceiling" || bad "shared: 1 MiB reads $ri/s vs 25"
+	"$R" fuse-budget "$N" 0 >/dev/null
+	read -r ri wi <<<"$(fio_json "$mnt" randread 8k 3)"
+	echo "shared_unthrottled_read_iops=$ri"
+	awk -v i="$ri" 'BEGIN { exit !(i > 2000) }' && ok "shared: budget 0 lifts the ceiling" || bad "shared: unthrottled IOPS $ri"
+	"$R" destroy "$N" >/dev/null
+else
+	echo "skip - shared-budget volume: no /dev/fuse or stallfs not built (cc -O2 -o test/lib/stallfs test/lib/stallfs.c \$(pkg-config --cflags --libs fuse3))"
+fi
+
 # kill -9 of the creating shell, holding the mount and a memcg
 leftovers() {
 	local left mounted
@@ -98,7 +143,7 @@ echo "blkio_read_rules_left=$(grep -c . /sys/fs/cgroup/blkio/blkio.throttle.read
 
 # validation
 for args in "loop-create ../x 64" "loop-create Abc 64" "loop-create $N 064" "loop-create $N 99999999" \
-	"stack-create $N 64 -1 0" "throttle $N 1e3 0" "memcg-add $N 1" "memcg-create $N 0" "loop-create $(printf 'a%.0s' {1..33}) 64"; do
+	"stack-create $N 64 -1 0" "throttle $N 1e3 0" "fuse-budget $N 1e3" "fuse-budget $N 100 0" "memcg-add $N 1" "memcg-create $N 0" "loop-create $(printf 'a%.0s' {1..33}) 64"; do
 	# shellcheck disable=SC2086
 	if "$R" $args >/dev/null 2>&1; then bad "accepted: rootctl $args"; else ok "refused: rootctl $args"; fi
 done

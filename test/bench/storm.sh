@@ -41,14 +41,17 @@
 #                 pgbench transaction is BEGIN ... END in every scenario
 #   prepared      the heavy statement through the extended protocol (pgbench
 #                 -M prepared) and through SQL PREPARE / EXECUTE (+ the VACUUM)
-#   parallel      aggregates over a cold table bigger than the cgroup's memory,
-#                 Parallel Seq Scan with max_parallel_workers_per_gather = 2
-#   maintenance   REFRESH MATERIALIZED VIEW, CREATE TABLE AS and CREATE INDEX
-#                 over the cold table
-#   writes        bulk UPDATE of 10% of a table, INSERT ... SELECT and DELETE,
-#                 checkpoint_timeout = 30s
-#   autovacuum    the real autovacuum worker (naptime 1s, default costs) on
-#                 two tables with dead tuples; cheap load only
+#   parallel      four dashboards' aggregates over a cold table bigger than the
+#                 cgroup's memory: Parallel Seq Scan, max_parallel_workers_per_gather
+#                 = 4 in their sessions (max_parallel_workers 16)
+#   maintenance   REFRESH MATERIALIZED VIEW and CREATE TABLE AS built from the
+#                 incident's index scan (two of each), CREATE INDEX on the cold
+#                 table
+#   writes        bulk UPDATE of 20% of a table (three clients), INSERT ...
+#                 SELECT and DELETE (two), checkpoint_timeout = 30s
+#   autovacuum    the real autovacuum workers (naptime 1s, default costs) on
+#                 two tables with 30% dead tuples and on the hot OLTP table
+#                 (per-table scale factor 0.002); cheap load only
 #   mixed         two read loops, one each of transactions, prepared, writes
 #                 and maintenance, + the VACUUM
 # Every heavy client retries a second after an error, as applications do.
@@ -283,6 +286,17 @@ bench_log "results: $OUT"
 	echo "configs: $CONFIGS"
 } >"$OUT/machine.txt"
 
+if [[ $VOLUME == shared ]]; then
+	# the FUSE daemon behind the volume, root-owned next to rootctl
+	sf=$REPO_DIR/test/lib/stallfs
+	if [[ ! -x $sf || $sf -ot $REPO_DIR/test/lib/stallfs.c ]]; then
+		bench_log "building $sf"
+		# shellcheck disable=SC2046 # pkg-config's flags are words
+		cc -O2 -Wall -Wextra -o "$sf" "$REPO_DIR/test/lib/stallfs.c" $(pkg-config --cflags --libs fuse3) ||
+			bench_die "cannot build stallfs (apt-get install libfuse3-dev fuse3 pkg-config)"
+		chmod 755 "$sf"
+	fi
+fi
 "$ROOTCTL" destroy "$NAME" >/dev/null 2>&1 || true
 bench_log "creating the $VOLUME volume '$NAME' (${SIZE_MB} MB, unthrottled while loading)"
 if [[ $VOLUME == shared ]]; then
@@ -409,17 +423,20 @@ unit() {
 			{ grep -m1 -E 'ERROR|FATAL|error' "$RAW/.pgb.$id" >&2; return 1; }
 		echo 2 ;;
 	parallel)
-		hq -c "$(printf "$COLD_SQL")" >/dev/null && echo 1 ;;
+		# a dashboard's aggregate: up to 4 workers per Gather
+		hq -c "SET max_parallel_workers_per_gather = 4" -c "$(printf "$COLD_SQL")" >/dev/null && echo 1 ;;
 	refresh)
-		hq -c "REFRESH MATERIALIZED VIEW cold_mv" && echo 1 ;;
+		# a report built from the incident's index scan
+		hq -c "REFRESH MATERIALIZED VIEW acct_mv_$((id % 2))" && echo 1 ;;
 	ctas)
-		hq -c "DROP TABLE IF EXISTS ctas_$id" -c "CREATE TABLE ctas_$id AS SELECT * FROM cold WHERE k2 % 10 = $((n % 10))" && echo 1 ;;
+		hq -c "DROP TABLE IF EXISTS ctas_$id" \
+			-c "CREATE TABLE ctas_$id AS SELECT * FROM core_lead WHERE account_id = $acct AND deleted_at IS NULL" && echo 1 ;;
 	index)
 		hq -c "DROP INDEX IF EXISTS cold_ix_$id" -c "CREATE INDEX cold_ix_$id ON cold (k1, k2)" && echo 1 ;;
 	update)
-		hq -c "UPDATE bulk SET v = v + 1 WHERE id % 10 = $((n % 10))" && echo 1 ;;
+		hq -c "UPDATE bulk SET v = v + 1 WHERE id % 5 = $(((n + id) % 5))" && echo 1 ;;
 	insdel)
-		hq -c "INSERT INTO bulk_log SELECT * FROM bulk WHERE id % 10 = $((n % 10))" -c "DELETE FROM bulk_log" && echo 2 ;;
+		hq -c "INSERT INTO bulk_log SELECT * FROM bulk WHERE id % 5 = $(((n + id) % 5))" -c "DELETE FROM bulk_log" && echo 2 ;;
 	*) echo "unknown unit $kind" >&2; return 2 ;;
 	esac
 }
@@ -455,9 +472,9 @@ scenario_trigger() {
 	read) echo "vacuum read:$HEAVY" ;;
 	transactions) echo "vacuum tx:$HEAVY" ;;
 	prepared) echo "vacuum prep_proto:2 prep_sql:2" ;;
-	parallel) echo "parallel:3" ;;
-	maintenance) echo "refresh:1 ctas:1 index:1" ;;
-	writes) echo "update:2 insdel:1" ;;
+	parallel) echo "parallel:4" ;;
+	maintenance) echo "refresh:2 ctas:2 index:1" ;;
+	writes) echo "update:3 insdel:2" ;;
 	autovacuum) echo "autovacuum" ;;
 	mixed) echo "vacuum read:2 tx:1 prep_sql:1 update:1 ctas:1" ;;
 	esac
@@ -465,6 +482,7 @@ scenario_trigger() {
 # server settings of a scenario (bench_scenario.conf)
 scenario_conf() {
 	case $1 in
+	parallel) printf '%s\n' "max_worker_processes = 24" "max_parallel_workers = 16" ;;
 	writes) echo "checkpoint_timeout = 30s" ;;
 	autovacuum) printf '%s\n' "autovacuum_naptime = 1s" ;;
 	esac
@@ -562,8 +580,11 @@ run_config() {
 		case $item in
 		vacuum) vacuum_once & hp+=($!) ;;
 		autovacuum)
+			# the two tables with dead tuples, and the hot OLTP table with the
+			# per-table scale factor a DBA gives a large hot table
 			ctl_q "ALTER TABLE vac_target SET (autovacuum_enabled = true)" >/dev/null
-			ctl_q "ALTER TABLE bulk SET (autovacuum_enabled = true)" >/dev/null ;;
+			ctl_q "ALTER TABLE bulk SET (autovacuum_enabled = true)" >/dev/null
+			ctl_q "ALTER TABLE oltp SET (autovacuum_enabled = true, autovacuum_vacuum_scale_factor = 0.002)" >/dev/null ;;
 		*)
 			kind=${item%%:*} cnt=${item##*:}
 			for ((i = 0; i < cnt; i++)); do
@@ -585,6 +606,7 @@ run_config() {
 	if [[ $trig == *autovacuum* ]]; then
 		ctl_q "ALTER TABLE vac_target SET (autovacuum_enabled = false)" 20 >/dev/null || true
 		ctl_q "ALTER TABLE bulk SET (autovacuum_enabled = false)" 20 >/dev/null || true
+		ctl_q "ALTER TABLE oltp SET (autovacuum_enabled = false)" 20 >/dev/null || true
 	fi
 	ctl_q "EXECUTE storm_cancel" 20 >/dev/null ||
 		bench_log "warning: cancel through the control session failed"

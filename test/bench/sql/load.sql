@@ -3,7 +3,7 @@
 -- (accounts with heavy_rows rows each, scattered over the heap).
 \set ON_ERROR_STOP 1
 CREATE EXTENSION IF NOT EXISTS pg_prewarm;
-DROP MATERIALIZED VIEW IF EXISTS cold_mv;
+DROP MATERIALIZED VIEW IF EXISTS acct_mv_0, acct_mv_1;
 DROP TABLE IF EXISTS core_lead, oltp, vac_target, cold, bulk, bulk_log;
 
 -- The incident's table: index on account_id only; the heavy query filters on
@@ -64,8 +64,13 @@ INSERT INTO cold
 SELECT g, (random() * 1e6)::int, (random() * 1e6)::int, now() - g * interval '1 s',
        md5(g::text) || md5((g * 7)::text) || md5((g * 13)::text) || md5((g * 31)::text) || md5((g * 37)::text)
 FROM generate_series(1, :cold_rows) g;
-CREATE MATERIALIZED VIEW cold_mv AS
-SELECT k1 % 1000 AS g, count(*) AS n, avg(k2) AS k2 FROM cold GROUP BY 1;
+-- maintenance: reports built from the incident's index scan
+CREATE MATERIALIZED VIEW acct_mv_0 AS
+SELECT count(*) AS n, max(created_at) AS last FROM core_lead
+WHERE account_id = 1 AND payload @> '{"status": "vip"}' AND deleted_at IS NULL;
+CREATE MATERIALIZED VIEW acct_mv_1 AS
+SELECT count(*) AS n, max(created_at) AS last FROM core_lead
+WHERE account_id = 2 AND payload @> '{"status": "vip"}' AND deleted_at IS NULL;
 
 -- writes and autovacuum: bulk UPDATE / INSERT ... SELECT / DELETE
 CREATE TABLE bulk (

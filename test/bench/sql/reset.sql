@@ -5,6 +5,7 @@
 SET statement_timeout = 0;
 ALTER TABLE vac_target SET (autovacuum_enabled = false);
 ALTER TABLE bulk SET (autovacuum_enabled = false);
+ALTER TABLE oltp SET (autovacuum_enabled = false);
 DO $$
 DECLARE r record;
 BEGIN
