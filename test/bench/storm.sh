@@ -41,14 +41,14 @@
 #                 pgbench transaction is BEGIN ... END in every scenario
 #   prepared      the heavy statement through the extended protocol (pgbench
 #                 -M prepared) and through SQL PREPARE / EXECUTE (+ the VACUUM)
-#   parallel      four dashboards' aggregates over a cold table bigger than the
+#   parallel      eight dashboards' aggregates over a cold table bigger than the
 #                 cgroup's memory: Parallel Seq Scan, max_parallel_workers_per_gather
-#                 = 4 in their sessions (max_parallel_workers 16)
+#                 = 4 in their sessions (max_parallel_workers 32)
 #   maintenance   REFRESH MATERIALIZED VIEW and CREATE TABLE AS built from the
 #                 incident's index scan (two of each), CREATE INDEX on the cold
 #                 table
-#   writes        bulk UPDATE of 20% of a table (three clients), INSERT ...
-#                 SELECT and DELETE (two), checkpoint_timeout = 30s
+#   writes        bulk UPDATE of 20% of a table (four clients), INSERT ...
+#                 SELECT and DELETE (four), checkpoint_timeout = 30s
 #   autovacuum    the real autovacuum workers (naptime 1s, default costs) on
 #                 two tables with 30% dead tuples and on the hot OLTP table
 #                 (per-table scale factor 0.002); cheap load only
@@ -472,9 +472,9 @@ scenario_trigger() {
 	read) echo "vacuum read:$HEAVY" ;;
 	transactions) echo "vacuum tx:$HEAVY" ;;
 	prepared) echo "vacuum prep_proto:2 prep_sql:2" ;;
-	parallel) echo "parallel:4" ;;
+	parallel) echo "parallel:8" ;;
 	maintenance) echo "refresh:2 ctas:2 index:1" ;;
-	writes) echo "update:3 insdel:2" ;;
+	writes) echo "update:4 insdel:4" ;;
 	autovacuum) echo "autovacuum" ;;
 	mixed) echo "vacuum read:2 tx:1 prep_sql:1 update:1 ctas:1" ;;
 	esac
@@ -482,7 +482,7 @@ scenario_trigger() {
 # server settings of a scenario (bench_scenario.conf)
 scenario_conf() {
 	case $1 in
-	parallel) printf '%s\n' "max_worker_processes = 24" "max_parallel_workers = 16" ;;
+	parallel) printf '%s\n' "max_worker_processes = 48" "max_parallel_workers = 32" ;;
 	writes) echo "checkpoint_timeout = 30s" ;;
 	autovacuum) printf '%s\n' "autovacuum_naptime = 1s" ;;
 	esac
