@@ -116,11 +116,11 @@ spawn() { # a creating shell with a child that sits on the mount (like a server)
 	setsid bash -c "'$R' stack-create $N 256 100 100 >/dev/null; '$R' memcg-create $N 64 >/dev/null
 		'$R' memcg-add $N \$\$ >/dev/null; cd /run/iosat-test/$N/mnt; sleep 300 & exec sleep 301" &
 	shell=$!
-	for _ in $(seq 1 50); do
-		[[ -n $(cat /sys/fs/cgroup/memory/iosat-test/$N/cgroup.procs 2>/dev/null) ]] && break
+	# wait for the state: the shell has started its child and exec'd sleep
+	for _ in $(seq 1 150); do
+		[[ $(cat "/proc/$shell/comm" 2>/dev/null) == sleep && $(pgrep -c -g "$shell") -ge 2 ]] && break
 		sleep 0.2
 	done
-	sleep 0.5
 }
 # (a) the shell alone is killed; its child still uses the mount: destroy-all
 # (another process group) must leave it -- it is still held -- and destroy NAME
@@ -135,7 +135,11 @@ clean && ok "destroy NAME after kill -9 of the creating shell leaves nothing" ||
 # (b) the whole group dies (crashed test): destroy-all removes everything
 spawn
 kill -9 -- -"$shell"
-sleep 0.3
+# wait for the state, not a time: every process of the group gone
+for _ in $(seq 1 100); do
+	pgrep -g "$shell" >/dev/null || break
+	sleep 0.1
+done
 "$R" destroy-all >/dev/null 2>&1
 echo "after_group_kill9_destroy_all: $(leftovers)"
 clean && ok "destroy-all after kill -9 of the creating group leaves nothing" || bad "leftovers after group kill -9 + destroy-all"

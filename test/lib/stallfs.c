@@ -327,6 +327,18 @@ arm_timer(void)
 	(void) timerfd_settime(timer_fd, TFD_TIMER_ABSTIME, &its, NULL);
 }
 
+/* put a request at the end of the budget queue */
+static void
+append_queue(held *h)
+{
+	if (queue_tail)
+		queue_tail->next = h;
+	else
+		queue_head = h;
+	queue_tail = h;
+	nqueued++;
+}
+
 /*
  * Take a request's tokens from the bucket and queue it until it is due.
  * GCRA: each token moves the bucket's theoretical arrival time on by one
@@ -370,12 +382,7 @@ enqueue_budget(held *h)
 	/* never before the one ahead of it (a flush after its writes) */
 	if (queue_tail && h->due_ns < queue_tail->due_ns)
 		h->due_ns = queue_tail->due_ns;
-	if (queue_tail)
-		queue_tail->next = h;
-	else
-		queue_head = h;
-	queue_tail = h;
-	nqueued++;
+	append_queue(h);
 	if (queue_head == h)
 		arm_timer();
 }
@@ -427,12 +434,7 @@ queue_request(held *h)
 		return;
 	}
 	h->due_ns = 0;
-	if (queue_tail)
-		queue_tail->next = h;
-	else
-		queue_head = h;
-	queue_tail = h;
-	nqueued++;
+	append_queue(h);
 	pump_budget();
 }
 
