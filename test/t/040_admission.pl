@@ -95,7 +95,10 @@ like(adm('reason'), qr/IOPS of 100 provisioned|read latency/, 'reason given');
 
 # --- timeout: 53000 with device, figures and a retry hint
 {
-	my $holder = hold_slot(3);
+	# the slot is held until the block cancels it (the steps below take
+	# longer than any fixed hold on a loaded machine; EXPLAIN ANALYZE at the
+	# end must still find the slot taken)
+	my $holder = hold_slot(300);
 	my ($rc, $out, $err) = worker_psql(
 		"\\set VERBOSITY verbose\nSET iosat.queue_timeout = '300ms'; SELECT 1;");
 	isnt($rc, 0, 'timed out');
@@ -135,6 +138,8 @@ like(adm('reason'), qr/IOPS of 100 provisioned|read latency/, 'reason given');
 	ok(time() - $t0 < 1.5, 'utility statements and plain EXPLAIN pass');
 
 	# EXPLAIN ANALYZE is gated
+	ok($node->poll_query_until('postgres', 'SELECT heavy_running = 1 AND heavy_limit = 1 FROM iosat_admission'),
+		'the slot is still held');
 	($rc, $out, $err) = worker_psql(
 		"SET iosat.queue_timeout = '300ms'; EXPLAIN ANALYZE SELECT count(*) FROM t;");
 	like($err, qr/waited \d+ ms for I\/O capacity/, 'EXPLAIN ANALYZE is gated');
@@ -145,6 +150,8 @@ like(adm('reason'), qr/IOPS of 100 provisioned|read latency/, 'reason given');
 			"SET iosat.cheap_cost = 1000000000; SET iosat.cheap_reads = 1000000; SELECT nested_heavy()"),
 		'1000', 'nested statement ran');
 	ok(time() - $t0 < 1.5, 'nested statement did not wait');
+	$node->safe_psql('postgres',
+		"SELECT pg_cancel_backend(pid) FROM pg_stat_activity WHERE query LIKE 'SELECT pg_sleep(300)%'");
 	finish_psql($holder);
 	clean_state('timeout, reject, bypasses');
 }
