@@ -3,8 +3,8 @@
 # with iosat preloaded, scraped over HTTP; and the alerting rules checked
 # and unit-tested with promtool (Debian's prometheus package).
 #
-# The cluster is the admission fixture (test/lib/IosatTest.pm): a fake
-# device fake0 at 300 reads/s and 200 ms against a ceiling of 100 IOPS, so
+# The cluster is the admission fixture (test/lib/IosatTest.pm), with the
+# real /proc: a fake device fake0 at 300 reads/s and 200 ms against a ceiling of 100 IOPS, so
 # that the figures have known values: saturated, one heavy slot held, one
 # statement timed out of the queue.  The exporter connects as a plain role
 # in pg_monitor, as docs/monitoring.md advises.
@@ -65,7 +65,8 @@ my $queries = "$contrib/iosat-queries.yaml";
 }
 
 # --- a cluster under saturation -------------------------------------------
-my ($node, $fx, $c, $saturate, $calm) = admission_fixture('prom');
+# (the real /proc: the profiler reads every process's task state there)
+my ($node, $fx, $c, $saturate, $calm) = admission_fixture('prom', "iosat.procfs_root = '/proc'\n");
 $node->safe_psql('postgres', 'CREATE ROLE prom_exporter LOGIN IN ROLE pg_monitor');
 
 # the exporter, on a free port, as prom_exporter

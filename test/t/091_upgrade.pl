@@ -41,7 +41,7 @@ ok((grep { $_ eq $default } @versions), 'so can the default');
 
 # every object of the extension, one line each, in a stable order; no OIDs
 my $catalog_sql = <<'SQL';
-WITH ext AS (SELECT oid, * FROM pg_extension WHERE extname = 'iosat'),
+WITH ext AS (SELECT * FROM pg_extension WHERE extname = 'iosat'),
 members AS (
   SELECT d.classid, d.objid, d.objsubid FROM pg_depend d, ext
    WHERE d.refclassid = 'pg_extension'::regclass AND d.refobjid = ext.oid
@@ -210,7 +210,7 @@ my $pid = wait_until(
 	sub {
 		my $p = $node->safe_psql('fresh', <<'SQL');
 SELECT pid FROM iosat_vacuum_workers()
- WHERE kind = 'manual' AND read_bytes IS NOT NULL
+ WHERE kind = 'manual' AND read_bytes IS NOT NULL AND read_mbps IS NOT NULL
 SQL
 		return $p =~ /^\d+$/ ? $p : 0;
 	},
