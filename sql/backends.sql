@@ -92,7 +92,9 @@ SELECT count(*) >= 0 AS profile_readable FROM iosat_wait_profile;
 SELECT iosat_wait_profile_reset();
 RESET ROLE;
 
+-- pg_monitor reads; resetting is for superusers (1.1)
 SET ROLE iosat_regress_monitor;
+SELECT count(*) >= 0 AS monitor_reads_profile FROM iosat_wait_profile;
 SELECT iosat_wait_profile_reset();
 RESET ROLE;
 

@@ -393,6 +393,7 @@ SET ROLE iosat_bad_monitor;
 SET client_min_messages = warning;
 SELECT count(*) >= 0 AS monitor_reads_io_top FROM iosat_io_top;
 RESET client_min_messages;
+-- but resets are for superusers (1.1), as pg_stat_statements_reset() is
 SELECT iosat_queries_reset();
 SELECT iosat_wait_profile_reset();
 ALTER SYSTEM SET iosat.iops_limit = 10;

@@ -7,15 +7,29 @@
  *	  pg_stat_progress_vacuum); iosat_vacuum_status(): the policy and its
  *	  counters.
  *
+ * The I/O columns (the sampler's reading of /proc/<pid>/io) follow
+ * pg_stat_activity's visibility rule, as iosat_backends' do: they are shown
+ * when the caller has the privileges of the process's role, or of
+ * pg_read_all_stats (superusers have both).  Autovacuum workers have no
+ * role, so only pg_read_all_stats members and superusers see theirs.  The
+ * rest of a row (pid, kind, state, costs, counters) is the policy's own
+ * state, public like iosat_vacuum_status.
+ *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
 
+#include "catalog/pg_authid.h"
 #include "fmgr.h"
 #include "funcapi.h"
+#include "miscadmin.h"
+#include "pgstat.h"
+#include "utils/acl.h"
+#include "utils/backend_status.h"
 #include "utils/builtins.h"
 #include "utils/timestamp.h"
 
+#include "compat.h"
 #include "guc.h"
 #include "state/shared.h"
 #include "state/shmem.h"
@@ -31,17 +45,43 @@ multiplier_datum(uint32 milli)
 	return Float8GetDatum(milli / (double) IOSAT_VAC_UNIT);
 }
 
+/*
+ * May the caller see the I/O of process PID?  pg_stat_activity's rule, on
+ * the backend-status snapshot it uses within this transaction; a process
+ * not (or no longer) in it is not shown.
+ */
+static bool
+may_see_io(int pid, bool read_all)
+{
+	int			nbackends;
+
+	if (read_all)
+		return true;
+	nbackends = pgstat_fetch_stat_numbackends();
+	for (int i = 1; i <= nbackends; i++)
+	{
+		LocalPgBackendStatus *local = iosat_local_beentry(i);
+
+		if (local != NULL && local->backendStatus.st_procpid == pid)
+			return OidIsValid(local->backendStatus.st_userid) &&
+				has_privs_of_role(GetUserId(), local->backendStatus.st_userid);
+	}
+	return false;
+}
+
 Datum
 iosat_vacuum_workers_srf(PG_FUNCTION_ARGS)
 {
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	uint32		target;
+	bool		read_all;
 
 	iosat_check_loaded();
 	InitMaterializedSRF(fcinfo, 0);
 	if (iosat_vac == NULL)
 		return (Datum) 0;
 	target = pg_atomic_read_u32(&iosat_shared->gate.vacuum_multiplier);
+	read_all = has_privs_of_role(GetUserId(), ROLE_PG_READ_ALL_STATS);
 
 	for (int i = 0; i < iosat_vac->nslots; i++)
 	{
@@ -81,7 +121,7 @@ iosat_vacuum_workers_srf(PG_FUNCTION_ARGS)
 		/* the sampler's record of its I/O */
 		iosat_seq_read(&s->io_changecount, &io.io_pid, &s->io_pid,
 					   sizeof(IosatVacuumSlot) - offsetof(IosatVacuumSlot, io_pid));
-		if (io.io_pid == pid && io.io_time != 0)
+		if (io.io_pid == pid && io.io_time != 0 && may_see_io(pid, read_all))
 		{
 			if (io.io_valid)
 			{

@@ -11,6 +11,7 @@ IOSAT_DEB_PACKAGES=(
 	e2fsprogs util-linux procps sudo rsync psmisc
 	libclang-rt-14-dev
 	fuse3 libfuse3-dev pkg-config
+	prometheus prometheus-postgres-exporter
 )
 
 iosat_install_deps() {
