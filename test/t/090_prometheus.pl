@@ -135,6 +135,13 @@ my ($rc, $out, $err) = $node->psql('postgres',
 	extra_params => [ '-U', 'worker' ]);
 like($err, qr/statement waited \d+ ms for I\/O capacity/, 'a statement timed out of the queue');
 
+# wait for the states the figures below are checked against (on a loaded
+# machine the sampler and the profiler may not have got there yet)
+ok($node->poll_query_until('postgres',
+		"SELECT (SELECT samples > 10 FROM iosat_status)
+		    AND (SELECT coalesce(sum(samples), 0) > 0 FROM iosat_wait_profile WHERE backend_type = 'client backend')"),
+	'the sampler has taken samples and the profiler has seen client backends');
+
 my ($type, $s) = parse(scrape() // '');
 my @families = sort grep { /^iosat_/ } keys %$type;
 cmp_ok(scalar @families, '>=', 40, scalar(@families) . ' iosat metric families scraped');
