@@ -266,7 +266,9 @@ pid1=$(ps -p 1 -o comm=)
 if [[ $pid1 == systemd ]]; then
 	check "unit enabled (systemctl)" test "$(systemctl is-enabled iosatd.service)" = enabled
 else
-	check "unit enabled (deb-systemd-helper; PID 1 is $pid1)" deb-systemd-helper is-enabled iosatd.service
+	# (deb-systemd-helper answers only inside maintainer scripts)
+	check "unit enabled (systemctl --root=/; PID 1 is $pid1)" \
+		test "$(systemctl --root=/ is-enabled iosatd.service)" = enabled
 	check "unit's wants link" test -L /etc/systemd/system/multi-user.target.wants/iosatd.service
 fi
 
@@ -324,10 +326,10 @@ for d in "${ext_debs[@]}"; do
 	v=${pkg#postgresql-}
 	v=${v%-iosat}
 	say "PostgreSQL $v: throwaway cluster on port $PORT"
-	pg_data=$work/pg$v
-	install -d -o postgres -g postgres -m 700 "$pg_data" "$work/sock"
-	as_pg "/usr/lib/postgresql/$v/bin/initdb" -D "$pg_data" -U postgres -A trust -N >"$work/initdb$v.log" 2>&1 ||
-		{ cat "$work/initdb$v.log"; exit 1; }
+	pg_data=$work/pg/data$v
+	install -d -o postgres -g postgres -m 700 "$work/pg" "$work/sock"
+	as_pg "/usr/lib/postgresql/$v/bin/initdb" -D "$pg_data" -U postgres -A trust -N >"$work/pg/initdb$v.log" 2>&1 ||
+		{ cat "$work/pg/initdb$v.log"; exit 1; }
 	cat >>"$pg_data/postgresql.conf" <<-EOF
 		port = $PORT
 		listen_addresses = ''
@@ -335,8 +337,8 @@ for d in "${ext_debs[@]}"; do
 		shared_preload_libraries = 'iosat'
 	EOF
 	pg_ctl=/usr/lib/postgresql/$v/bin/pg_ctl
-	as_pg "$pg_ctl" -D "$pg_data" -l "$work/pg$v.log" -w -t 60 start >/dev/null ||
-		{ cat "$work/pg$v.log"; exit 1; }
+	as_pg "$pg_ctl" -D "$pg_data" -l "$work/pg/server$v.log" -w -t 60 start >/dev/null ||
+		{ cat "$work/pg/server$v.log"; exit 1; }
 	check "CREATE EXTENSION iosat" psql_pg "$v" "CREATE EXTENSION iosat"
 	check "extension version 1.0" test "$(psql_pg "$v" "SELECT extversion FROM pg_extension WHERE extname = 'iosat'")" = 1.0
 	n=$(psql_pg "$v" "SELECT count(*) FROM iosat_devices")
