@@ -11,6 +11,12 @@
 #                                       iosatd.service -> $(IOSATD_UNITDIR)
 #                                                        (/usr/local/lib/systemd/system)
 #   make bpf-check           builds, then runs the BPF tests (test/bpf/*.t, as root)
+#   make WITH_IOSATD=no      the extension alone: iosatd stays out of all/install/
+#                            uninstall/clean (debian/rules builds the extension once per
+#                            PostgreSQL major and iosatd once, through iosatd-*)
+#   make install IOSATD_GROUP=iosat
+#                            the installed unit runs iosatd --group iosat (pins readable
+#                            by that group rather than by postgres, the daemon's default)
 #   make bpf-bench           runs test/bench/bpf_cost.sh (as root)
 #
 # iosatd goes to /usr/local/sbin rather than pg_config's bindir: it is a
@@ -30,6 +36,7 @@ IOSATD_PREFIX ?= /usr/local
 IOSATD_SBINDIR ?= $(IOSATD_PREFIX)/sbin
 IOSATD_BINDIR ?= $(IOSATD_PREFIX)/bin
 IOSATD_UNITDIR ?= $(IOSATD_PREFIX)/lib/systemd/system
+IOSATD_GROUP ?=
 
 IOSAT_VMLINUX_BTF ?= /sys/kernel/btf/vmlinux
 IOSAT_CLANG ?= $(shell command -v clang 2>/dev/null || command -v clang-14 2>/dev/null)
@@ -56,7 +63,9 @@ IOSAT_READER_DEPS := $(IOSAT_BPF_SRC)/bpf_reader.c $(IOSAT_BPF_SRC)/bpf_reader.h
 
 ifeq ($(IOSAT_BPF_MISSING),)
 
+ifneq ($(WITH_IOSATD),no)
 all: iosatd-all
+endif
 iosatd-all: $(IOSATD_BINS) $(IOSAT_BPFTEST_SRC)/iosat-maptest
 
 $(IOSAT_BPF_OUT)/vmlinux.h:
@@ -83,32 +92,40 @@ $(IOSATD_OUT)/iosat-bpfstat: $(IOSATD_SRC)/iosat-bpfstat.c $(IOSAT_READER_DEPS)
 $(IOSAT_BPFTEST_SRC)/iosat-maptest: $(IOSAT_BPFTEST_SRC)/maptest.c $(IOSAT_BPF_SRC)/iosat_abi.h
 	$(CC) $(IOSATD_CFLAGS) -I$(IOSAT_BPF_SRC) -o $@ $< $(IOSATD_LIBS)
 
+ifneq ($(WITH_IOSATD),no)
 install: iosatd-install
+endif
 iosatd-install: iosatd-all
 	install -d '$(DESTDIR)$(IOSATD_SBINDIR)' '$(DESTDIR)$(IOSATD_BINDIR)' '$(DESTDIR)$(IOSATD_UNITDIR)'
 	install -m 0755 $(IOSATD_OUT)/iosatd '$(DESTDIR)$(IOSATD_SBINDIR)/iosatd'
 	install -m 0755 $(IOSATD_OUT)/iosat-bpfstat '$(DESTDIR)$(IOSATD_BINDIR)/iosat-bpfstat'
-	sed -e 's|/usr/local/sbin/iosatd|$(IOSATD_SBINDIR)/iosatd|g' $(IOSATD_SRC)/iosatd.service \
+	sed -e 's|/usr/local/sbin/iosatd|$(IOSATD_SBINDIR)/iosatd|g' \
+		$(if $(IOSATD_GROUP),-e 's|^\(ExecStart=[^ ]*/iosatd\) |\1 --group $(IOSATD_GROUP) |') \
+		$(IOSATD_SRC)/iosatd.service \
 		> '$(DESTDIR)$(IOSATD_UNITDIR)/iosatd.service'
 	chmod 0644 '$(DESTDIR)$(IOSATD_UNITDIR)/iosatd.service'
 	@echo "iosatd: installed; enable with: systemctl daemon-reload && systemctl enable --now iosatd"
 
 else
 
+ifneq ($(WITH_IOSATD),no)
 all: iosatd-skip
 install: iosatd-skip
+endif
 iosatd-all: iosatd-skip
 iosatd-skip:
 	@echo "iosatd: not built (BPF companion skipped): missing $(IOSAT_BPF_MISSING)"
 
 endif
 
+ifneq ($(WITH_IOSATD),no)
 uninstall: iosatd-uninstall
+clean: iosatd-clean
+endif
 iosatd-uninstall:
 	rm -f '$(DESTDIR)$(IOSATD_SBINDIR)/iosatd' '$(DESTDIR)$(IOSATD_BINDIR)/iosat-bpfstat' \
 		'$(DESTDIR)$(IOSATD_UNITDIR)/iosatd.service'
 
-clean: iosatd-clean
 iosatd-clean:
 	rm -f $(IOSAT_BPF_GEN) $(IOSAT_BPF_OUT)/*.tmp $(IOSATD_BINS) $(IOSAT_BPFTEST_SRC)/iosat-maptest
 
