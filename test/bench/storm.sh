@@ -183,7 +183,6 @@ cleanup() {
 	for p in "${BG_PIDS[@]}"; do
 		kill "$p" 2>/dev/null
 	done
-	pkill -f "application_name=storm_heavy" 2>/dev/null
 	if [[ -n $PGDATA && -f $PGDATA/postmaster.pid ]]; then
 		stop_bouncer
 		if ((KEEP)); then
