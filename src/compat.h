@@ -138,4 +138,45 @@ static uint32 iosat_wait_event_pace_id pg_attribute_unused() = 0;
 #define IOSAT_VACUUM_FAILSAFE_ACTIVE()	(false)
 #endif
 
+/*
+ * This backend's own entries in the lock manager (control/locks.c).
+ * 16 turned PGPROC's per-partition lists of PROCLOCKs from SHM_QUEUE into
+ * dlist; 18 made the fast-path slots variable in number (groups of 16,
+ * FastPathLockSlotsPerBackend()) with the mode bits in one uint64 per
+ * group.  A fast-path slot holds weak relation locks only, 3 bits per
+ * slot, bit k for lock mode k + 1.  Callers hold the partition's lock
+ * (PROCLOCK lists) or MyProc->fpInfoLock (fast-path slots).
+ */
+#include "storage/lock.h"
+#include "storage/proc.h"
+
+static inline PROCLOCK *
+iosat_next_own_proclock(int partition, PROCLOCK *prev)
+{
+#if PG_VERSION_NUM >= 160000
+	dlist_head *list = &MyProc->myProcLocks[partition];
+	dlist_node *node = prev ? &prev->procLink : &list->head;
+
+	if (dlist_is_empty(list) || !dlist_has_next(list, node))
+		return NULL;
+	return dlist_container(PROCLOCK, procLink, node->next);
+#else
+	SHM_QUEUE  *list = &MyProc->myProcLocks[partition];
+
+	return (PROCLOCK *) SHMQueueNext(list, prev ? &prev->procLink : list,
+									 offsetof(PROCLOCK, procLink));
+#endif
+}
+
+#if PG_VERSION_NUM >= 180000
+#define IOSAT_FP_SLOTS()		FastPathLockSlotsPerBackend()
+#define IOSAT_FP_MODE_BITS(slot) \
+	((uint32) (MyProc->fpLockBits[(slot) / FP_LOCK_SLOTS_PER_GROUP] >> \
+			   (3 * ((slot) % FP_LOCK_SLOTS_PER_GROUP))) & 7)
+#else
+#define IOSAT_FP_SLOTS()		FP_LOCK_SLOTS_PER_BACKEND
+#define IOSAT_FP_MODE_BITS(slot) ((uint32) (MyProc->fpLockBits >> (3 * (slot))) & 7)
+#endif
+#define IOSAT_FP_RELID(slot)	(MyProc->fpRelId[(slot)])
+
 #endif							/* IOSAT_COMPAT_H */

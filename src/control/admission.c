@@ -5,25 +5,32 @@
  *	  heavy statements need a slot; without one they wait in a bounded FIFO
  *	  queue or are refused with SQLSTATE 53000.  Cheap statements pass.
  *
- * Who is gated: top-level statements of client backends, including the
- * query of a top-level EXPLAIN ANALYZE or DECLARE CURSOR.  Never nested statements (functions,
- * SPI), parallel workers, utility statements, or EXPLAIN without ANALYZE.
- *
+ * Who is gated: statements of client backends run by the client's portal
+ * (autocommit or in a transaction block), the query a top-level wrapper
+ * runs one level down (EXPLAIN ANALYZE, DECLARE CURSOR, EXECUTE, CREATE
+ * TABLE AS, COPY (query) TO, REFRESH MATERIALIZED VIEW), and maintenance,
+ * CALL and DO as a whole at their start (utility.c).  Never nested
+ * statements (functions, SPI, what the planner or a deferred trigger at
+ * COMMIT runs), parallel workers, other utility statements, or EXPLAIN
+ * without ANALYZE.
+
  * The hot path.  On a healthy device a statement reads the gate word and
  * its queryid's learned cost (atomics, no lock, no syscall, no allocation).
  * A heavy statement also stores to its own backend's slot entry, so that
  * the number of heavy statements running is exact when saturation begins.
  *
- * Deadlocks.  A queued statement holds its snapshot and the locks taken at
- * parse and plan time; a statement whose transaction already wrote
- * something (has an xid) or ran earlier statements may hold row or table
- * locks that a slot holder waits for.  Such statements never wait: they
- * are admitted at once (counted as bypass_locks), the way CockroachDB lets
- * lock holders go first.  A backend that already holds a slot (an open
- * cursor) is never made to wait for a second one.  What remains (an
- * advisory lock held across statements, say) is bounded by
- * iosat.queue_timeout.
- *
+ * Deadlocks.  A queued statement holds its snapshot, its own parse- and
+ * plan-time locks and whatever its transaction took before.  A statement
+ * whose transaction holds something a slot holder could wait for (an xid,
+ * a lock stronger than reads take, an advisory lock: locks.c) never waits:
+ * it is admitted at once (counted as bypass_locks), the way CockroachDB
+ * lets lock holders go first.  A slot holder that waits in the lock
+ * manager does no I/O and lends its slot to the queue while it waits
+ * (room_for_one_more), which settles the rest (a VACUUM FULL that took a
+ * slot and waits for a queued SELECT's ACCESS SHARE lock).  A backend that
+ * already holds a slot (an open cursor, a running CALL) is never made to
+ * wait for a second one.
+
  * Releasing.  A slot is released at ExecutorEnd; when ExecutorEnd is not
  * reached (an error, a cancel, a statement_timeout, an error inside a
  * savepoint or a PL/pgSQL EXCEPTION block, a cursor closed early), by the
@@ -47,11 +54,14 @@
 #include "executor/instrument.h"
 #include "miscadmin.h"
 #include "nodes/parsenodes.h"
+#include "optimizer/planner.h"
 #include "storage/bufmgr.h"
 #include "storage/ipc.h"
 #include "storage/lwlock.h"
 #include "storage/proc.h"
+#include "storage/procarray.h"
 #include "storage/shmem.h"
+#include "tcop/pquery.h"
 #include "tcop/utility.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
@@ -69,7 +79,9 @@
 #include "compat.h"
 #include "state/shared.h"
 #include "state/shmem.h"
+#include "control/locks.h"
 #include "control/pacing.h"
+#include "control/utility.h"
 #include "state/querystats.h"
 
 /*
@@ -84,7 +96,7 @@
 #define MAX_HELD 64
 typedef struct HeldSlot
 {
-	QueryDesc  *qd;
+	const void *key;			/* its QueryDesc, or a gated utility's PlannedStmt */
 	ResourceOwner owner;
 	bool		parked;
 } HeldSlot;
@@ -112,8 +124,23 @@ static int	ntracked = 0;
  * (a ROLLBACK inside a procedure aborts the transaction one level down).
  */
 static int	nesting_level = 0;
-/* a top-level EXPLAIN ANALYZE or DECLARE CURSOR runs its query one level down */
+/*
+ * A top-level wrapper (utility.h: EXPLAIN ANALYZE, DECLARE CURSOR,
+ * EXECUTE, CREATE TABLE AS, COPY (query) TO, REFRESH MATERIALIZED VIEW)
+ * runs its query one level down; until that query starts, and its
+ * queryid, for a query that has none of its own
+ */
 static bool in_toplevel_wrapper = false;
+static uint64 wrapper_queryid = 0;
+
+/*
+ * REFRESH MATERIALIZED VIEW locks the view (and creates its new heap)
+ * before its query starts: what its transaction held before the REFRESH
+ * is looked at when it starts (while the device is saturated; locks.c),
+ * and that verdict is the one its query is admitted by.
+ */
+static bool wrapper_locks_looked = false;
+static const char *wrapper_locks_held = NULL;
 /* ... and a DECLARE CURSOR's query does not run until the first FETCH */
 static bool in_declare_cursor = false;
 static bool backend_registered = false;
@@ -133,6 +160,7 @@ static ExecutorRun_hook_type prev_ExecutorRun = NULL;
 static ExecutorFinish_hook_type prev_ExecutorFinish = NULL;
 static ExecutorEnd_hook_type prev_ExecutorEnd = NULL;
 static ProcessUtility_hook_type prev_ProcessUtility = NULL;
+static planner_hook_type prev_planner = NULL;
 
 /* a role or a membership changed: look the exemption up again */
 static void
@@ -165,11 +193,11 @@ wake_next_if_room(void)
 }
 
 static void
-take_slot(QueryDesc *qd)
+take_slot(const void *key)
 {
 	if (nheld >= MAX_HELD)
 		return;					/* untracked: more open cursors than we count */
-	held[nheld].qd = qd;
+	held[nheld].key = key;
 	held[nheld].owner = CurrentResourceOwner;
 	held[nheld].parked = false;
 	nheld++;
@@ -188,10 +216,10 @@ drop_held(int i)
 }
 
 static int
-find_held(QueryDesc *qd)
+find_held(const void *key)
 {
 	for (int i = nheld - 1; i >= 0; i--)
-		if (held[i].qd == qd)
+		if (held[i].key == key)
 			return i;
 	return -1;
 }
@@ -224,9 +252,9 @@ unpark_slot_of(QueryDesc *qd)
 }
 
 static void
-release_slot_of(QueryDesc *qd)
+release_slot_of(const void *key)
 {
-	int			i = find_held(qd);
+	int			i = find_held(key);
 
 	if (i >= 0)
 		drop_held(i);
@@ -397,24 +425,42 @@ role_is_exempt(void)
 	return result;
 }
 
-/* does this transaction possibly hold locks that others wait for? */
-static bool
-may_hold_locks(void)
-{
-	if (TransactionIdIsValid(GetTopTransactionIdIfAny()))
-		return true;
-	return IsTransactionBlock() &&
-		GetCurrentTransactionStartTimestamp() != GetCurrentStatementStartTimestamp();
-}
-
+/* heavy by its learned reads per call (rpc, -1 if none), else by its plan */
 static bool
 is_heavy(QueryDesc *qd, double rpc)
 {
-	/* rpc: blocks read per call learned for its queryid, -1 if none */
 	if (rpc >= 0)
 		return rpc >= iosat_cheap_reads;
 	return qd->plannedstmt->planTree != NULL &&
 		qd->plannedstmt->planTree->total_cost >= iosat_cheap_cost;
+}
+
+/*
+ * The heavy statements running that count against the limit.  A slot
+ * holder waiting in the lock manager (wait class Lock: a row, a relation,
+ * a transaction, an advisory lock) does no I/O while it waits, and what it
+ * waits for may be held by a statement in the queue (a VACUUM FULL behind
+ * a queued SELECT's ACCESS SHARE lock): its slot is lent to the queue
+ * until it runs again.  The look is a pass over the slots, made only when
+ * the limit is reached.
+ */
+static bool
+room_for_one_more(uint32 limit)
+{
+	uint32		running = iosat_admission_count_running();
+	uint32		lent = 0;
+
+	if (running < limit)
+		return true;
+	for (int i = 0; i < iosat_adm->nslots; i++)
+	{
+		uint32		n = pg_atomic_read_u32(&iosat_adm->slots[i].heavy_running);
+
+		if (n > 0 && i != IOSAT_MY_PROCNO() &&
+			(GetPGProcByNumber(i)->wait_event_info & 0xFF000000) == PG_WAIT_LOCK)
+			lent += n;
+	}
+	return running - Min(lent, running) < limit;
 }
 
 static void
@@ -518,7 +564,7 @@ queue_timeout_ms(void)
 
 /* wait in the queue for a slot; returns with the slot taken, or throws */
 static void
-wait_for_slot(QueryDesc *qd, uint64 queryid)
+wait_for_slot(const void *key, uint64 queryid)
 {
 	IosatBackendSlot *s = my_slot();
 	int64		start = iosat_mono_us();
@@ -540,13 +586,13 @@ wait_for_slot(QueryDesc *qd, uint64 queryid)
 			if (limit == 0 || admission_switched_off(mode_at_enqueue))
 				go = true;
 			else if (iosat_queue_head() == IOSAT_MY_PROCNO() &&
-					 iosat_admission_count_running() < limit)
+					 room_for_one_more(limit))
 				go = true;
 			if (go)
 			{
 				iosat_queue_remove(IOSAT_MY_PROCNO());
 				s->queued = false;
-				take_slot(qd);
+				take_slot(key);
 			}
 			LWLockRelease(iosat_adm->lock);
 			if (go)
@@ -590,46 +636,63 @@ wait_for_slot(QueryDesc *qd, uint64 queryid)
 	wake_next_if_room();
 }
 
+/*
+ * A heavy statement (or gated utility: key) while the gate is enforcing:
+ * take a slot, wait in the queue for one, or be refused.  rtable: the
+ * statement's own range table (its locks do not count as held before it).
+ */
 static void
-admit_saturated(QueryDesc *qd, uint64 queryid, double rpc)
+admit_saturated(const void *key, List *rtable, uint64 queryid)
 {
 	IosatBackendSlot *s = my_slot();
 	uint32		running;
 	uint32		limit;
+	bool		room;
 
-	if (!is_heavy(qd, rpc))
-	{
-		count(IOSAT_C_CHEAP);
-		iosat_query_note_decision(queryid, IOSAT_DEC_CHEAP);
-		return;
-	}
 	if (nheld > 0)
 	{
 		count(IOSAT_C_BYPASS_HOLDER);
 		iosat_query_note_decision(queryid, IOSAT_DEC_BYPASS);
-		take_slot(qd);
+		take_slot(key);
 		return;
 	}
 	if (role_is_exempt())
 	{
 		count(IOSAT_C_BYPASS_EXEMPT);
 		iosat_query_note_decision(queryid, IOSAT_DEC_BYPASS);
-		take_slot(qd);
+		take_slot(key);
 		return;
 	}
-	if (may_hold_locks())
+
+	/*
+	 * Would it wait?  Then look at what its transaction holds (locks.c): a
+	 * lock holder goes at once.  (Read without the lock: a statement that
+	 * finds room here and none below queues with its locks unlooked-at,
+	 * for as long as the queue takes to pass one statement.)
+	 */
+	limit = enforced_limit();
+	if (limit > 0 &&
+		(pg_atomic_read_u32(&iosat_adm->queued) > 0 || !room_for_one_more(limit)))
 	{
-		count(IOSAT_C_BYPASS_LOCKS);
-		iosat_query_note_decision(queryid, IOSAT_DEC_BYPASS);
-		take_slot(qd);
-		return;
+		const char *what = wrapper_locks_looked ? wrapper_locks_held :
+			iosat_held_lock_others_may_wait_for(rtable);
+
+		if (what != NULL)
+		{
+			count(IOSAT_C_BYPASS_LOCKS);
+			iosat_query_note_decision(queryid, IOSAT_DEC_BYPASS);
+			elog(DEBUG1, "iosat: heavy statement admitted without waiting: its transaction holds %s",
+				 what);
+			take_slot(key);
+			return;
+		}
 	}
 
 	if (iosat_admission_mode == IOSAT_ADMISSION_MONITOR)
 	{
 		running = iosat_admission_count_running();
 		limit = enforced_limit();
-		if (limit > 0 && running >= limit)
+		if (limit > 0 && !room_for_one_more(limit))
 		{
 			IosatVerdict v;
 
@@ -647,17 +710,17 @@ admit_saturated(QueryDesc *qd, uint64 queryid, double rpc)
 			count(IOSAT_C_SLOT);
 			iosat_query_note_decision(queryid, IOSAT_DEC_SLOT);
 		}
-		take_slot(qd);
+		take_slot(key);
 		return;
 	}
 
 	LWLockAcquire(iosat_adm->lock, LW_EXCLUSIVE);
-	running = iosat_admission_count_running();
 	limit = enforced_limit();
 	/* (limit 0: the saturation ended since ExecutorStart looked) */
-	if (limit == 0 || (iosat_adm->qlen == 0 && running < limit))
+	room = limit == 0 || (iosat_adm->qlen == 0 && room_for_one_more(limit));
+	if (room)
 	{
-		take_slot(qd);
+		take_slot(key);
 		LWLockRelease(iosat_adm->lock);
 		count(IOSAT_C_SLOT);
 		iosat_query_note_decision(queryid, IOSAT_DEC_SLOT);
@@ -683,7 +746,40 @@ admit_saturated(QueryDesc *qd, uint64 queryid, double rpc)
 	LWLockRelease(iosat_adm->lock);
 	count(IOSAT_C_QUEUED);
 
-	wait_for_slot(qd, queryid);
+	wait_for_slot(key, queryid);
+}
+
+/*
+ * Admission of a top-level statement (or gated utility: key) that is
+ * heavy or not.  The hot path, on a healthy device: a heavy statement
+ * stores its slot, a cheap one does nothing.
+ */
+static void
+admit(const void *key, List *rtable, uint64 queryid, bool heavy)
+{
+	if (pg_atomic_read_u32(&iosat_shared->gate.saturated) == 0)
+	{
+		if (heavy)
+		{
+			register_backend();
+			take_slot(key);
+		}
+		return;
+	}
+	register_backend();
+	if (!gate_enforcing())
+	{
+		count(IOSAT_C_FAIL_OPEN);
+		if (heavy)
+			take_slot(key);
+	}
+	else if (!heavy)
+	{
+		count(IOSAT_C_CHEAP);
+		iosat_query_note_decision(queryid, IOSAT_DEC_CHEAP);
+	}
+	else
+		admit_saturated(key, rtable, queryid);
 }
 
 /* ---------------------------------------------------------------------
@@ -745,50 +841,54 @@ start_capped(QueryDesc *queryDesc, int eflags)
 	uncap_io_concurrency(nest);
 }
 
-static void
-iosat_ExecutorStart(QueryDesc *queryDesc, int eflags)
+/*
+ * Is this executor a client's statement?  One at nesting level 0 run by a
+ * portal (a client's simple or extended query; a statement run while
+ * planning or by a deferred trigger at COMMIT has no active portal), or
+ * the first one a top-level wrapper (utility.h) starts one level down.
+ */
+static bool
+is_toplevel(QueryDesc *queryDesc, int eflags)
 {
-	bool		toplevel;
-	bool		cap = false;
-	bool		pace = false;
+	bool		client;
 
-	toplevel = (nesting_level == 0 ||
-				(nesting_level == 1 && in_toplevel_wrapper)) &&
+	if (nesting_level == 0)
+		client = ActivePortal != NULL;
+	else if (nesting_level == 1 && in_toplevel_wrapper)
+	{
+		/* the wrapper's query; what else runs at this level is nested */
+		client = true;
+		in_toplevel_wrapper = false;
+	}
+	else
+		client = false;
+	return client &&
 		!(eflags & EXEC_FLAG_EXPLAIN_ONLY) &&
 		queryDesc->plannedstmt->commandType != CMD_UTILITY &&
 		MyBackendType == B_BACKEND && !IsParallelWorker() &&
 		iosat_adm != NULL;
+}
+
+static void
+iosat_ExecutorStart(QueryDesc *queryDesc, int eflags)
+{
+	bool		toplevel = is_toplevel(queryDesc, eflags);
+	bool		cap = false;
+	bool		pace = false;
 
 	if (toplevel)
 	{
 		uint64		queryid = (uint64) queryDesc->plannedstmt->queryId;
 
+		/* a wrapper's query with no queryid of its own: the wrapper's */
+		if (queryid == 0 && nesting_level == 1)
+			queryid = wrapper_queryid;
 		if (iosat_admission_mode != IOSAT_ADMISSION_OFF)
 		{
 			double		rpc = iosat_query_reads_per_call(queryid);
 			bool		heavy = is_heavy(queryDesc, rpc);
 
-			if (pg_atomic_read_u32(&iosat_shared->gate.saturated) == 0)
-			{
-				/* the hot path: healthy device */
-				if (heavy)
-				{
-					register_backend();
-					take_slot(queryDesc);
-				}
-			}
-			else
-			{
-				register_backend();
-				if (gate_enforcing())
-					admit_saturated(queryDesc, queryid, rpc);
-				else
-				{
-					count(IOSAT_C_FAIL_OPEN);
-					if (heavy)
-						take_slot(queryDesc);
-				}
-			}
+			admit(queryDesc, queryDesc->plannedstmt->rtable, queryid, heavy);
 			pace = heavy && iosat_pacing && !role_is_exempt() &&
 				(iosat_admission_mode == IOSAT_ADMISSION_QUEUE ||
 				 iosat_admission_mode == IOSAT_ADMISSION_REJECT);
@@ -910,22 +1010,91 @@ iosat_ExecutorEnd(QueryDesc *queryDesc)
 		standard_ExecutorEnd(queryDesc);
 }
 
+/*
+ * A top-level utility statement that is gated as a whole (utility.h):
+ * admitted before it starts (and takes its locks), its slot held to its
+ * end, what it read learned under its queryid.  Returns whether it is
+ * tracked (then end_gated_utility() must follow).
+ */
+static bool
+start_gated_utility(PlannedStmt *pstmt, double blocks, int64 *blocks_at_start)
+{
+	uint64		queryid = (uint64) pstmt->queryId;
+	double		rpc;
+	bool		heavy;
+
+	if (iosat_admission_mode == IOSAT_ADMISSION_OFF)
+		return false;
+	rpc = iosat_query_reads_per_call(queryid);
+	heavy = rpc >= 0 ? rpc >= iosat_cheap_reads : blocks >= iosat_cheap_reads;
+	register_callbacks();
+	admit(pstmt, NIL, queryid, heavy);
+
+	/*
+	 * The slot is the utility's to its end, released by the caller's
+	 * PG_FINALLY (or at backend exit), not with a resource owner: VACUUM
+	 * FULL, CREATE INDEX CONCURRENTLY and a CALL that commits end the
+	 * portal's transaction, and its resource owner, on their way.
+	 */
+	{
+		int			i = find_held(pstmt);
+
+		if (i >= 0)
+			held[i].owner = NULL;
+	}
+	*blocks_at_start = iosat_blocks_read_now();
+	return true;
+}
+
+static void
+end_gated_utility(PlannedStmt *pstmt, int64 blocks_at_start, bool ok)
+{
+	if (ok)
+	{
+		int64		blocks = iosat_blocks_read_now() - blocks_at_start;
+
+		iosat_query_record((uint64) pstmt->queryId, blocks > 0 ? blocks : 0, 0);
+	}
+	if (nheld > 0)
+		release_slot_of(pstmt);
+}
+
 static void
 iosat_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 					 bool readOnlyTree, ProcessUtilityContext context,
 					 ParamListInfo params, QueryEnvironment *queryEnv,
 					 DestReceiver *dest, QueryCompletion *qc)
 {
-	bool		cursor = nesting_level == 0 &&
-		IsA(pstmt->utilityStmt, DeclareCursorStmt);
-	bool		wrapper = cursor || (nesting_level == 0 &&
-									 IsA(pstmt->utilityStmt, ExplainStmt));
+	IosatUtilityKind kind = IOSAT_UTILITY_OTHER;
+	double		blocks = -1;
+	bool		gated = false;
+	bool		ok = false;
+	int64		blocks_at_start = 0;
+	bool		was_wrapper = in_toplevel_wrapper;
 	bool		was_declare_cursor = in_declare_cursor;
+	uint64		was_wrapper_queryid = wrapper_queryid;
+	bool		was_locks_looked = wrapper_locks_looked;
+	const char *was_locks_held = wrapper_locks_held;
 
-	if (wrapper)
+	if (nesting_level == 0 && MyBackendType == B_BACKEND && iosat_adm != NULL)
+		kind = iosat_utility_kind(pstmt->utilityStmt, &blocks);
+	if (kind == IOSAT_UTILITY_WRAPPER)
+	{
 		in_toplevel_wrapper = true;
-	if (cursor)
-		in_declare_cursor = true;
+		wrapper_queryid = (uint64) pstmt->queryId;
+		if (IsA(pstmt->utilityStmt, DeclareCursorStmt))
+			in_declare_cursor = true;
+		if (IsA(pstmt->utilityStmt, RefreshMatViewStmt) &&
+			iosat_admission_mode != IOSAT_ADMISSION_OFF &&
+			pg_atomic_read_u32(&iosat_shared->gate.saturated) != 0)
+		{
+			wrapper_locks_looked = true;
+			wrapper_locks_held = iosat_held_lock_others_may_wait_for(NIL);
+		}
+	}
+	else if (kind == IOSAT_UTILITY_GATED)
+		gated = start_gated_utility(pstmt, blocks, &blocks_at_start);
+
 	nesting_level++;
 	PG_TRY();
 	{
@@ -935,15 +1104,46 @@ iosat_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 		else
 			standard_ProcessUtility(pstmt, queryString, readOnlyTree, context,
 									params, queryEnv, dest, qc);
+		ok = true;
 	}
 	PG_FINALLY();
 	{
 		nesting_level--;
-		if (wrapper)
-			in_toplevel_wrapper = false;
+		in_toplevel_wrapper = was_wrapper;
 		in_declare_cursor = was_declare_cursor;
+		wrapper_queryid = was_wrapper_queryid;
+		wrapper_locks_looked = was_locks_looked;
+		wrapper_locks_held = was_locks_held;
+		if (gated)
+			end_gated_utility(pstmt, blocks_at_start, ok);
 	}
 	PG_END_TRY();
+}
+
+/*
+ * Planning runs one level down: a statement the planner runs (a function
+ * it evaluates) is not a client's statement.
+ */
+static PlannedStmt *
+iosat_planner(Query *parse, const char *query_string, int cursorOptions,
+			  ParamListInfo boundParams)
+{
+	PlannedStmt *result;
+
+	nesting_level++;
+	PG_TRY();
+	{
+		if (prev_planner)
+			result = prev_planner(parse, query_string, cursorOptions, boundParams);
+		else
+			result = standard_planner(parse, query_string, cursorOptions, boundParams);
+	}
+	PG_FINALLY();
+	{
+		nesting_level--;
+	}
+	PG_END_TRY();
+	return result;
 }
 
 void
@@ -963,4 +1163,6 @@ iosat_admission_install_hooks(void)
 	ExecutorEnd_hook = iosat_ExecutorEnd;
 	prev_ProcessUtility = ProcessUtility_hook;
 	ProcessUtility_hook = iosat_ProcessUtility;
+	prev_planner = planner_hook;
+	planner_hook = iosat_planner;
 }

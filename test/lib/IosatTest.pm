@@ -23,7 +23,8 @@ use IPC::Run;
 
 our @EXPORT = qw(iosat_node rootctl rootctl_available wait_until async_psql
   finish_psql admission_fixture pacing_fixture start_paced faketime_lib
-  with_faketime step_clock);
+  with_faketime step_clock admission_value hold_admission_slot
+  no_slot_left cancel_query);
 
 sub iosat_node
 {
@@ -216,6 +217,50 @@ SELECT count(*) = 1 FROM pg_stat_activity
 SQL
 		"paced: $query");
 	return $h;
+}
+
+# a column of iosat_admission
+sub admission_value
+{
+	my ($node, $col) = @_;
+	return $node->safe_psql('postgres', "SELECT $col FROM iosat_admission");
+}
+
+# a heavy statement of worker that holds the only slot for SECONDS (cancel
+# it with cancel_query); returns its async_psql handle
+sub hold_admission_slot
+{
+	my ($node, $seconds) = @_;
+	# one slot, as the admission tests assume (a sample in which the
+	# fixture's load child was starved reads as not pressed, and grows the
+	# limit)
+	$node->poll_query_until('postgres', 'SELECT heavy_limit = 1 FROM iosat_admission')
+	  or die 'the limit did not come back to 1';
+	my $h = async_psql($node, "SELECT pg_sleep($seconds);", user => 'worker');
+	Test::More::ok(
+		$node->poll_query_until('postgres',
+			"SELECT count(*) = 1 FROM pg_stat_activity WHERE query = 'SELECT pg_sleep($seconds)' AND wait_event = 'PgSleep'"
+			  . " AND (SELECT heavy_running >= 1 FROM iosat_admission)"),
+		'a heavy statement holds the slot');
+	return $h;
+}
+
+# cancel the statements whose text starts with PREFIX
+sub cancel_query
+{
+	my ($node, $prefix) = @_;
+	$node->safe_psql('postgres',
+		"SELECT pg_cancel_backend(pid) FROM pg_stat_activity WHERE query LIKE '$prefix%' AND pid <> pg_backend_pid()");
+}
+
+# every test of the admission suites ends with this
+sub no_slot_left
+{
+	my ($node, $what) = @_;
+	Test::More::ok(
+		$node->poll_query_until('postgres',
+			'SELECT heavy_running = 0 AND queued = 0 FROM iosat_admission'),
+		"no slot or queue place left behind: $what");
 }
 
 # start psql on SQL without waiting for it: one -c per statement (split at

@@ -27,33 +27,9 @@ sub worker_safe
 	return $node->safe_psql('postgres', $_[0], extra_params => [ '-U', 'worker' ]);
 }
 
-sub adm
-{
-	return $node->safe_psql('postgres', "SELECT $_[0] FROM iosat_admission");
-}
-
-sub clean_state
-{
-	my ($what) = @_;
-	ok( $node->poll_query_until('postgres',
-			'SELECT heavy_running = 0 AND queued = 0 FROM iosat_admission'),
-		"no slot or queue place left behind: $what");
-}
-
-# a statement that holds the only slot for SECONDS
-sub hold_slot
-{
-	my ($seconds) = @_;
-	# one slot, as every test here assumes (a sample in which the fixture's
-	# load child was starved reads as not pressed, and grows the limit)
-	$node->poll_query_until('postgres', 'SELECT heavy_limit = 1 FROM iosat_admission')
-	  or die 'the limit did not come back to 1';
-	my $h = async_psql($node, "SELECT pg_sleep($seconds);", user => 'worker');
-	ok( $node->poll_query_until('postgres',
-			'SELECT heavy_running = 1 FROM iosat_admission'),
-		'a heavy statement holds the slot');
-	return $h;
-}
+sub adm { admission_value($node, $_[0]) }
+sub clean_state { no_slot_left($node, $_[0]) }
+sub hold_slot { hold_admission_slot($node, $_[0]) }
 
 sub queued_count { adm('queued') }
 
@@ -218,12 +194,17 @@ like(adm('reason'), qr/IOPS of 100 provisioned|read latency/, 'reason given');
 	$s->query_safe('SELECT count(*) FROM t');
 	ok(time() - $t0 < 1.5, 'a backend with an open cursor does not wait for a slot');
 	$s->query_safe('CLOSE c');
-	$s->query_safe('DECLARE d CURSOR FOR SELECT * FROM t');
-	$s->query_safe('FETCH 1 FROM d');
-	$s->query_safe('COMMIT');
+	# with no cursor open and no lock that others could wait for, the
+	# transaction's next heavy statement waits like any other
+	my $q0 = queued_count();
+	$s->query_until(qr/^$/, "DECLARE d CURSOR FOR SELECT * FROM t;\n");
+	ok( $node->poll_query_until('postgres', "SELECT queued = $q0 + 1 FROM iosat_admission"),
+		'a later statement of a read-only transaction waits in the queue');
 	$node->safe_psql('postgres',
 		"SELECT pg_cancel_backend(pid) FROM pg_stat_activity WHERE query LIKE 'SELECT pg_sleep(30)%'");
 	finish_psql($holder);
+	$s->query_safe('FETCH 1 FROM d');
+	$s->query_safe('COMMIT');
 	$s->quit;
 	clean_state('cursors');
 }

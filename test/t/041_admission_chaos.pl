@@ -18,6 +18,17 @@ diag("seed $seed, $events events (IOSAT_CHAOS_SEED / IOSAT_CHAOS_EVENTS to repla
 
 my ($node, $fx, $c, $saturate, $calm) =
   admission_fixture('chaos', "iosat.queue_timeout = '2s'\n");
+# the other paths a heavy statement takes (045): a CALL and a DO are heavy
+# by their history, so each runs once before the chaos
+$node->safe_psql('postgres', <<'SQL');
+CREATE TABLE t2 AS SELECT * FROM t;
+CREATE MATERIALIZED VIEW mv AS SELECT count(*) AS n FROM t;
+CREATE PROCEDURE heavy_proc() LANGUAGE plpgsql AS
+  $$ BEGIN PERFORM count(*) FROM t; PERFORM pg_sleep(0.02); END $$;
+SQL
+$node->safe_psql('postgres',
+	"CALL heavy_proc();\nDO \$\$ BEGIN PERFORM count(*) FROM t; END \$\$;",
+	extra_params => [ '-U', 'worker' ]);
 $saturate->();
 
 my @statements = (
@@ -29,6 +40,15 @@ my @statements = (
 	[ 'savepoint', "BEGIN;\nSAVEPOINT a;\nSELECT error_after(0.01);\nROLLBACK TO a;\nCOMMIT;" ],
 	[ 'exception', "SELECT swallow_error(), pg_sleep(0.01);" ],
 	[ 'cursor',    "BEGIN;\nDECLARE c CURSOR FOR SELECT * FROM t;\nFETCH 5 FROM c;\nCOMMIT;" ],
+	[ 'txn',       "BEGIN;\nSELECT count(*) FROM t;\nSELECT pg_sleep(0.02);\nCOMMIT;" ],
+	[ 'execute',   "PREPARE q AS SELECT count(*) FROM t;\nEXECUTE q;" ],
+	[ 'ctas',      "CREATE TEMP TABLE x AS SELECT * FROM t;" ],
+	[ 'copy',      "COPY (SELECT * FROM t) TO STDOUT;" ],
+	[ 'refresh',   "REFRESH MATERIALIZED VIEW mv;" ],
+	[ 'index',     "CREATE TEMP TABLE y AS SELECT * FROM t;\nCREATE INDEX ON y (v);" ],
+	[ 'vacfull',   "VACUUM FULL t2;" ],
+	[ 'call',      "CALL heavy_proc();" ],
+	[ 'do',        "DO \$\$ BEGIN PERFORM count(*) FROM t; END \$\$;" ],
 );
 
 my (@inflight, %done);
