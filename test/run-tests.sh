@@ -15,10 +15,11 @@
 # created — the temp build tree, the sudoers drop-in, loop devices, mounts,
 # FUSE daemons, cgroups — on exit, including after Ctrl-C.
 #
-# IOSAT_TAP="test/t/010_sampler_fixture.pl ..." limits the TAP tests run;
-# IOSAT_ROOT_SUITES="test/root/fuzz.t ..." limits the root-side suites
-# ("none": none of them); IOSAT_KEEP=1 keeps the temporary tree (logs in
-# tmp_check/log) for a look.  Runs on one machine take turns (flock on /run/lock/iosat-test.lock; IOSAT_TEST_LOCK names
+# IOSAT_TAP="test/t/010_sampler_fixture.pl ..." limits the TAP tests run
+# ("none": none of them, pg_regress only); IOSAT_ROOT_SUITES="test/root/fuzz.t
+# ..." limits the root-side suites ("none": none of them); IOSAT_KEEP=1 keeps
+# the temporary tree (logs in tmp_check/log) for a look.  Runs on one machine
+# take turns (flock on /run/lock/iosat-test.lock; IOSAT_TEST_LOCK names
 # another file): they share the installed iosat.so, the sudoers drop-in and
 # the loop devices that cleanup destroys.
 #
