@@ -164,7 +164,9 @@ iosat_holder_alive() { # "pgid:leader_start"
 	[[ $pid =~ ^[0-9]+$ && $pid -gt 1 ]] || return 1
 	now=$(iosat_pid_start "$pid" 2>/dev/null || true)
 	[[ -n $now ]] && { [[ $now == "$start" ]]; return; }
-	cat /proc/[0-9]*/stat 2>/dev/null | awk -v g="$pid" '
+	# cat fails when a process exits between the glob and the read, which
+	# under pipefail (rootctl) would make a live group dead: ignore it
+	{ cat /proc/[0-9]*/stat 2>/dev/null || :; } | awk -v g="$pid" '
 		{ sub(/^.*\) /, ""); if ($3 == g) found = 1 }
 		END { exit !found }'
 }
