@@ -20,9 +20,8 @@ repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 R=${1:-$repo/test/lib/rootctl}
 N=rig-holders
 [[ $EUID -eq 0 ]] || { echo "holders.sh: run as root" >&2; exit 2; }
-fail=0
-ok() { echo "ok - $*"; }
-bad() { echo "not ok - $*"; fail=1; }
+# shellcheck source-path=SCRIPTDIR source=rig.bash
+. "$repo/test/rig/rig.bash"
 
 tmp=$(mktemp -d /tmp/iosat-rig-holders.XXXXXX)
 group=""
@@ -38,17 +37,6 @@ runuser -u postgres -- sudo -n -l "$R" >/dev/null 2>&1 && user=postgres
 echo "# creator runs as $user through sudo -n $R"
 chown "$user" "$tmp"
 
-# wait_for WHAT CONDITION...: poll the condition (a state) for up to 30 s
-wait_for() {
-	local what=$1 i
-	shift
-	for ((i = 0; i < 300; i++)); do
-		"$@" && return 0
-		sleep 0.1
-	done
-	bad "timed out waiting for $what"
-	return 1
-}
 gone() { ! pgrep -g "$1" >/dev/null; }
 
 # create CASE: the device, asked for as IosatTest.pm's rootctl() asks, by a
@@ -72,7 +60,7 @@ create() {
 		close \$f;
 		rename(\$ENV{READY} . q{.tmp}, \$ENV{READY});
 		sleep 600;' loop-create $N 16 $tail" </dev/null &)
-	wait_for "the creator of $N ($1)" test -s "$ready" || return 1
+	wait_for 30 "the creator of $N ($1)" test -s "$ready" || return 1
 	read -r group result <"$ready"
 	[[ $result == created ]] || { bad "$1: loop-create $N failed"; return 1; }
 	if [[ $1 == leader-gone && -d /proc/$group ]]; then
@@ -97,7 +85,7 @@ check() { # CASE
 		return 0
 	fi
 	kill -KILL -- "-$group" 2>/dev/null || true
-	wait_for "group $group to end" gone "$group" || return 0
+	wait_for 30 "group $group to end" gone "$group" || return 0
 	group=""
 	out=$("$R" destroy-all 2>/dev/null)
 	if grep -qx "destroyed=$N" <<<"$out" && [[ ! -e /run/iosat-test/$N ]]; then

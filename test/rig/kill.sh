@@ -16,9 +16,8 @@
 set -euo pipefail
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 [[ $EUID -eq 0 ]] || { echo "kill.sh: run as root" >&2; exit 2; }
-fail=0
-ok() { echo "ok - $*"; }
-bad() { echo "not ok - $*"; fail=1; }
+# shellcheck source-path=SCRIPTDIR source=rig.bash
+. "$repo/test/rig/rig.bash"
 
 bindir=$(pg_config --bindir)
 tmp=$(mktemp -d /tmp/iosat-rig-kill.XXXXXX)
@@ -46,17 +45,6 @@ sleep 600 & echo \$! >'$tmp/fg.pid'
 touch '$tmp/ready'
 wait"
 
-# wait_for WHAT CONDITION...: poll the condition (a state) for up to 60 s
-wait_for() {
-	local what=$1 i
-	shift
-	for ((i = 0; i < 600; i++)); do
-		"$@" && return 0
-		sleep 0.1
-	done
-	bad "timed out waiting for $what"
-	return 1
-}
 alive() { [[ -n $1 ]] && kill -0 "$1" 2>/dev/null && [[ $(awk '{ print $3 }' "/proc/$1/stat" 2>/dev/null) != Z ]]; }
 lock_open() { # pids with the lock file open
 	{ find /proc/[0-9]*/fd -maxdepth 1 -lname "$lock" 2>/dev/null || true; } | cut -d/ -f3 | sort -u
@@ -68,13 +56,13 @@ for sig in TERM INT HUP; do
 	IOSAT_TEST_LOCK=$lock IOSAT_RUN_CMD=$cmd perl -e '$SIG{INT} = "DEFAULT"; exec @ARGV' \
 		bash "$repo/test/run-tests.sh" >"$tmp/out" 2>&1 </dev/null &
 	run=$!
-	wait_for "the suite's processes ($sig)" test -e "$tmp/ready" || break
+	wait_for 60 "the suite's processes ($sig)" test -e "$tmp/ready" || break
 	pm=$(head -n 1 "$tmp/pg/data/postmaster.pid")
 	daemon=$(cat "$tmp/daemon.pid")
 	fg=$(cat "$tmp/fg.pid")
 	if flock -n "$lock" true; then bad "$sig: the run does not hold its lock"; fi
 	kill "-$sig" "$run"
-	if ! wait_for "run-tests.sh to exit after SIG$sig" eval '! alive "$run"'; then
+	if ! wait_for 60 "run-tests.sh to exit after SIG$sig" eval '! alive "$run"'; then
 		kill -KILL "$run"
 	fi
 	rc=0
@@ -94,7 +82,7 @@ for sig in TERM INT HUP; do
 	[[ -z $held ]] && ok "SIG$sig: no process has the lock file open" || bad "SIG$sig: $(echo $held) have the lock file open"
 	# leave nothing for the next round
 	for p in $pm $daemon $fg; do kill -KILL "$p" 2>/dev/null || true; done
-	wait_for "the server to go" eval '! alive "$pm"' || break
+	wait_for 60 "the server to go" eval '! alive "$pm"' || break
 	rm -f "$tmp/pg/data/postmaster.pid"
 done
 [[ $fail -eq 0 ]] || sed 's/^/# /' "$tmp/out"
