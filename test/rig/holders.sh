@@ -26,6 +26,7 @@ N=rig-holders
 tmp=$(mktemp -d /tmp/iosat-rig-holders.XXXXXX)
 group=""
 cleanup() {
+	set +e # a kill of what has gone already must not make the exit status 1
 	[[ -n $group ]] && kill -KILL -- "-$group" 2>/dev/null
 	"$R" destroy "$N" >/dev/null 2>&1 || true
 	rm -rf "$tmp"

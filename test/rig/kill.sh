@@ -25,6 +25,7 @@ chmod 755 "$tmp"
 lock=$tmp/lock
 run=""
 cleanup() {
+	set +e # a kill of what has gone already must not make the exit status 1
 	[[ -n $run ]] && kill -KILL "$run" 2>/dev/null
 	for p in $(cat "$tmp"/*.pid 2>/dev/null) $(head -n 1 "$tmp/pg/data/postmaster.pid" 2>/dev/null); do
 		kill -KILL "$p" 2>/dev/null
