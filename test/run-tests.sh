@@ -15,12 +15,21 @@
 # created — the temp build tree, the sudoers drop-in, loop devices, mounts,
 # FUSE daemons, cgroups — on exit, including after Ctrl-C.
 #
-# IOSAT_TAP="test/t/010_sampler_fixture.pl ..." limits the TAP tests run;
-# IOSAT_ROOT_SUITES="test/root/fuzz.t ..." limits the root-side suites
-# ("none": none of them); IOSAT_KEEP=1 keeps the temporary tree (logs in
-# tmp_check/log) for a look.  Runs on one machine take turns (flock on
-# /run/lock/iosat-test.lock): they share the installed iosat.so, the
-# sudoers drop-in and the loop devices that cleanup destroys.
+# IOSAT_TAP="test/t/010_sampler_fixture.pl ..." limits the TAP tests run
+# ("none": none of them, pg_regress only); IOSAT_ROOT_SUITES="test/root/fuzz.t
+# ..." limits the root-side suites ("none": none of them); IOSAT_KEEP=1 keeps
+# the temporary tree (logs in tmp_check/log) for a look.  Runs on one machine
+# take turns (flock on /run/lock/iosat-test.lock; IOSAT_TEST_LOCK names
+# another file): they share the installed iosat.so, the sudoers drop-in and
+# the loop devices that cleanup destroys.
+#
+# The lock must end with the run.  The suites run under test/lib/reaper.pl,
+# which adopts whatever they leave (servers started by pg_ctl sit in sessions
+# of their own), without the lock's descriptor; when the run ends, also by
+# SIGTERM, SIGINT or SIGHUP, the reaper stops all of them before cleanup.
+# IOSAT_RUN_CMD="shell command" runs that command as root in place of
+# everything else (no packages, build or root helper) under the same lock,
+# reaper and cleanup: test/rig/kill.sh uses it to check this.
 set -euo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -32,8 +41,9 @@ if [[ $EUID -ne 0 ]]; then
 	exit 2
 fi
 
-# one run at a time: a second waits for the first (see above)
-exec 9>/run/lock/iosat-test.lock
+# one run at a time: a second waits for the first (see above). Only this
+# shell holds fd 9: every command that may outlive it runs with 9>&-.
+exec 9>"${IOSAT_TEST_LOCK:-/run/lock/iosat-test.lock}"
 if ! flock -n 9; then
 	echo "run-tests.sh: another run is under way; waiting for it"
 	flock 9
@@ -41,17 +51,36 @@ fi
 
 helper_dir=/usr/local/libexec/iosat-test
 sudoers=/etc/sudoers.d/iosat-test
+helper=""
 work=""
+reaper=""
 status=0
+
+# run_reaped CMD...: CMD under test/lib/reaper.pl, in the background so that
+# a signal reaches the trap at once (bash runs traps only between commands)
+run_reaped() {
+	local rc=0
+	perl "$repo/test/lib/reaper.pl" "$@" </dev/null 9>&- &
+	reaper=$!
+	wait "$reaper" || rc=$?
+	reaper=""
+	return "$rc"
+}
 
 cleanup() {
 	local rc=$?
 	set +e
-	if [[ -x $helper_dir/rootctl ]]; then
-		"$helper_dir/rootctl" destroy-all >/dev/null 2>&1
+	# first what the suites left (tests, servers), so that the devices they
+	# held are nobody's when destroy-all comes
+	if [[ -n $reaper ]]; then
+		kill -TERM "$reaper" 2>/dev/null
+		wait "$reaper" 2>/dev/null
 	fi
-	rm -f "$sudoers"
-	rm -rf "$helper_dir"
+	if [[ -n $helper ]]; then
+		[[ -x $helper_dir/rootctl ]] && "$helper_dir/rootctl" destroy-all >/dev/null 2>&1 9>&-
+		rm -f "$sudoers"
+		rm -rf "$helper_dir"
+	fi
 	if [[ -n $work && -n ${IOSAT_KEEP:-} ]]; then
 		echo "run-tests.sh: kept $work (IOSAT_KEEP)"
 	elif [[ -n $work ]]; then
@@ -60,9 +89,16 @@ cleanup() {
 	exit "$rc"
 }
 trap cleanup EXIT
-trap 'exit 130' INT TERM
+trap 'exit 130' INT
+trap 'exit 143' TERM
+trap 'exit 129' HUP
 
-iosat_install_deps
+if [[ -n ${IOSAT_RUN_CMD:-} ]]; then
+	run_reaped bash -c "$IOSAT_RUN_CMD" || status=$?
+	exit "$status"
+fi
+
+iosat_install_deps 9>&-
 
 # a private, postgres-owned copy of the working tree: tests write results there
 work=$(mktemp -d /tmp/iosat-test.XXXXXX)
@@ -72,6 +108,7 @@ tar -C "$repo" --exclude=.git --exclude=tmp_check --exclude=tmp_regress \
 chown -R postgres:postgres "$work"
 
 # the root helper, root-owned, and exactly it allowed through sudo
+helper=1
 install -d -m 755 "$helper_dir"
 install -m 755 "$repo/test/lib/rootctl" "$repo/test/lib/device.sh" "$helper_dir/"
 # the FUSE daemon behind rootctl's fuse devices, root-owned beside it
@@ -85,9 +122,13 @@ export IOSAT_ROOTCTL="sudo -n $helper_dir/rootctl"
 
 cd "$work"
 echo "== layers (test/lint/layers.sh)"
-bash test/lint/layers.sh --self-test || status=1
-make -s 2>&1
-make -s install
+run_reaped bash test/lint/layers.sh --self-test || status=1
+echo "== the rig (test/rig)"
+for t in test/rig/*.sh; do
+	run_reaped bash "$t" "$helper_dir/rootctl" || status=1
+done
+run_reaped make -s 2>&1
+run_reaped make -s install
 
 # figures: a line "<what> total: ..." that a suite prints on stderr (inputs
 # tried, executions, faults survived, ...) is repeated at the end of the run
@@ -96,9 +137,10 @@ figures=$work/figures.txt
 
 echo "== pg_regress and TAP (as postgres)"
 # (stderr goes through tee into installcheck.err; stdout stays as it is)
-{ runuser -u postgres -- env IOSAT_ROOTCTL="$IOSAT_ROOTCTL" PATH="$PATH" \
+# shellcheck disable=SC2016 # expanded by the inner bash
+run_reaped bash -c 'set -o pipefail; { runuser -u postgres -- env IOSAT_ROOTCTL="$IOSAT_ROOTCTL" PATH="$PATH" \
 	make installcheck ${IOSAT_TAP:+IOSAT_TAP="$IOSAT_TAP"} 2>&1 1>&3 3>&- |
-	tee "$work/installcheck.err" >&2; } 3>&1 || status=1
+	tee "$1" >&2; } 3>&1' installcheck "$work/installcheck.err" || status=1
 grep -E '^(# )?[A-Za-z0-9_ .-]+ total: ' "$work/installcheck.err" | sed 's/^# //' >>"$figures" || true
 if [[ $status -ne 0 ]]; then
 	for f in regression.diffs tmp_check/log/regress_log_*; do
@@ -113,7 +155,7 @@ root_suites=${IOSAT_ROOT_SUITES:-$(echo test/root/*.t test/bpf/*.t)}
 for t in $root_suites; do
 	[[ -e $t ]] || continue
 	echo "== $t (as root)"
-	prove --timer "$t" 2>"$work/suite.err" || status=1
+	run_reaped prove --timer "$t" 2>"$work/suite.err" || status=1
 	cat "$work/suite.err" >&2
 	grep -E '^(# )?[A-Za-z0-9_ .-]+ total: ' "$work/suite.err" | sed 's/^# //' >>"$figures" || true
 done

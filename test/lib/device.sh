@@ -112,12 +112,14 @@ iosat_lock() {
 # ---------------------------------------------------------------- holders
 # Several engineers' tests and benchmarks share the machine, and a test runner
 # calls destroy-all when it ends. Each object records its holder: the process
-# group of the process that asked for it (above sudo/runuser), with its start
-# time against pid reuse. destroy-all leaves objects whose holder is alive and
-# is not the caller's own process group or an ancestor of the caller: another
-# run still uses them. After kill -9 of the creating shell the holder is dead
-# and destroy-all removes everything. `destroy NAME` and `destroy-all --force`
-# do not look at holders.
+# group of the process that asked for it (above sudo/runuser), with its
+# leader's start time against pid reuse (0 if the leader had already exited:
+# the group is recorded all the same). destroy-all leaves objects whose holder
+# is alive and is not the caller's own process group or an ancestor of the
+# caller: another run still uses them. Once every process of the creating
+# group is gone (kill -9 of a crashed test's group) the holder is dead and
+# destroy-all removes everything. `destroy NAME` and `destroy-all --force` do
+# not look at holders. test/rig/holders.sh checks this.
 
 iosat_proc_field() { # PID FIELD(1-based, after comm) -> value
 	local s
@@ -131,7 +133,12 @@ iosat_proc_field() { # PID FIELD(1-based, after comm) -> value
 
 iosat_pid_start() { iosat_proc_field "$1" 20; } # starttime is field 22 overall
 
-# iosat_caller_group: "pgid:starttime" of the caller's process group
+# iosat_caller_group: "pgid:starttime" of the caller's process group, the
+# start time of its leader, or 0 when the leader has already exited while the
+# group lives on (a harness that started the run and went away). The group is
+# recorded even then: falling back to the caller's own pid recorded the
+# short-lived `sh -c` between a test's perl and sudo, dead as soon as rootctl
+# returned, and another run's destroy-all took a live test's device.
 iosat_caller_group() {
 	local p=$PPID c
 	while [[ -n $p && $p -gt 1 ]]; do
@@ -141,21 +148,25 @@ iosat_caller_group() {
 		*) break ;;
 		esac
 	done
-	local g
-	g=$(iosat_proc_field "$p" 3 2>/dev/null || echo "$p")
-	[[ -n $g && -d /proc/$g ]] || g=$p
-	echo "$g:$(iosat_pid_start "$g" || echo 0)"
+	local g s
+	g=$(iosat_proc_field "$p" 3 2>/dev/null) || g=""
+	[[ $g =~ ^[0-9]+$ && $g -gt 0 ]] || g=$p
+	s=$(iosat_pid_start "$g" 2>/dev/null) || s=0
+	echo "$g:${s:-0}"
 }
 
 # A group is alive while any process is in it, leader gone or not (the kernel
 # never hands out a pid equal to a live process group id). If the leader's pid
-# now belongs to a different process (start time differs), the group is new.
+# now belongs to a different process (start time differs, or the leader was
+# already gone when the holder was recorded: start 0), the group is new.
 iosat_holder_alive() { # "pgid:leader_start"
 	local pid=${1%%:*} start=${1##*:} now
 	[[ $pid =~ ^[0-9]+$ && $pid -gt 1 ]] || return 1
 	now=$(iosat_pid_start "$pid" 2>/dev/null || true)
 	[[ -n $now ]] && { [[ $now == "$start" ]]; return; }
-	cat /proc/[0-9]*/stat 2>/dev/null | awk -v g="$pid" '
+	# cat fails when a process exits between the glob and the read, which
+	# under pipefail (rootctl) would make a live group dead: ignore it
+	{ cat /proc/[0-9]*/stat 2>/dev/null || :; } | awk -v g="$pid" '
 		{ sub(/^.*\) /, ""); if ($3 == g) found = 1 }
 		END { exit !found }'
 }
