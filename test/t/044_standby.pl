@@ -61,10 +61,10 @@ DELETE FROM pin_beside WHERE id % 10 = 0;
 DELETE FROM pin_ctl WHERE id % 10 = 0;
 GRANT SELECT ON pin_alone, pin_beside, pin_ctl, lock_tab TO worker;
 -- sample, until backend TARGET is idle, the startup process's wait events:
--- how often it was in BufferPin, and its longest run of such samples (one
+-- how often it waited on EVTYPE, and its longest run of such samples (one
 -- wait, or several back to back)
-CREATE FUNCTION startup_pin_waits(target int, OUT pin_samples int,
-                                  OUT samples int, OUT longest_ms float8)
+CREATE FUNCTION startup_waits(target int, evtype text, OUT pin_samples int,
+                              OUT samples int, OUT longest_ms float8)
 LANGUAGE plpgsql AS $$
 DECLARE
   ev text;
@@ -78,7 +78,7 @@ BEGIN
     SELECT wait_event_type INTO ev FROM pg_stat_activity
      WHERE backend_type = 'startup';
     samples := samples + 1;
-    IF ev IS NOT DISTINCT FROM 'BufferPin' THEN
+    IF ev IS NOT DISTINCT FROM evtype THEN
       pin_samples := pin_samples + 1;
       run_from := coalesce(run_from, clock_timestamp());
       longest_ms := greatest(longest_ms,
@@ -290,7 +290,7 @@ my $ts = time;
 my $scan = start_paced($standby, 'SELECT count(*) FROM pin_beside WHERE v < 0');
 my $scan_t0 = time;
 my $spid = sby("SELECT pid FROM pg_stat_activity WHERE query LIKE 'SELECT count(*) FROM pin_beside%'");
-my $watch = async_psql($standby, "SELECT * FROM startup_pin_waits($spid);");
+my $watch = async_psql($standby, "SELECT * FROM startup_waits($spid, 'BufferPin');");
 my $left = ($blocks - $PIN_RATE / 10) / $PIN_RATE - (time - $ts);
 $t0 = time;
 $primary->safe_psql('postgres', 'VACUUM pin_beside');
@@ -358,6 +358,8 @@ SQL
 	my $base = conflicts();
 	my $ts2 = time;
 	my $lscan = start_paced($standby, 'SELECT count(*) FROM lock_tab WHERE v < 0');
+	my $lpid = sby("SELECT pid FROM pg_stat_activity WHERE query LIKE 'SELECT count(*) FROM lock_tab%'");
+	my $lwatch = async_psql($standby, "SELECT * FROM startup_waits($lpid, 'Lock');");
 	my $lleft = ($blocks - $PIN_RATE / 10) / $PIN_RATE - (time - $ts2);
 	my $locker = interactive($primary);
 	ok(send_wait($locker, 'BEGIN; LOCK TABLE lock_tab IN ACCESS EXCLUSIVE MODE;', 'locked'),
@@ -377,6 +379,9 @@ SQL
 		60, 'replay waiting on the lock');
 	my ($lrc, $lout, $lerr) = finish_psql($lscan);
 	my $after = time - $lt0;
+	my (undef, $lw) = finish_psql($lwatch);
+	my ($lsamples) = split /\|/, $lw;
+	cmp_ok($lsamples, '>', 0, 'lock: replay did wait for the paced scan\'s lock (not vacuous)');
 	diag('lock: replay seen waiting on Lock: ' . ($seen_lock ? 'yes' : 'no (the scan ended first)'));
 	is($lrc, 0, 'lock: the paced scan is not cancelled') or diag($lerr);
 	is($lout, '0', 'lock: and returns its result');
