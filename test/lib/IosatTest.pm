@@ -6,6 +6,7 @@
 # - wait_until(CODE, TIMEOUT, WHAT): poll a condition
 # - pacing_fixture(NAME, RATE, CONF), start_paced(NODE, QUERY): the same,
 #   with read pacing and a table to scan
+# - create_wait_runs(NODE): a SQL function sampling a process's wait events
 # - faketime_lib(), with_faketime(FILE, CODE), step_clock(NODE, FILE, OFFSET):
 #   a server whose wall clock a test steps (libfaketime; the monotonic clock
 #   is left alone)
@@ -22,8 +23,8 @@ use Time::HiRes qw(usleep time);
 use IPC::Run;
 
 our @EXPORT = qw(iosat_node rootctl rootctl_available wait_until async_psql
-  finish_psql admission_fixture pacing_fixture start_paced faketime_lib
-  with_faketime step_clock);
+  finish_psql admission_fixture pacing_fixture start_paced create_wait_runs
+  faketime_lib with_faketime step_clock);
 
 sub iosat_node
 {
@@ -198,6 +199,47 @@ VACUUM ANALYZE big;
 GRANT ALL ON big TO worker, exempt_role;
 SQL
 	return @fixture;
+}
+
+# create, in NODE's database postgres, the SQL function
+#   wait_runs(target int, watched text, evtype text,
+#             OUT hits int, OUT samples int, OUT longest_ms float8)
+# which samples, until backend TARGET is idle, the wait event type of the
+# process WATCHED (a pid, or a backend_type such as 'startup'): how many
+# samples found it waiting on EVTYPE, of how many, and the longest run of
+# such samples (one wait, or several back to back)
+sub create_wait_runs
+{
+	my ($node) = @_;
+	$node->safe_psql('postgres', <<'SQL');
+CREATE FUNCTION wait_runs(target int, watched text, evtype text,
+                          OUT hits int, OUT samples int, OUT longest_ms float8)
+LANGUAGE plpgsql AS $$
+DECLARE
+  ev text;
+  run_from timestamptz;
+BEGIN
+  hits := 0; samples := 0; longest_ms := 0;
+  LOOP
+    PERFORM pg_stat_clear_snapshot();
+    PERFORM 1 FROM pg_stat_activity WHERE pid = target AND state = 'active';
+    EXIT WHEN NOT FOUND;
+    SELECT wait_event_type INTO ev FROM pg_stat_activity
+     WHERE pid::text = watched OR backend_type = watched;
+    samples := samples + 1;
+    IF ev IS NOT DISTINCT FROM evtype THEN
+      hits := hits + 1;
+      run_from := coalesce(run_from, clock_timestamp());
+      longest_ms := greatest(longest_ms,
+                             extract(epoch FROM clock_timestamp() - run_from) * 1000);
+    ELSE
+      run_from := NULL;
+    END IF;
+    PERFORM pg_sleep(0.002);
+  END LOOP;
+END $$;
+SQL
+	return;
 }
 
 # start QUERY (one statement) as worker, its scans from their first block

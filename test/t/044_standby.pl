@@ -60,36 +60,8 @@ DELETE FROM pin_alone WHERE id % 10 = 0;
 DELETE FROM pin_beside WHERE id % 10 = 0;
 DELETE FROM pin_ctl WHERE id % 10 = 0;
 GRANT SELECT ON pin_alone, pin_beside, pin_ctl, lock_tab TO worker;
--- sample, until backend TARGET is idle, the startup process's wait events:
--- how often it waited on EVTYPE, and its longest run of such samples (one
--- wait, or several back to back)
-CREATE FUNCTION startup_waits(target int, evtype text, OUT pin_samples int,
-                              OUT samples int, OUT longest_ms float8)
-LANGUAGE plpgsql AS $$
-DECLARE
-  ev text;
-  run_from timestamptz;
-BEGIN
-  pin_samples := 0; samples := 0; longest_ms := 0;
-  LOOP
-    PERFORM pg_stat_clear_snapshot();
-    PERFORM 1 FROM pg_stat_activity WHERE pid = target AND state = 'active';
-    EXIT WHEN NOT FOUND;
-    SELECT wait_event_type INTO ev FROM pg_stat_activity
-     WHERE backend_type = 'startup';
-    samples := samples + 1;
-    IF ev IS NOT DISTINCT FROM evtype THEN
-      pin_samples := pin_samples + 1;
-      run_from := coalesce(run_from, clock_timestamp());
-      longest_ms := greatest(longest_ms,
-                             extract(epoch FROM clock_timestamp() - run_from) * 1000);
-    ELSE
-      run_from := NULL;
-    END IF;
-    PERFORM pg_sleep(0.001);
-  END LOOP;
-END $$;
 SQL
+create_wait_runs($primary);    # replicated to the standby
 
 $primary->backup('b');
 my $standby = PostgreSQL::Test::Cluster->new('standby');
@@ -290,7 +262,7 @@ my $ts = time;
 my $scan = start_paced($standby, 'SELECT count(*) FROM pin_beside WHERE v < 0');
 my $scan_t0 = time;
 my $spid = sby("SELECT pid FROM pg_stat_activity WHERE query LIKE 'SELECT count(*) FROM pin_beside%'");
-my $watch = async_psql($standby, "SELECT * FROM startup_waits($spid, 'BufferPin');");
+my $watch = async_psql($standby, "SELECT * FROM wait_runs($spid, 'startup', 'BufferPin');");
 my $left = ($blocks - $PIN_RATE / 10) / $PIN_RATE - (time - $ts);
 $t0 = time;
 $primary->safe_psql('postgres', 'VACUUM pin_beside');
@@ -359,7 +331,7 @@ SQL
 	my $ts2 = time;
 	my $lscan = start_paced($standby, 'SELECT count(*) FROM lock_tab WHERE v < 0');
 	my $lpid = sby("SELECT pid FROM pg_stat_activity WHERE query LIKE 'SELECT count(*) FROM lock_tab%'");
-	my $lwatch = async_psql($standby, "SELECT * FROM startup_waits($lpid, 'Lock');");
+	my $lwatch = async_psql($standby, "SELECT * FROM wait_runs($lpid, 'startup', 'Lock');");
 	my $lleft = ($blocks - $PIN_RATE / 10) / $PIN_RATE - (time - $ts2);
 	my $locker = interactive($primary);
 	ok(send_wait($locker, 'BEGIN; LOCK TABLE lock_tab IN ACCESS EXCLUSIVE MODE;', 'locked'),
