@@ -6,7 +6,6 @@
 # - wait_until(CODE, TIMEOUT, WHAT): poll a condition
 # - pacing_fixture(NAME, RATE, CONF), start_paced(NODE, QUERY): the same,
 #   with read pacing and a table to scan
-# - create_wait_runs(NODE): a SQL function sampling a process's wait events
 # - faketime_lib(), with_faketime(FILE, CODE), step_clock(NODE, FILE, OFFSET):
 #   a server whose wall clock a test steps (libfaketime; the monotonic clock
 #   is left alone)
@@ -23,8 +22,8 @@ use Time::HiRes qw(usleep time);
 use IPC::Run;
 
 our @EXPORT = qw(iosat_node rootctl rootctl_available wait_until async_psql
-  finish_psql admission_fixture pacing_fixture start_paced create_wait_runs
-  faketime_lib with_faketime step_clock);
+  finish_psql admission_fixture pacing_fixture start_paced faketime_lib
+  with_faketime step_clock);
 
 sub iosat_node
 {
@@ -208,6 +207,8 @@ SQL
 # process WATCHED (a pid, or a backend_type such as 'startup'): how many
 # samples found it waiting on EVTYPE, of how many, and the longest run of
 # such samples (one wait, or several back to back)
+push @EXPORT, 'create_wait_runs';
+
 sub create_wait_runs
 {
 	my ($node) = @_;
