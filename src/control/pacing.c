@@ -44,6 +44,17 @@
  * (fail open).  The look is a pass over the PGPROCs (a word of each), on
  * the paced path only.
  *
+ * Hot standby.  There replay (the startup process) is the cleanup-lock
+ * waiter above, and it waits for a pin at most PIN_POLL_MS per PIN_YIELD_MS
+ * while it stays behind a paced scan.  Replay also waits for a statement's
+ * lock (an AccessExclusiveLock replayed: DROP, TRUNCATE, a VACUUM
+ * truncating the table) or its snapshot (VACUUM removing rows the snapshot
+ * may still see), and cancels it after max_standby_streaming_delay; the
+ * statement can end such a conflict only by finishing, so pacing it would
+ * only bring its cancellation nearer.  While the startup process waits on
+ * one of them a paced statement does not sleep either (see
+ * replay_waits_on_conflict).  docs/admission.md, "Hot standby".
+ *
  * Every interval here (the token bucket, slow start, the governor's cut
  * timing and probe hold) is on the monotonic clock (clock.h): on the wall
  * clock, a step back (an NTP step, a VM resume) made a paced statement
@@ -95,6 +106,7 @@
 
 #include "access/parallel.h"
 #include "access/xact.h"
+#include "access/xlog.h"
 #include "executor/executor.h"
 #include "miscadmin.h"
 #include "nodes/execnodes.h"
@@ -189,15 +201,46 @@ cleanup_lock_waited(void)
 }
 
 /*
+ * Hot standby: replay waits for a recovery conflict that it ends, after
+ * max_standby_streaming_delay, by cancelling the statements in its way: a
+ * lock (wait class Lock), a snapshot or a tablespace.  Which statements it
+ * waits for is not known cheaply, so any such wait counts (fail open).  The
+ * startup process is the one process without a database that waits on
+ * these; a wait on a buffer pin is cleanup_lock_waited's.  One pass over
+ * the PGPROCs, as there, and only while recovery is in progress.
+ */
+static bool
+replay_waits_on_conflict(void)
+{
+	if (!RecoveryInProgress())
+		return false;
+	for (uint32 i = 0; i < ProcGlobal->allProcCount; i++)
+	{
+		PGPROC	   *proc = &ProcGlobal->allProcs[i];
+		uint32		ev = *(volatile uint32 *) &proc->wait_event_info;
+
+		if (proc->databaseId != InvalidOid || proc->pid == 0)
+			continue;
+		if ((ev & 0xFF000000) == PG_WAIT_LOCK ||
+			ev == WAIT_EVENT_RECOVERY_CONFLICT_SNAPSHOT ||
+			ev == WAIT_EVENT_RECOVERY_CONFLICT_TABLESPACE)
+			return true;
+	}
+	return false;
+}
+
+/*
  * A paced sleep must not hold a pin someone waits for: not within
- * PIN_YIELD_MS of seeing a cleanup-lock waiter, nor when there is one now.
+ * PIN_YIELD_MS of seeing a cleanup-lock waiter, nor when there is one now;
+ * nor, on a standby, while replay waits for a conflict it would end by
+ * cancelling queries.
  */
 static bool
 yield_to_pin_waiter(int64 now)
 {
 	if (now < pin_yield_until)
 		return true;
-	if (!cleanup_lock_waited())
+	if (!cleanup_lock_waited() && !replay_waits_on_conflict())
 		return false;
 	pin_yield_until = now + (int64) PIN_YIELD_MS * 1000;
 	return true;

@@ -201,6 +201,49 @@ SQL
 	return @fixture;
 }
 
+# create, in NODE's database postgres, the SQL function
+#   wait_runs(target int, watched text, evtype text,
+#             OUT hits int, OUT samples int, OUT longest_ms float8)
+# which samples, until backend TARGET is idle, the wait event type of the
+# process WATCHED (a pid, or a backend_type such as 'startup'): how many
+# samples found it waiting on EVTYPE, of how many, and the longest run of
+# such samples (one wait, or several back to back)
+push @EXPORT, 'create_wait_runs';
+
+sub create_wait_runs
+{
+	my ($node) = @_;
+	$node->safe_psql('postgres', <<'SQL');
+CREATE FUNCTION wait_runs(target int, watched text, evtype text,
+                          OUT hits int, OUT samples int, OUT longest_ms float8)
+LANGUAGE plpgsql AS $$
+DECLARE
+  ev text;
+  run_from timestamptz;
+BEGIN
+  hits := 0; samples := 0; longest_ms := 0;
+  LOOP
+    PERFORM pg_stat_clear_snapshot();
+    PERFORM 1 FROM pg_stat_activity WHERE pid = target AND state = 'active';
+    EXIT WHEN NOT FOUND;
+    SELECT wait_event_type INTO ev FROM pg_stat_activity
+     WHERE pid::text = watched OR backend_type = watched;
+    samples := samples + 1;
+    IF ev IS NOT DISTINCT FROM evtype THEN
+      hits := hits + 1;
+      run_from := coalesce(run_from, clock_timestamp());
+      longest_ms := greatest(longest_ms,
+                             extract(epoch FROM clock_timestamp() - run_from) * 1000);
+    ELSE
+      run_from := NULL;
+    END IF;
+    PERFORM pg_sleep(0.002);
+  END LOOP;
+END $$;
+SQL
+	return;
+}
+
 # start QUERY (one statement) as worker, its scans from their first block
 # (no synchronized start), and wait until it sleeps at a pacing point;
 # returns its async_psql handle
