@@ -151,10 +151,17 @@ OLTP_ROWS=2000000
 VAC_ROWS=500000
 COLD_ROWS=2400000
 BULK_ROWS=1000000
+EVENTS_ROWS=2400000
+EVENTS_PARTS=8
 HEAVY_ACCOUNTS=12
 HEAVY_ROWS=40000
 VAC_DEAD_PCT=10
 AV_DEAD_PCT=30
+# parallel: a dashboard's customer range (k1 is uniform over 0..1e6, 2.4 rows
+# per value: ~23k rows on ~19k of cold's 65k pages); writes: a backfill's
+# range (~11k rows on ~10k pages)
+DASH_RANGE=10000
+BACKFILL_RANGE=5000
 # concurrent heavy clients of `read` (3 s apart: reports keep arriving)
 HEAVY=4
 STAGGER=3
@@ -277,7 +284,7 @@ bench_log "results: $OUT"
 	else
 		echo "device: split (ext4 on loopA -> loopB -> file; blkio throttle on loopB) read_iops=$READ_IOPS write_iops=$WRITE_IOPS"
 	fi
-	echo "workload: core_rows=$CORE_ROWS oltp_rows=$OLTP_ROWS vac_rows=$VAC_ROWS cold_rows=$COLD_ROWS bulk_rows=$BULK_ROWS heavy_accounts=$HEAVY_ACCOUNTS x $HEAVY_ROWS rows"
+	echo "workload: core_rows=$CORE_ROWS oltp_rows=$OLTP_ROWS vac_rows=$VAC_ROWS cold_rows=$COLD_ROWS bulk_rows=$BULK_ROWS events_rows=$EVENTS_ROWS in $EVENTS_PARTS partitions heavy_accounts=$HEAVY_ACCOUNTS x $HEAVY_ROWS rows"
 	echo "oltp: pgbench -R $RATE -c $CLIENTS (BEGIN; pk read + update; END)"
 	echo "phases_s: warm=$P_WARM baseline=$P_BASE storm=$P_STORM after=$P_AFTER"
 	echo "server: shared_buffers=16MB memcg_limit_mb=$MEMCG_MB effective_io_concurrency=$EIC"
@@ -352,16 +359,18 @@ bench_log "loading data"
 t0=$(date +%s)
 PGHOST=$SOCK PGPORT=$PGPORT_BENCH PGDATABASE=bench as_pg psql -X -q -A \
 	-v core_rows="$CORE_ROWS" -v oltp_rows="$OLTP_ROWS" -v vac_rows="$VAC_ROWS" \
-	-v cold_rows="$COLD_ROWS" -v bulk_rows="$BULK_ROWS" \
+	-v cold_rows="$COLD_ROWS" -v bulk_rows="$BULK_ROWS" -v events_rows="$EVENTS_ROWS" -v events_parts="$EVENTS_PARTS" \
 	-v heavy_accounts="$HEAVY_ACCOUNTS" -v heavy_rows="$HEAVY_ROWS" \
 	-f "$here/sql/load.sql" >"$RAW/load.log" 2>&1 || bench_die "load failed: $RAW/load.log"
 bench_log "loaded in $(($(date +%s) - t0)) s"
 HEAVY_SQL="SELECT id FROM core_lead WHERE account_id = %s AND payload @> '{\"status\": \"vip\"}' AND deleted_at IS NULL"
-COLD_SQL="SELECT count(*), avg(k2) FROM cold WHERE payload LIKE '%%zz%%'"
+# a dashboard's daily breakdown for a range of customers (Parallel Bitmap
+# Heap Scan: random reads, prefetched)
+COLD_SQL="SELECT date_trunc('day', ts) AS day, count(*), avg(k2), max(k2), sum(length(payload)) FROM cold WHERE k1 BETWEEN %s AND %s GROUP BY 1"
 # shellcheck disable=SC2059
 q "EXPLAIN (COSTS OFF) $(printf "$HEAVY_SQL" 1)" >"$RAW/heavy_plan.txt"
 # shellcheck disable=SC2059
-q "EXPLAIN (COSTS OFF) $(printf "$COLD_SQL")" >"$RAW/cold_plan.txt"
+q "EXPLAIN (COSTS OFF) $(printf "$COLD_SQL" 500000 $((500000 + DASH_RANGE)))" >"$RAW/cold_plan.txt"
 {
 	echo "heavy_plan: $(tr -s ' \n' ' ' <"$RAW/heavy_plan.txt")"
 	echo "parallel_plan: $(tr -s ' \n' ' ' <"$RAW/cold_plan.txt")"
@@ -403,7 +412,7 @@ hq() {
 # unit KIND ID N: one unit of a trigger's heavy work; prints the number of
 # heavy statements it ran on stdout (stderr: the error, if any)
 unit() {
-	local kind=$1 id=$2 n=$3 acct
+	local kind=$1 id=$2 n=$3 acct lo
 	acct=$((1 + (id * 5 + n) % HEAVY_ACCOUNTS))
 	# shellcheck disable=SC2059
 	case $kind in
@@ -422,8 +431,10 @@ unit() {
 			{ grep -m1 -E 'ERROR|FATAL|error' "$RAW/.pgb.$id" >&2; return 1; }
 		echo 2 ;;
 	parallel)
-		# a dashboard's aggregate: up to 4 workers per Gather
-		hq -c "SET max_parallel_workers_per_gather = 4" -c "$(printf "$COLD_SQL")" >/dev/null && echo 1 ;;
+		# a dashboard's aggregate: up to 4 workers per Gather, a range of
+		# customers of its own
+		lo=$(((id * 7919 + n * 104729) % (1000000 - DASH_RANGE)))
+		hq -c "SET max_parallel_workers_per_gather = 4" -c "$(printf "$COLD_SQL" "$lo" $((lo + DASH_RANGE)))" >/dev/null && echo 1 ;;
 	refresh)
 		# a report built from the incident's index scan
 		hq -c "REFRESH MATERIALIZED VIEW acct_mv_$((id % 2))" && echo 1 ;;
@@ -433,7 +444,10 @@ unit() {
 	index)
 		hq -c "DROP INDEX IF EXISTS cold_ix_$id" -c "CREATE INDEX cold_ix_$id ON cold (k1, k2)" && echo 1 ;;
 	update)
-		hq -c "UPDATE bulk SET v = v + 1 WHERE id % 5 = $(((n + id) % 5))" && echo 1 ;;
+		# a backfill over a range of customers: rows scattered over a table
+		# bigger than memory (Bitmap Heap Scan), every page it visits dirtied
+		lo=$(((id * 7919 + n * 104729) % (1000000 - BACKFILL_RANGE)))
+		hq -c "UPDATE cold SET k2 = k2 + 1 WHERE k1 BETWEEN $lo AND $((lo + BACKFILL_RANGE))" && echo 1 ;;
 	insdel)
 		hq -c "INSERT INTO bulk_log SELECT * FROM bulk WHERE id % 5 = $(((n + id) % 5))" -c "DELETE FROM bulk_log" && echo 2 ;;
 	*) echo "unknown unit $kind" >&2; return 2 ;;
@@ -483,15 +497,15 @@ scenario_conf() {
 	case $1 in
 	parallel) printf '%s\n' "max_worker_processes = 48" "max_parallel_workers = 32" ;;
 	writes) echo "checkpoint_timeout = 30s" ;;
-	autovacuum) printf '%s\n' "autovacuum_naptime = 1s" ;;
+	autovacuum) printf '%s\n' "autovacuum_naptime = 1s" "autovacuum_max_workers = 6" "autovacuum_vacuum_cost_limit = 2000" ;;
 	esac
 }
 # the dead tuples each configuration starts from: vac_target (VACUUM's and
-# autovacuum's target), bulk (autovacuum's second table)
+# autovacuum's target), bulk and events' partitions (autovacuum's others)
 scenario_dead_pct() {
 	case $1 in
-	autovacuum) echo "$AV_DEAD_PCT $AV_DEAD_PCT" ;;
-	*) echo "$VAC_DEAD_PCT 0" ;;
+	autovacuum) echo "$AV_DEAD_PCT $AV_DEAD_PCT $AV_DEAD_PCT" ;;
+	*) echo "$VAC_DEAD_PCT 0 0" ;;
 	esac
 }
 
@@ -533,7 +547,7 @@ run_config() {
 	bench_log "reset (unthrottled): leftovers, dead tuples (${dead[*]} %), checkpoint"
 	set_ceiling off
 	PGHOST=$SOCK PGPORT=$PGPORT_BENCH PGDATABASE=bench as_pg psql -X -q -v vac_dead_pct="${dead[0]}" \
-		-v bulk_dead_pct="${dead[1]}" -f "$here/sql/reset.sql" >>"$d/reset.log" 2>&1 || bench_die "reset failed: $d/reset.log"
+		-v bulk_dead_pct="${dead[1]}" -v events_dead_pct="${dead[2]}" -f "$here/sql/reset.sql" >>"$d/reset.log" 2>&1 || bench_die "reset failed: $d/reset.log"
 	set_ceiling on
 	"$ROOTCTL" memcg-empty "$NAME" >/dev/null
 	q "SELECT pg_prewarm('oltp_pkey', 'read')" >/dev/null
@@ -583,6 +597,9 @@ run_config() {
 			# per-table scale factor a DBA gives a large hot table
 			ctl_q "ALTER TABLE vac_target SET (autovacuum_enabled = true)" >/dev/null
 			ctl_q "ALTER TABLE bulk SET (autovacuum_enabled = true)" >/dev/null
+			for ((i = 0; i < EVENTS_PARTS; i++)); do
+				ctl_q "ALTER TABLE events_$i SET (autovacuum_enabled = true)" >/dev/null
+			done
 			ctl_q "ALTER TABLE oltp SET (autovacuum_enabled = true, autovacuum_vacuum_scale_factor = 0.002)" >/dev/null ;;
 		*)
 			kind=${item%%:*} cnt=${item##*:}
@@ -603,9 +620,10 @@ run_config() {
 	t_stop=$(date +%s.%N)
 	touch "$RAW/.stop"
 	if [[ $trig == *autovacuum* ]]; then
-		ctl_q "ALTER TABLE vac_target SET (autovacuum_enabled = false)" 20 >/dev/null || true
-		ctl_q "ALTER TABLE bulk SET (autovacuum_enabled = false)" 20 >/dev/null || true
-		ctl_q "ALTER TABLE oltp SET (autovacuum_enabled = false)" 20 >/dev/null || true
+		# no new workers (a per-table ALTER would wait for the running
+		# worker's lock); reset.sql switches it back on
+		ctl_q "ALTER SYSTEM SET autovacuum = off" 20 >/dev/null || true
+		ctl_q "SELECT pg_reload_conf()" 20 >/dev/null || true
 	fi
 	ctl_q "EXECUTE storm_cancel" 20 >/dev/null ||
 		bench_log "warning: cancel through the control session failed"
