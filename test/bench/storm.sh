@@ -41,14 +41,25 @@
 #                 pgbench transaction is BEGIN ... END in every scenario
 #   prepared      the heavy statement through the extended protocol (pgbench
 #                 -M prepared) and through SQL PREPARE / EXECUTE (+ the VACUUM)
-#   parallel      eight dashboards' aggregates over a cold table bigger than the
-#                 cgroup's memory: Parallel Seq Scan, max_parallel_workers_per_gather
-#                 = 4 in their sessions (max_parallel_workers 32)
+#   parallel      eight dashboards, each a daily breakdown for a range of
+#                 customers (SELECT date_trunc('day', ts), count(*), avg(), ...
+#                 FROM cold WHERE k1 BETWEEN x AND x + 10000 GROUP BY 1): the
+#                 customer key is uncorrelated with the heap order, so ~23k
+#                 rows lie on ~19k of the cold table's 65k pages (the table is
+#                 bigger than the cgroup's memory); the planner picks a
+#                 Parallel Bitmap Heap Scan (max_parallel_workers_per_gather
+#                 = 4 in their sessions, max_parallel_workers 32), random
+#                 reads prefetched at effective_io_concurrency
 #   maintenance   REFRESH MATERIALIZED VIEW and CREATE TABLE AS built from the
 #                 incident's index scan (two of each), CREATE INDEX on the cold
 #                 table
-#   writes        bulk UPDATE of 20% of a table (four clients), INSERT ...
-#                 SELECT and DELETE (four), checkpoint_timeout = 30s
+#   writes        a backfill: four sessions, each UPDATE cold SET k2 = k2 + 1
+#                 WHERE k1 BETWEEN x AND x + 5000 (~11k rows on ~10k pages
+#                 of a table bigger than memory, read by a prefetching bitmap
+#                 heap scan; every page it visits is dirtied, and its first
+#                 change after a checkpoint is a full-page image in WAL that
+#                 every commit's WAL flush then carries), + four INSERT ...
+#                 SELECT of 20% of bulk and DELETE; checkpoint_timeout = 30s
 #   autovacuum    the real autovacuum workers (naptime 1s, default costs) on
 #                 two tables with 30% dead tuples and on the hot OLTP table
 #                 (per-table scale factor 0.002); cheap load only
