@@ -519,7 +519,7 @@ scenario_conf() {
 	case $1 in
 	parallel) printf '%s\n' "max_worker_processes = 48" "max_parallel_workers = 32" ;;
 	writes) echo "checkpoint_timeout = 30s" ;;
-	autovacuum) printf '%s\n' "autovacuum_naptime = 1s" "autovacuum_max_workers = 8" "autovacuum_vacuum_cost_limit = 2000" ;;
+	autovacuum) printf '%s\n' "autovacuum_naptime = 1s" "autovacuum_max_workers = 6" "autovacuum_vacuum_cost_limit = 2000" "checkpoint_timeout = 30s" ;;
 	esac
 }
 # the dead tuples each configuration starts from: vac_target (VACUUM's and
