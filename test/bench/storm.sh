@@ -69,10 +69,14 @@
 #                 (0.002). The server is set as a DBA sets it for many tables
 #                 on a provisioned volume: autovacuum_max_workers = 6,
 #                 autovacuum_vacuum_cost_limit = 2000 (delay 2ms, the
-#                 default), naptime 1s. Each worker reads sequentially, but
-#                 every page it prunes is dirtied and, first touched after
-#                 the reset's checkpoint, logged whole: its WAL volume is what
-#                 the cheap commits' WAL flushes wait behind
+#                 default), naptime 1s; checkpoint_timeout = 30s puts into the
+#                 40-s storm the checkpoint that a vacuum of real tables
+#                 always runs into. Each worker reads sequentially, but every
+#                 page it prunes is dirtied and, first touched after a
+#                 checkpoint, logged whole: the cheap commits queue on WAL
+#                 locks behind that WAL, the workers' reads evict the cheap
+#                 load's pages from the page cache, and the checkpoint's
+#                 fsync then writes back what they dirtied
 #   mixed         two read loops, one each of transactions, prepared, writes
 #                 (the backfill UPDATE since round 4; the 2026-12-03 run had
 #                 an UPDATE of 20% of bulk) and maintenance, + the VACUUM
