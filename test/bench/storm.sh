@@ -41,19 +41,45 @@
 #                 pgbench transaction is BEGIN ... END in every scenario
 #   prepared      the heavy statement through the extended protocol (pgbench
 #                 -M prepared) and through SQL PREPARE / EXECUTE (+ the VACUUM)
-#   parallel      eight dashboards' aggregates over a cold table bigger than the
-#                 cgroup's memory: Parallel Seq Scan, max_parallel_workers_per_gather
-#                 = 4 in their sessions (max_parallel_workers 32)
+#   parallel      eight dashboards, each a daily breakdown for a range of
+#                 customers (SELECT date_trunc('day', ts), count(*), avg(), ...
+#                 FROM cold WHERE k1 BETWEEN x AND x + 10000 GROUP BY 1): the
+#                 customer key is uncorrelated with the heap order, so ~23k
+#                 rows lie on ~19k of the cold table's 65k pages (the table is
+#                 bigger than the cgroup's memory); the planner picks a
+#                 Parallel Bitmap Heap Scan (max_parallel_workers_per_gather
+#                 = 4 in their sessions, max_parallel_workers 32), random
+#                 reads prefetched at effective_io_concurrency
 #   maintenance   REFRESH MATERIALIZED VIEW and CREATE TABLE AS built from the
 #                 incident's index scan (two of each), CREATE INDEX on the cold
 #                 table
-#   writes        bulk UPDATE of 20% of a table (four clients), INSERT ...
-#                 SELECT and DELETE (four), checkpoint_timeout = 30s
-#   autovacuum    the real autovacuum workers (naptime 1s, default costs) on
-#                 two tables with 30% dead tuples and on the hot OLTP table
-#                 (per-table scale factor 0.002); cheap load only
+#   writes        a backfill: four sessions, each UPDATE cold SET k2 = k2 + 1
+#                 WHERE k1 BETWEEN x AND x + 5000 (~11k rows on ~10k pages
+#                 of a table bigger than memory, read by a prefetching bitmap
+#                 heap scan; every page it visits is dirtied, and its first
+#                 change after a checkpoint is a full-page image in WAL that
+#                 every commit's WAL flush then carries), + four INSERT ...
+#                 SELECT of 20% of bulk and DELETE; checkpoint_timeout = 30s
+#   autovacuum    the real autovacuum workers, cheap load only: a nightly
+#                 retention job left 30% dead tuples in every partition of
+#                 events (8 x 300k rows, a primary key and a secondary index
+#                 each), in vac_target and in bulk, and they cross their
+#                 thresholds together in busy hours; the hot OLTP table has
+#                 the per-table scale factor a DBA gives a large hot table
+#                 (0.002). The server is set as a DBA sets it for many tables
+#                 on a provisioned volume: autovacuum_max_workers = 6,
+#                 autovacuum_vacuum_cost_limit = 2000 (delay 2ms, the
+#                 default), naptime 1s; checkpoint_timeout = 30s puts into the
+#                 40-s storm the checkpoint that a vacuum of real tables
+#                 always runs into. Each worker reads sequentially, but every
+#                 page it prunes is dirtied and, first touched after a
+#                 checkpoint, logged whole: the cheap commits queue on WAL
+#                 locks behind that WAL, the workers' reads evict the cheap
+#                 load's pages from the page cache, and the checkpoint's
+#                 fsync then writes back what they dirtied
 #   mixed         two read loops, one each of transactions, prepared, writes
-#                 and maintenance, + the VACUUM
+#                 (the backfill UPDATE since round 4; the 2026-12-03 run had
+#                 an UPDATE of 20% of bulk) and maintenance, + the VACUUM
 # Every heavy client retries a second after an error, as applications do.
 # Configurations (--configs; default stock,queue,reject, and pgbouncer on
 # `read`): test/bench/configs/<name>.conf, the same file for every scenario;
@@ -151,10 +177,17 @@ OLTP_ROWS=2000000
 VAC_ROWS=500000
 COLD_ROWS=2400000
 BULK_ROWS=1000000
+EVENTS_ROWS=2400000
+EVENTS_PARTS=8
 HEAVY_ACCOUNTS=12
 HEAVY_ROWS=40000
 VAC_DEAD_PCT=10
 AV_DEAD_PCT=30
+# parallel: a dashboard's customer range (k1 is uniform over 0..1e6, 2.4 rows
+# per value: ~23k rows on ~19k of cold's 65k pages); writes: a backfill's
+# range (~11k rows on ~10k pages)
+DASH_RANGE=10000
+BACKFILL_RANGE=5000
 # concurrent heavy clients of `read` (3 s apart: reports keep arriving)
 HEAVY=4
 STAGGER=3
@@ -277,7 +310,7 @@ bench_log "results: $OUT"
 	else
 		echo "device: split (ext4 on loopA -> loopB -> file; blkio throttle on loopB) read_iops=$READ_IOPS write_iops=$WRITE_IOPS"
 	fi
-	echo "workload: core_rows=$CORE_ROWS oltp_rows=$OLTP_ROWS vac_rows=$VAC_ROWS cold_rows=$COLD_ROWS bulk_rows=$BULK_ROWS heavy_accounts=$HEAVY_ACCOUNTS x $HEAVY_ROWS rows"
+	echo "workload: core_rows=$CORE_ROWS oltp_rows=$OLTP_ROWS vac_rows=$VAC_ROWS cold_rows=$COLD_ROWS bulk_rows=$BULK_ROWS events_rows=$EVENTS_ROWS in $EVENTS_PARTS partitions heavy_accounts=$HEAVY_ACCOUNTS x $HEAVY_ROWS rows"
 	echo "oltp: pgbench -R $RATE -c $CLIENTS (BEGIN; pk read + update; END)"
 	echo "phases_s: warm=$P_WARM baseline=$P_BASE storm=$P_STORM after=$P_AFTER"
 	echo "server: shared_buffers=16MB memcg_limit_mb=$MEMCG_MB effective_io_concurrency=$EIC"
@@ -352,16 +385,18 @@ bench_log "loading data"
 t0=$(date +%s)
 PGHOST=$SOCK PGPORT=$PGPORT_BENCH PGDATABASE=bench as_pg psql -X -q -A \
 	-v core_rows="$CORE_ROWS" -v oltp_rows="$OLTP_ROWS" -v vac_rows="$VAC_ROWS" \
-	-v cold_rows="$COLD_ROWS" -v bulk_rows="$BULK_ROWS" \
+	-v cold_rows="$COLD_ROWS" -v bulk_rows="$BULK_ROWS" -v events_rows="$EVENTS_ROWS" -v events_parts="$EVENTS_PARTS" \
 	-v heavy_accounts="$HEAVY_ACCOUNTS" -v heavy_rows="$HEAVY_ROWS" \
 	-f "$here/sql/load.sql" >"$RAW/load.log" 2>&1 || bench_die "load failed: $RAW/load.log"
 bench_log "loaded in $(($(date +%s) - t0)) s"
 HEAVY_SQL="SELECT id FROM core_lead WHERE account_id = %s AND payload @> '{\"status\": \"vip\"}' AND deleted_at IS NULL"
-COLD_SQL="SELECT count(*), avg(k2) FROM cold WHERE payload LIKE '%%zz%%'"
+# a dashboard's daily breakdown for a range of customers (Parallel Bitmap
+# Heap Scan: random reads, prefetched)
+COLD_SQL="SELECT date_trunc('day', ts) AS day, count(*), avg(k2), max(k2), sum(length(payload)) FROM cold WHERE k1 BETWEEN %s AND %s GROUP BY 1"
 # shellcheck disable=SC2059
 q "EXPLAIN (COSTS OFF) $(printf "$HEAVY_SQL" 1)" >"$RAW/heavy_plan.txt"
 # shellcheck disable=SC2059
-q "EXPLAIN (COSTS OFF) $(printf "$COLD_SQL")" >"$RAW/cold_plan.txt"
+q "EXPLAIN (COSTS OFF) $(printf "$COLD_SQL" 500000 $((500000 + DASH_RANGE)))" >"$RAW/cold_plan.txt"
 {
 	echo "heavy_plan: $(tr -s ' \n' ' ' <"$RAW/heavy_plan.txt")"
 	echo "parallel_plan: $(tr -s ' \n' ' ' <"$RAW/cold_plan.txt")"
@@ -403,7 +438,7 @@ hq() {
 # unit KIND ID N: one unit of a trigger's heavy work; prints the number of
 # heavy statements it ran on stdout (stderr: the error, if any)
 unit() {
-	local kind=$1 id=$2 n=$3 acct
+	local kind=$1 id=$2 n=$3 acct lo
 	acct=$((1 + (id * 5 + n) % HEAVY_ACCOUNTS))
 	# shellcheck disable=SC2059
 	case $kind in
@@ -422,8 +457,10 @@ unit() {
 			{ grep -m1 -E 'ERROR|FATAL|error' "$RAW/.pgb.$id" >&2; return 1; }
 		echo 2 ;;
 	parallel)
-		# a dashboard's aggregate: up to 4 workers per Gather
-		hq -c "SET max_parallel_workers_per_gather = 4" -c "$(printf "$COLD_SQL")" >/dev/null && echo 1 ;;
+		# a dashboard's aggregate: up to 4 workers per Gather, a range of
+		# customers of its own
+		lo=$(((id * 7919 + n * 104729) % (1000000 - DASH_RANGE)))
+		hq -c "SET max_parallel_workers_per_gather = 4" -c "$(printf "$COLD_SQL" "$lo" $((lo + DASH_RANGE)))" >/dev/null && echo 1 ;;
 	refresh)
 		# a report built from the incident's index scan
 		hq -c "REFRESH MATERIALIZED VIEW acct_mv_$((id % 2))" && echo 1 ;;
@@ -433,7 +470,10 @@ unit() {
 	index)
 		hq -c "DROP INDEX IF EXISTS cold_ix_$id" -c "CREATE INDEX cold_ix_$id ON cold (k1, k2)" && echo 1 ;;
 	update)
-		hq -c "UPDATE bulk SET v = v + 1 WHERE id % 5 = $(((n + id) % 5))" && echo 1 ;;
+		# a backfill over a range of customers: rows scattered over a table
+		# bigger than memory (Bitmap Heap Scan), every page it visits dirtied
+		lo=$(((id * 7919 + n * 104729) % (1000000 - BACKFILL_RANGE)))
+		hq -c "UPDATE cold SET k2 = k2 + 1 WHERE k1 BETWEEN $lo AND $((lo + BACKFILL_RANGE))" && echo 1 ;;
 	insdel)
 		hq -c "INSERT INTO bulk_log SELECT * FROM bulk WHERE id % 5 = $(((n + id) % 5))" -c "DELETE FROM bulk_log" && echo 2 ;;
 	*) echo "unknown unit $kind" >&2; return 2 ;;
@@ -483,15 +523,15 @@ scenario_conf() {
 	case $1 in
 	parallel) printf '%s\n' "max_worker_processes = 48" "max_parallel_workers = 32" ;;
 	writes) echo "checkpoint_timeout = 30s" ;;
-	autovacuum) printf '%s\n' "autovacuum_naptime = 1s" ;;
+	autovacuum) printf '%s\n' "autovacuum_naptime = 1s" "autovacuum_max_workers = 6" "autovacuum_vacuum_cost_limit = 2000" "checkpoint_timeout = 30s" ;;
 	esac
 }
 # the dead tuples each configuration starts from: vac_target (VACUUM's and
-# autovacuum's target), bulk (autovacuum's second table)
+# autovacuum's target), bulk and events' partitions (autovacuum's others)
 scenario_dead_pct() {
 	case $1 in
-	autovacuum) echo "$AV_DEAD_PCT $AV_DEAD_PCT" ;;
-	*) echo "$VAC_DEAD_PCT 0" ;;
+	autovacuum) echo "$AV_DEAD_PCT $AV_DEAD_PCT $AV_DEAD_PCT" ;;
+	*) echo "$VAC_DEAD_PCT 0 0" ;;
 	esac
 }
 
@@ -533,7 +573,7 @@ run_config() {
 	bench_log "reset (unthrottled): leftovers, dead tuples (${dead[*]} %), checkpoint"
 	set_ceiling off
 	PGHOST=$SOCK PGPORT=$PGPORT_BENCH PGDATABASE=bench as_pg psql -X -q -v vac_dead_pct="${dead[0]}" \
-		-v bulk_dead_pct="${dead[1]}" -f "$here/sql/reset.sql" >>"$d/reset.log" 2>&1 || bench_die "reset failed: $d/reset.log"
+		-v bulk_dead_pct="${dead[1]}" -v events_dead_pct="${dead[2]}" -f "$here/sql/reset.sql" >>"$d/reset.log" 2>&1 || bench_die "reset failed: $d/reset.log"
 	set_ceiling on
 	"$ROOTCTL" memcg-empty "$NAME" >/dev/null
 	q "SELECT pg_prewarm('oltp_pkey', 'read')" >/dev/null
@@ -583,6 +623,9 @@ run_config() {
 			# per-table scale factor a DBA gives a large hot table
 			ctl_q "ALTER TABLE vac_target SET (autovacuum_enabled = true)" >/dev/null
 			ctl_q "ALTER TABLE bulk SET (autovacuum_enabled = true)" >/dev/null
+			for ((i = 0; i < EVENTS_PARTS; i++)); do
+				ctl_q "ALTER TABLE events_$i SET (autovacuum_enabled = true)" >/dev/null
+			done
 			ctl_q "ALTER TABLE oltp SET (autovacuum_enabled = true, autovacuum_vacuum_scale_factor = 0.002)" >/dev/null ;;
 		*)
 			kind=${item%%:*} cnt=${item##*:}
@@ -603,9 +646,10 @@ run_config() {
 	t_stop=$(date +%s.%N)
 	touch "$RAW/.stop"
 	if [[ $trig == *autovacuum* ]]; then
-		ctl_q "ALTER TABLE vac_target SET (autovacuum_enabled = false)" 20 >/dev/null || true
-		ctl_q "ALTER TABLE bulk SET (autovacuum_enabled = false)" 20 >/dev/null || true
-		ctl_q "ALTER TABLE oltp SET (autovacuum_enabled = false)" 20 >/dev/null || true
+		# no new workers (a per-table ALTER would wait for the running
+		# worker's lock); reset.sql switches it back on
+		ctl_q "ALTER SYSTEM SET autovacuum = off" 20 >/dev/null || true
+		ctl_q "SELECT pg_reload_conf()" 20 >/dev/null || true
 	fi
 	ctl_q "EXECUTE storm_cancel" 20 >/dev/null ||
 		bench_log "warning: cancel through the control session failed"

@@ -4,7 +4,7 @@
 \set ON_ERROR_STOP 1
 CREATE EXTENSION IF NOT EXISTS pg_prewarm;
 DROP MATERIALIZED VIEW IF EXISTS acct_mv_0, acct_mv_1;
-DROP TABLE IF EXISTS core_lead, oltp, vac_target, cold, bulk, bulk_log;
+DROP TABLE IF EXISTS core_lead, oltp, vac_target, cold, bulk, bulk_log, events;
 
 -- The incident's table: index on account_id only; the heavy query filters on
 -- JSONB and deleted_at, so it visits every row of the account and returns none.
@@ -64,6 +64,9 @@ INSERT INTO cold
 SELECT g, (random() * 1e6)::int, (random() * 1e6)::int, now() - g * interval '1 s',
        md5(g::text) || md5((g * 7)::text) || md5((g * 13)::text) || md5((g * 31)::text) || md5((g * 37)::text)
 FROM generate_series(1, :cold_rows) g;
+-- parallel and writes: a customer key uncorrelated with the heap order (a
+-- range of it is rows scattered over the whole table)
+CREATE INDEX cold_k1 ON cold (k1);
 -- maintenance: reports built from the incident's index scan
 CREATE MATERIALIZED VIEW acct_mv_0 AS
 SELECT count(*) AS n, max(created_at) AS last FROM core_lead
@@ -81,12 +84,29 @@ CREATE TABLE bulk (
 INSERT INTO bulk SELECT g, 0, repeat('b', 100) FROM generate_series(1, :bulk_rows) g;
 CREATE TABLE bulk_log (LIKE bulk) WITH (autovacuum_enabled = false);
 
+-- autovacuum: a table partitioned by id (events_parts partitions of
+-- events_rows / events_parts rows, a primary key and a secondary index each);
+-- a nightly retention job leaves dead tuples in every partition (reset.sql)
+CREATE TABLE events (
+    id int NOT NULL,
+    k int NOT NULL,
+    v bigint NOT NULL,
+    filler text NOT NULL,
+    PRIMARY KEY (id)
+) PARTITION BY RANGE (id);
+SELECT format('CREATE TABLE events_%s PARTITION OF events FOR VALUES FROM (%s) TO (%s) WITH (autovacuum_enabled = false)',
+              p, p * (:events_rows / :events_parts), (p + 1) * (:events_rows / :events_parts))
+FROM generate_series(0, :events_parts - 1) p \gexec
+INSERT INTO events SELECT g, (random() * 1e6)::int, 0, repeat('e', 100) FROM generate_series(0, :events_rows - 1) g;
+CREATE INDEX events_k ON events (k);
+
 VACUUM ANALYZE cold;
 VACUUM ANALYZE bulk;
 VACUUM ANALYZE core_lead;
 VACUUM ANALYZE oltp;
 VACUUM ANALYZE vac_target;
+VACUUM ANALYZE events;
 CHECKPOINT;
 SELECT relname, pg_size_pretty(pg_total_relation_size(oid)) AS total,
        pg_relation_size(oid) / 8192 AS heap_pages
-FROM pg_class WHERE relname IN ('core_lead', 'oltp', 'vac_target', 'cold', 'bulk') ORDER BY 1;
+FROM pg_class WHERE relname IN ('core_lead', 'oltp', 'vac_target', 'cold', 'bulk', 'events_0') ORDER BY 1;
