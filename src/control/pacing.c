@@ -49,15 +49,18 @@
  * clock, a step back (an NTP step, a VM resume) made a paced statement
  * sleep for the length of the step.
  *
- * Never paced: cheap statements, statements of exempt roles, nested and
- * parallel-worker executors (a Gather's leader is), and any point where
- * the backend holds an LWLock or is in a critical section (interrupts
- * held off), or its transaction has an xid: a transaction that has
+ * Never paced: cheap statements, statements of exempt roles, nested
+ * executors, and any point where the process holds an LWLock or is in a
+ * critical section (interrupts held off), or its transaction has an xid
+ * (a parallel worker has its leader's): a transaction that has
  * written may hold row locks that others wait for, and holding it back
  * would spread the wait (CockroachDB lets lock holders go first for the
  * same reason).  With no fresh verdict (a dead sampler) nothing is paced.
  *
- * The pace rate (blocks per second per paced process; 0: no pacing) is
+ * A parallel statement is paced as one: its leader and workers share one
+ * budget at the pace rate (see "Parallel statements" below).
+ *
+ * The pace rate (blocks per second per paced statement; 0: no pacing) is
  * set by the governor after each sample, by AIMD on the pressure signal
  * (the largest ratio of a smoothed device figure to its threshold):
  *	pressure >= 1       start at half the blocks per second the paced

@@ -207,7 +207,7 @@ typedef struct IosatGate
 
 	/*
 	 * Read pacing (pacing.c): the governor's rate in blocks per second per
-	 * paced process (0: no pacing), the blocks paced statements have read,
+	 * paced statement (0: no pacing), the blocks paced statements have read,
 	 * from which it takes its first rate, and the pressure, from which a
 	 * heavy statement learns at its start that the device is busy.
 	 */
