@@ -248,6 +248,28 @@ allowed_rate(int64 now)
 	return rate;
 }
 
+/*
+ * One paced sleep of MS (1 to PIN_POLL_MS) on the latch, counted from
+ * SLEPT_FROM (also in *SLEPT, if given) before a cancel, a timeout or a
+ * terminate leaves it; returns the time it ended.
+ */
+static int64
+pace_nap(long ms, int64 slept_from, pg_atomic_uint64 *slept)
+{
+	int64		now;
+
+	(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+					 Min(Max(ms, 1), PIN_POLL_MS),
+					 iosat_wait_event_pace());
+	ResetLatch(MyLatch);
+	now = iosat_mono_us();
+	pace_count(IOSAT_C_PACE_US, (uint64) (now - slept_from));
+	if (slept != NULL)
+		pg_atomic_fetch_add_u64(slept, (uint64) (now - slept_from));
+	CHECK_FOR_INTERRUPTS();
+	return now;
+}
+
 static void
 pace_account(void)
 {
@@ -331,15 +353,8 @@ pace_account(void)
 	{
 		long		ms = (long) ceil(-tokens * 1000.0 / rate);
 
-		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
-						 Min(Max(ms, 1), PIN_POLL_MS),
-						 iosat_wait_event_pace());
-		ResetLatch(MyLatch);
-		/* count the time slept so far before a cancel leaves this loop */
-		now = iosat_mono_us();
-		pace_count(IOSAT_C_PACE_US, (uint64) (now - slept_from));
+		now = pace_nap(ms, slept_from, NULL);
 		slept_from = now;
-		CHECK_FOR_INTERRUPTS();
 
 		rate = allowed_rate(now);
 		if (rate == 0)
@@ -806,16 +821,8 @@ pace_account_shared(void)
 	{
 		long		ms = (long) ((target - now + 999) / 1000);
 
-		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
-						 Min(Max(ms, 1), PIN_POLL_MS),
-						 iosat_wait_event_pace());
-		ResetLatch(MyLatch);
-		/* count the time slept so far before a cancel leaves this loop */
-		now = iosat_mono_us();
-		pace_count(IOSAT_C_PACE_US, (uint64) (now - slept_from));
-		pg_atomic_fetch_add_u64(&s->slept_us, (uint64) (now - slept_from));
+		now = pace_nap(ms, slept_from, &s->slept_us);
 		slept_from = now;
-		CHECK_FOR_INTERRUPTS();
 		if (shared_allowed_rate(s, now) == 0 || yield_to_pin_waiter(now))
 			break;
 	}
