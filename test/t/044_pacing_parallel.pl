@@ -160,7 +160,8 @@ is($launched, 2, 'paced: two workers launched');
 cmp_ok(scalar(grep { $_ > 0 } @$wread), '==', 2, "paced: both workers read (@$wread blocks)");
 cmp_ok($t, '>=', least($read) * 0.95,
 	sprintf('paced: %d blocks read by leader and workers in %.2f s: at most %d blocks/s', $read, $t, $RATE));
-cmp_ok($t, '<', least($read) * 2 + 0.5, 'paced: and not much slower');
+cmp_ok($t, '<', least($read) * 1.5 + 0.5,
+	"paced: and not much slower (the workers' blocks are not charged twice, by the leader too)");
 
 # --- not paced: a statement its leader does not pace (the superuser's is
 # cheap), a transaction that has written (the workers have its xid)
