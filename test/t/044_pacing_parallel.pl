@@ -67,15 +67,19 @@ sub explained
 
 sub least { my ($read) = @_; return ($read - $RATE / 10) / $RATE }
 
-# the leader's pid of a running AGG, once its workers sleep at a pacing point
-sub paced_leader
+# the leader's pid of a running scan of TABLE (big), once its workers
+# sleep at a pacing point
+sub paced_leader { return paced_leader_of('big') }
+
+sub paced_leader_of
 {
+	my ($table) = @_;
 	my $pid;
 	wait_until(
 		sub {
 			$pid = $node->safe_psql('postgres', <<"SQL");
 SELECT l.pid FROM pg_stat_activity l
- WHERE l.query LIKE 'SELECT count(*) FROM big%' AND l.backend_type = 'client backend'
+ WHERE l.query LIKE 'SELECT count(*) FROM $table %' AND l.backend_type = 'client backend'
    AND (SELECT count(*) FROM pg_stat_activity w
          WHERE w.leader_pid = l.pid AND w.backend_type = 'parallel worker'
            AND w.wait_event = '$PACE_EVENT') >= 1
@@ -219,6 +223,50 @@ SQL
 		"${PAR}SET statement_timeout = '1s';\n$AGG", extra_params => [ '-U', 'worker' ]);
 	like($err, qr/statement timeout/, 'statement_timeout ends a paced parallel statement');
 	gone('statement_timeout');
+}
+
+# --- buffer pins, as in 042: each process of a paced parallel scan sleeps
+# with its current page pinned; a VACUUM (FREEZE) that needs a cleanup lock
+# on those pages must not crawl at the scan's pace.  Every process yields
+# to a BufferPin waiter on its own (pacing.c's PIN_POLL_MS, PIN_YIELD_MS).
+{
+	my $PIN_RATE = 250;
+	$node->safe_psql('postgres', <<'SQL');
+CREATE TABLE pin_alone WITH (autovacuum_enabled = off) AS SELECT * FROM big;
+CREATE TABLE pin_beside WITH (autovacuum_enabled = off) AS SELECT * FROM big;
+GRANT ALL ON pin_alone, pin_beside TO worker;
+SQL
+	my $t0 = time;
+	$node->safe_psql('postgres', 'VACUUM (FREEZE) pin_alone');
+	my $alone = time - $t0;
+	$node->safe_psql('postgres',
+		"ALTER SYSTEM SET iosat.pacing_min_rate = $PIN_RATE; SELECT pg_reload_conf()");
+	ok($node->poll_query_until('postgres', "SELECT pace_rate = $PIN_RATE FROM iosat_admission"),
+		"pins: pace rate at $PIN_RATE blocks/s");
+	my $blocks_b = $node->safe_psql('postgres',
+		"SELECT pg_relation_size('pin_beside') / current_setting('block_size')::int");
+	my $ts = time;
+	my $scan = async_psql($node, "${PAR}SELECT count(*) FROM pin_beside WHERE v < 0;",
+		user => 'worker');
+	my $leader = paced_leader_of('pin_beside');
+	ok($leader, 'pins: the parallel scan is paced in its workers');
+	my $left = ($blocks_b - $PIN_RATE / 10) / $PIN_RATE - (time - $ts);
+	$t0 = time;
+	$node->safe_psql('postgres', 'VACUUM (FREEZE) pin_beside');
+	my $beside = time - $t0;
+	my ($src, $sout) = finish_psql($scan);
+	is($sout, '0', 'pins: the scan completes');
+	my $bound = (2 * $alone + 1) * 1.02;
+	diag(sprintf('pins: VACUUM (FREEZE) alone %.2f s; beside a parallel scan paced at %d blocks/s '
+		  . '(%.1f s of it left) %.2f s', $alone, $PIN_RATE, $left, $beside));
+	cmp_ok($bound, '<', $left / 2, sprintf('pins: the bound (%.1f s) tells a held VACUUM apart', $bound));
+	cmp_ok($beside, '<', $bound,
+		sprintf('pins: VACUUM beside a paced parallel scan takes %.2f s, not the %.1f s the scan had left',
+			$beside, $left));
+	$node->safe_psql('postgres',
+		"ALTER SYSTEM SET iosat.pacing_min_rate = $RATE; SELECT pg_reload_conf()");
+	ok($node->poll_query_until('postgres', "SELECT pace_rate = $RATE FROM iosat_admission"),
+		"pins: pace rate back at $RATE blocks/s");
 }
 
 $calm->();
