@@ -684,7 +684,10 @@ pace_parallel_leader_start(QueryDesc *queryDesc)
 	MemoryContext old;
 	uint32		cap = 0;
 
-	/* one shared budget at a time per backend; its workers pace under it */
+	/*
+	 * One budget at a time per backend: a statement run while another holds
+	 * it (a cursor) is paced, with its workers, on that one.
+	 */
 	if (par_procno >= 0 || !queryDesc->plannedstmt->parallelModeNeeded)
 		return;
 	old = MemoryContextSwitchTo(queryDesc->estate->es_query_cxt);
