@@ -304,6 +304,7 @@ SELECT * FROM iosat_profiler(NULL);
 SELECT * FROM iosat_vacuum_workers(NULL);
 SELECT * FROM iosat_vacuum_status(0);
 SELECT * FROM iosat_io_top(NULL);
+SELECT * FROM iosat_parallel_pacing(0);
 -- set-returning functions in the select list, in LATERAL, nested, twice
 SELECT (iosat_status()).sampler_pid IS NOT NULL AS in_select_list;
 SELECT count(*) >= 1 AS lateral_ok
@@ -386,6 +387,7 @@ SELECT count(*) = 1 AS may_read_admission FROM iosat_admission;
 SELECT count(*) >= 1 AS may_read_devices FROM iosat_devices;
 SELECT count(*) >= 0 AS may_read_vacuum FROM iosat_vacuum;
 SELECT count(*) = 1 AS may_read_vacuum_status FROM iosat_vacuum_status;
+SELECT count(*) = 0 AS may_read_parallel_pacing FROM iosat_parallel_pacing;
 RESET iosat.queue_timeout;
 RESET ROLE;
 SET ROLE iosat_bad_monitor;

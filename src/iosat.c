@@ -25,6 +25,7 @@
 #include "state/shared.h"
 #include "state/shmem.h"
 #include "state/querystats.h"
+#include "state/paceshare.h"
 #include "profiler/profile.h"
 #include "sampler/sampler.h"
 #include "control/vacuum.h"
@@ -44,6 +45,7 @@ iosat_shmem_request(void)
 	RequestAddinShmemSpace(iosat_querystats_shmem_size());
 	iosat_admission_shmem_request();
 	RequestAddinShmemSpace(iosat_vacuum_shmem_size());
+	RequestAddinShmemSpace(iosat_pace_shmem_size());
 }
 
 static void
@@ -57,6 +59,7 @@ iosat_shmem_startup(void)
 	iosat_querystats_shmem_init();
 	iosat_admission_shmem_init();
 	iosat_vacuum_shmem_init();
+	iosat_pace_shmem_init();
 	LWLockRelease(AddinShmemInitLock);
 }
 

@@ -919,6 +919,8 @@ iosat_ExecutorStart(QueryDesc *queryDesc, int eflags)
 
 	if (pace)
 		iosat_pace_statement(queryDesc);
+	else if (IsParallelWorker())
+		iosat_pace_parallel_worker(queryDesc);	/* if its leader paces */
 
 	/* a cursor's query runs at its first FETCH: hold no slot till then */
 	if (toplevel && in_declare_cursor && nheld > 0)

@@ -60,15 +60,18 @@
  * clock, a step back (an NTP step, a VM resume) made a paced statement
  * sleep for the length of the step.
  *
- * Never paced: cheap statements, statements of exempt roles, nested and
- * parallel-worker executors (a Gather's leader is), and any point where
- * the backend holds an LWLock or is in a critical section (interrupts
- * held off), or its transaction has an xid: a transaction that has
+ * Never paced: cheap statements, statements of exempt roles, nested
+ * executors, and any point where the process holds an LWLock or is in a
+ * critical section (interrupts held off), or its transaction has an xid
+ * (a parallel worker has its leader's): a transaction that has
  * written may hold row locks that others wait for, and holding it back
  * would spread the wait (CockroachDB lets lock holders go first for the
  * same reason).  With no fresh verdict (a dead sampler) nothing is paced.
  *
- * The pace rate (blocks per second per paced process; 0: no pacing) is
+ * A parallel statement is paced as one: its leader and workers share one
+ * budget at the pace rate (see "Parallel statements" below).
+ *
+ * The pace rate (blocks per second per paced statement; 0: no pacing) is
  * set by the governor after each sample, by AIMD on the pressure signal
  * (the largest ratio of a smoothed device figure to its threshold):
  *	pressure >= 1       start at half the blocks per second the paced
@@ -107,10 +110,12 @@
 #include "access/parallel.h"
 #include "access/xact.h"
 #include "access/xlog.h"
+#include "executor/execParallel.h"
 #include "executor/executor.h"
 #include "miscadmin.h"
 #include "nodes/execnodes.h"
 #include "nodes/nodeFuncs.h"
+#include "storage/ipc.h"
 #include "storage/latch.h"
 #include "storage/proc.h"
 #include "utils/memutils.h"
@@ -119,6 +124,7 @@
 #include "guc.h"
 #include "clock.h"
 #include "compat.h"
+#include "state/paceshare.h"
 #include "state/queue.h"
 #include "state/rules.h"
 #include "state/shared.h"
@@ -154,6 +160,13 @@ static int64 pin_yield_until = 0;	/* iosat_mono_us(): no paced sleep before */
 
 
 static void pace_account(void);
+static void pace_account_shared(void);
+
+/*
+ * A parallel statement's shared budget (see "Parallel statements" below):
+ * the slot this process charges, -1 when it paces alone.
+ */
+static int	par_procno = -1;
 
 static inline void
 pace_point(void)
@@ -278,6 +291,28 @@ allowed_rate(int64 now)
 	return rate;
 }
 
+/*
+ * One paced sleep of MS (1 to PIN_POLL_MS) on the latch, counted from
+ * SLEPT_FROM (also in *SLEPT, if given) before a cancel, a timeout or a
+ * terminate leaves it; returns the time it ended.
+ */
+static int64
+pace_nap(long ms, int64 slept_from, pg_atomic_uint64 *slept)
+{
+	int64		now;
+
+	(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+					 Min(Max(ms, 1), PIN_POLL_MS),
+					 iosat_wait_event_pace());
+	ResetLatch(MyLatch);
+	now = iosat_mono_us();
+	pace_count(IOSAT_C_PACE_US, (uint64) (now - slept_from));
+	if (slept != NULL)
+		pg_atomic_fetch_add_u64(slept, (uint64) (now - slept_from));
+	CHECK_FOR_INTERRUPTS();
+	return now;
+}
+
 static void
 pace_account(void)
 {
@@ -290,6 +325,11 @@ pace_account(void)
 	double		rate;
 	double		burst;
 
+	if (par_procno >= 0)
+	{
+		pace_account_shared();
+		return;
+	}
 	pg_atomic_fetch_add_u64(&g->paced_blocks, (uint64) Max(blocks - last_blocks, 0));
 	next_check = blocks + PACE_QUANTUM;
 	if (slow_start_pending)
@@ -356,15 +396,8 @@ pace_account(void)
 	{
 		long		ms = (long) ceil(-tokens * 1000.0 / rate);
 
-		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
-						 Min(Max(ms, 1), PIN_POLL_MS),
-						 iosat_wait_event_pace());
-		ResetLatch(MyLatch);
-		/* count the time slept so far before a cancel leaves this loop */
-		now = iosat_mono_us();
-		pace_count(IOSAT_C_PACE_US, (uint64) (now - slept_from));
+		now = pace_nap(ms, slept_from, NULL);
 		slept_from = now;
-		CHECK_FOR_INTERRUPTS();
 
 		rate = allowed_rate(now);
 		if (rate == 0)
@@ -535,12 +568,10 @@ pace_walker(PlanState *ps, void *context)
 	return planstate_tree_walker(ps, pace_walker, context);
 }
 
-void
-iosat_pace_statement(QueryDesc *queryDesc)
+/* put the pacing point into every node and qual of the plan */
+static void
+wrap_plan(QueryDesc *queryDesc)
 {
-	if (!iosat_pacing || queryDesc->planstate == NULL ||
-		queryDesc->estate == NULL || IsParallelWorker())
-		return;
 	if (exec_proc_node_first == NULL)
 	{
 		/* ExecProcNodeFirst is static: ExecSetExecProcNode tells its address */
@@ -551,10 +582,294 @@ iosat_pace_statement(QueryDesc *queryDesc)
 		exec_proc_node_first = probe.ExecProcNode;
 	}
 	(void) pace_walker(queryDesc->planstate, queryDesc->estate);
+}
+
+static void pace_parallel_leader_start(QueryDesc *queryDesc);
+
+void
+iosat_pace_statement(QueryDesc *queryDesc)
+{
+	if (!iosat_pacing || queryDesc->planstate == NULL ||
+		queryDesc->estate == NULL || IsParallelWorker())
+		return;
+	wrap_plan(queryDesc);
 	/* reads before this statement are not its own */
 	last_blocks = iosat_blocks_read_now();
 	next_check = last_blocks + PACE_QUANTUM;
 	stmt_counted = false;
 	slow_start_pending = true;
 	slow_cap = 0;
+	pace_parallel_leader_start(queryDesc);
+}
+
+/* ---------------------------------------------------------------------
+ * Parallel statements: one budget for the leader and its workers
+ *
+ * A paced statement whose plan has a Gather or Gather Merge claims, at its
+ * ExecutorStart, the slot of its backend in the "iosat pacing" segment
+ * (state/paceshare.c): a token bucket at the pace rate, kept as one atomic
+ * time (GCRA), and a slow-start cap of the statement's own.  The workers
+ * it launches run ExecutorStart through the same hooks; there
+ * iosat_pace_parallel_worker() finds the slot through the worker's lock
+ * group leader, attaches if the leader paces a statement now (the worker
+ * has no other way to know, nor does it need one), and wraps the worker's
+ * nodes with the same pacing point.  Every process then charges the blocks
+ * it reads to the one bucket and sleeps until the bucket's time has come
+ * for them: leader and workers together read at the pace rate, as one
+ * paced process would.  The rules of a pacing point hold in each process
+ * on its own: no sleep with an LWLock, in a critical section, in a
+ * transaction with an xid (a worker has its leader's), or while someone
+ * waits for a buffer pin; a process that may not sleep charges nothing.
+ *
+ * The leader's blocks.  When its workers finish, PostgreSQL adds their
+ * buffer usage to the leader's (ExecParallelFinish), so the leader's
+ * counter jumps by what the workers read, which they charged already.
+ * The leader takes off, whenever none of its Gathers has workers running,
+ * the blocks its workers charged since the last time: what it charges is
+ * what it read itself.
+ *
+ * Released on every exit: the leader frees the slot when its executor
+ * state goes (ExecutorEnd, or the portal's cleanup after an error, a
+ * cancel or a statement_timeout; PostgreSQL has waited for the workers
+ * then) and at exit (terminate); a worker detaches at its ExecutorEnd or
+ * at its exit (an error in a worker ends the process).
+ * ---------------------------------------------------------------------
+ */
+static uint64 par_owner = 0;
+static bool par_leader = false;
+static EState *par_estate = NULL;	/* the statement's: its end frees the slot */
+static List *par_gathers = NIL; /* the leader's Gather and Gather Merge nodes */
+static uint64 par_absorbed = 0; /* worker_blocks in this backend's counter */
+static uint32 par_stmt_seq = 0;
+static bool par_exit_registered = false;
+
+static void
+par_release(void)
+{
+	if (par_procno < 0)
+		return;
+	if (par_leader)
+		iosat_pace_release(par_procno, par_owner);
+	else
+		iosat_pace_detach(par_procno, par_owner,
+						  Max(iosat_blocks_read_now() - last_blocks, 0));
+	par_procno = -1;
+	par_owner = 0;
+	par_estate = NULL;
+	par_gathers = NIL;
+}
+
+static void
+par_forget(void *arg)
+{
+	if (par_estate == (EState *) arg)
+		par_release();
+}
+
+static void
+par_exit(int code, Datum arg)
+{
+	par_release();
+}
+
+/* free the slot, or detach from it, when the executor state goes */
+static void
+par_hold(EState *estate)
+{
+	MemoryContextCallback *cb;
+
+	if (!par_exit_registered)
+	{
+		before_shmem_exit(par_exit, (Datum) 0);
+		par_exit_registered = true;
+	}
+	cb = MemoryContextAlloc(estate->es_query_cxt, sizeof(MemoryContextCallback));
+	cb->func = par_forget;
+	cb->arg = estate;
+	MemoryContextRegisterResetCallback(estate->es_query_cxt, cb);
+	par_estate = estate;
+}
+
+static bool
+collect_gathers(PlanState *ps, void *context)
+{
+	List	  **gathers = (List **) context;
+
+	if (ps == NULL)
+		return false;
+	if (IsA(ps, GatherState) || IsA(ps, GatherMergeState))
+		*gathers = lappend(*gathers, ps);
+	return planstate_tree_walker(ps, collect_gathers, context);
+}
+
+/* has one of the leader's Gathers workers that have not finished? */
+static bool
+gathers_running(void)
+{
+	ListCell   *lc;
+
+	foreach(lc, par_gathers)
+	{
+		PlanState  *ps = (PlanState *) lfirst(lc);
+		ParallelExecutorInfo *pei = IsA(ps, GatherState) ?
+		((GatherState *) ps)->pei : ((GatherMergeState *) ps)->pei;
+
+		if (pei != NULL && !pei->finished)
+			return true;
+	}
+	return false;
+}
+
+static void
+pace_parallel_leader_start(QueryDesc *queryDesc)
+{
+	List	   *gathers = NIL;
+	MemoryContext old;
+	uint32		cap = 0;
+
+	/*
+	 * One budget at a time per backend: a statement run while another holds
+	 * it (a cursor) is paced, with its workers, on that one.
+	 */
+	if (par_procno >= 0 || !queryDesc->plannedstmt->parallelModeNeeded)
+		return;
+	old = MemoryContextSwitchTo(queryDesc->estate->es_query_cxt);
+	(void) collect_gathers(queryDesc->planstate, &gathers);
+	MemoryContextSwitchTo(old);
+	if (gathers == NIL)
+		return;
+
+	/* a heavy statement starting on a busy device starts slow */
+	if (pg_atomic_read_u32(&iosat_shared->gate.pressure_milli) >= IOSAT_MILLI(IOSAT_BUSY_AT))
+		cap = SLOW_START_FACTOR * Max(iosat_pacing_min_rate, 1) * 1000;
+	slow_start_pending = false;
+	slow_cap = 0;
+
+	par_hold(queryDesc->estate);
+	par_leader = true;
+	par_gathers = gathers;
+	par_absorbed = 0;
+	par_owner = ((uint64) MyProcPid << 32) | ++par_stmt_seq;
+	par_procno = IOSAT_MY_PROCNO();
+	iosat_pace_claim(par_procno, par_owner, cap, iosat_mono_us());
+}
+
+void
+iosat_pace_parallel_worker(QueryDesc *queryDesc)
+{
+	PGPROC	   *leader = MyProc->lockGroupLeader;
+	uint64		owner;
+
+	if (!iosat_pacing || queryDesc->planstate == NULL ||
+		queryDesc->estate == NULL || leader == NULL || leader == MyProc ||
+		iosat_pace == NULL || par_procno >= 0)
+		return;
+	owner = iosat_pace_attach(IOSAT_PROCNO(leader), leader->pid);
+	if (owner == 0)
+		return;
+	par_hold(queryDesc->estate);
+	par_leader = false;
+	par_owner = owner;
+	par_procno = IOSAT_PROCNO(leader);
+	wrap_plan(queryDesc);
+	last_blocks = iosat_blocks_read_now();
+	next_check = last_blocks + PACE_QUANTUM;
+	slow_start_pending = false;
+	slow_cap = 0;
+}
+
+/*
+ * The rate the statement may read at now (blocks per second; 0: any): the
+ * governor's, or the statement's slow-start cap, which doubles every step
+ * while the pressure is below IOSAT_RELAX_BELOW and holds above, stepped by
+ * whichever of its processes comes first (compare-and-swap on its time).
+ */
+static double
+shared_allowed_rate(IosatPaceSlot *s, int64 now)
+{
+	double		rate = pg_atomic_read_u32(&iosat_shared->gate.pace_rate);
+	uint32		cap = pg_atomic_read_u32(&s->slow_cap_milli);
+	uint64		at;
+	double		c;
+
+	if (cap == 0)
+		return rate;
+	if (rate > 0)
+	{
+		pg_atomic_write_u32(&s->slow_cap_milli, 0);
+		return rate;
+	}
+	at = pg_atomic_read_u64(&s->slow_at);
+	c = cap / 1000.0;
+	if ((int64) at + 1000 > now)
+		return c;
+	if (pg_atomic_read_u32(&iosat_shared->gate.pressure_milli) < IOSAT_MILLI(IOSAT_RELAX_BELOW))
+		c *= pow(2.0, (now - (int64) at) / 1000.0 / iosat_step_ms());
+	if (c >= SLOW_START_END)
+		c = 0;
+	if (pg_atomic_compare_exchange_u64(&s->slow_at, &at, (uint64) now))
+		pg_atomic_write_u32(&s->slow_cap_milli, (uint32) (c * 1000.0));
+	return c;
+}
+
+/* pace_account() of a process that shares its statement's budget */
+static void
+pace_account_shared(void)
+{
+	IosatGate  *g = &iosat_shared->gate;
+	IosatPaceSlot *s = iosat_pace_slot(par_procno);
+	int64		blocks = iosat_blocks_read_now();
+	int64		n = blocks - last_blocks;
+	int64		now;
+	int64		target;
+	int64		slept_from;
+	int64		age_ms;
+	double		rate;
+
+	last_blocks = blocks;
+	next_check = blocks + PACE_QUANTUM;
+	if (par_leader && !gathers_running())
+	{
+		/* what the workers read, added to this backend's counter */
+		uint64		wb = pg_atomic_read_u64(&s->worker_blocks);
+
+		n -= (int64) (wb - par_absorbed);
+		par_absorbed = wb;
+	}
+	if (n <= 0)
+		return;
+	pg_atomic_fetch_add_u64(&g->paced_blocks, (uint64) n);
+	pg_atomic_fetch_add_u64(par_leader ? &s->leader_blocks : &s->worker_blocks,
+							(uint64) n);
+	if (pg_atomic_read_u32(&g->pace_rate) == 0 &&
+		pg_atomic_read_u32(&s->slow_cap_milli) == 0)
+		return;
+	now = iosat_mono_us();
+	/* fail open: a verdict older than a few samples is not trusted */
+	age_ms = iosat_verdict_age_ms();
+	if (age_ms < 0 || age_ms > iosat_stale_after_ms())
+		return;
+	rate = shared_allowed_rate(s, now);
+	if (rate == 0)
+		return;
+	/* forgiven, not charged: no debt for the others to pay */
+	if (!may_sleep_here() || yield_to_pin_waiter(now))
+		return;
+	target = iosat_pace_charge(s, n, rate, Max((double) PACE_QUANTUM, rate / 10.0), now);
+	if (target <= now)
+		return;
+
+	if (pg_atomic_read_u32(&s->counted) == 0 &&
+		pg_atomic_exchange_u32(&s->counted, 1) == 0)
+		pace_count(IOSAT_C_PACED, 1);
+	slept_from = now;
+	while (now < target)
+	{
+		long		ms = (long) ((target - now + 999) / 1000);
+
+		now = pace_nap(ms, slept_from, &s->slept_us);
+		slept_from = now;
+		if (shared_allowed_rate(s, now) == 0 || yield_to_pin_waiter(now))
+			break;
+	}
 }

@@ -26,4 +26,10 @@ iosat_blocks_read_now(void)
 /* backend: pace this statement, right after its ExecutorStart */
 extern void iosat_pace_statement(QueryDesc *queryDesc);
 
+/*
+ * parallel worker: pace its part of the plan, right after its
+ * ExecutorStart, if its leader paces the statement (one budget for all)
+ */
+extern void iosat_pace_parallel_worker(QueryDesc *queryDesc);
+
 #endif							/* IOSAT_PACING_H */

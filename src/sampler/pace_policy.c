@@ -2,7 +2,7 @@
  *
  * pace_policy.c
  *	  The sampler's half of read pacing: the pace rate that running heavy
- *	  statements may read at (blocks per second per paced process; 0: no
+ *	  statements may read at (blocks per second per paced statement; 0: no
  *	  pacing), by AIMD on the governor's pressure, published in
  *	  gate.pace_rate for the pacing points in the backends
  *	  (control/pacing.c, whose header comment tells the law).

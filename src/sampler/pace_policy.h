@@ -13,7 +13,7 @@
 
 #include "sampler/governor.h"
 
-/* the pace rate (blocks/s per paced process, 0 = none) */
+/* the pace rate (blocks/s per paced statement, 0 = none) */
 extern void iosat_pace_update(const IosatSignal *sig);
 
 #endif							/* IOSAT_PACE_POLICY_H */

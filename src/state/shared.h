@@ -24,6 +24,10 @@
  *	                                        the sampler its io_* figures
  *	"iosat profile"   IosatProfileShared    the profiler                 views                    one change counter over the table; resets are
  *	                                                                                              requested by an atomic counter
+ *	"iosat pacing"    IosatPaceShared       a parallel statement's       its workers' pacing      atomics only: owner set by the leader (claim,
+ *	                                        leader (claim, release);     points, views            release), attach/detach re-check it; the budget
+ *	                                        its workers (attach, charge)                          (tat_us) and the slow-start cap by compare-and-
+ *	                                                                                              swap; counts by fetch_add
  *
  * A change counter works as PgBackendStatus's does: the writer makes it
  * odd, writes, makes it even; a reader copies the record and retries if
@@ -34,8 +38,8 @@
  * and reads or writes it declares its functions, and the segment's
  * address, in its own header: state/shmem.h ("iosat", "iosat vacuum"'s
  * address, the change-counter protocol, the ages of the published data),
- * state/queue.h, state/querystats.h, profiler/profile.h and
- * control/vacuum.h.
+ * state/queue.h, state/querystats.h, state/paceshare.h, profiler/profile.h
+ * and control/vacuum.h.
  *
  *-------------------------------------------------------------------------
  */
@@ -203,7 +207,7 @@ typedef struct IosatGate
 
 	/*
 	 * Read pacing (pacing.c): the governor's rate in blocks per second per
-	 * paced process (0: no pacing), the blocks paced statements have read,
+	 * paced statement (0: no pacing), the blocks paced statements have read,
 	 * from which it takes its first rate, and the pressure, from which a
 	 * heavy statement learns at its start that the device is busy.
 	 */
@@ -530,5 +534,47 @@ typedef struct IosatAdmissionShared
 	IosatBackendSlot slots[FLEXIBLE_ARRAY_MEMBER];
 	/* followed by int queue[nslots] */
 } IosatAdmissionShared;
+
+/* ---------------------------------------------------------------------
+ * "iosat pacing": one read budget per paced parallel statement, shared by
+ * its leader and workers (state/paceshare.c; control/pacing.c uses it)
+ * ---------------------------------------------------------------------
+ */
+/*
+ * One per PGPROC, indexed by the leader's proc number: a backend runs at
+ * most one paced parallel statement's budget at a time.  The leader claims
+ * it at ExecutorStart (owner from 0 to its pid and statement number) and
+ * frees it when the statement's executor state goes (ExecutorEnd, the
+ * portal's cleanup after an error or cancel) or the backend exits; workers
+ * find it through their lock group leader and attach while owner is the
+ * one they found.  Every field is an atomic: no lock on the pacing path.
+ */
+typedef struct IosatPaceSlot
+{
+	pg_atomic_uint64 owner;		/* (leader pid << 32) | statement number;
+								 * 0: free */
+	/*
+	 * The budget, a token bucket kept as the time at which it is empty
+	 * (GCRA): a process that reads n blocks moves it by n / rate seconds
+	 * from max(itself, now - burst) and sleeps until that time.
+	 */
+	pg_atomic_uint64 tat_us;	/* iosat_mono_us() */
+	pg_atomic_uint32 slow_cap_milli;	/* slow start's cap, 1/1000 block/s;
+										 * 0: not in slow start */
+	pg_atomic_uint64 slow_at;	/* iosat_mono_us() of its last step */
+	pg_atomic_uint32 counted;	/* counted in IOSAT_C_PACED */
+	pg_atomic_uint32 workers;	/* workers attached now */
+	pg_atomic_uint32 workers_seen;	/* workers attached since the claim */
+	pg_atomic_uint64 leader_blocks; /* blocks read, as charged by the leader */
+	pg_atomic_uint64 worker_blocks; /* ... and by its workers */
+	pg_atomic_uint64 slept_us;	/* time slept at pacing points, all processes */
+	pg_atomic_uint64 since;		/* TimestampTz of the claim (display) */
+} IosatPaceSlot;
+
+typedef struct IosatPaceShared
+{
+	int			nslots;
+	IosatPaceSlot slots[FLEXIBLE_ARRAY_MEMBER];
+} IosatPaceShared;
 
 #endif							/* IOSAT_SHARED_H */
