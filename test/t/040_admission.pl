@@ -158,12 +158,12 @@ like(adm('reason'), qr/IOPS of 100 provisioned|read latency/, 'reason given');
 			"SELECT count(*) = 1 FROM pg_stat_activity WHERE wait_event_type = 'Lock'"),
 		'B holds the slot and waits for A');
 	is(adm('heavy_running'), '1', 'B holds the slot');
-	my $bypass = adm('bypass_locks');
-	my $t0 = time();
+	my $entered = adm('entered_queue');
 	is($a->query_safe('SELECT count(*) FROM t'), '1000',
 		'A (holding an xid) runs a heavy statement');
-	ok(time() - $t0 < 2, 'A did not wait behind B: no deadlock');
-	ok(adm('bypass_locks') > $bypass, 'counted as a lock-holder bypass');
+	# (B waits in the lock manager: its slot is lent, so A finds room
+	# before its locks are looked at; 045 tests each rule on its own)
+	is(adm('entered_queue'), $entered, 'A did not wait behind B: no deadlock');
 	$a->query_safe('COMMIT');
 	is((finish_psql($b))[0], 0, 'B completes after A commits');
 	$a->quit;

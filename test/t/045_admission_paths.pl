@@ -276,7 +276,8 @@ for my $case (
 	clean_state('error inside a gated utility');
 
 	# inside a savepoint, through EXECUTE
-	my $s = worker_session();
+	my $s = $node->background_psql('postgres', on_error_stop => 0,
+		extra_params => [ '-U', 'worker' ]);
 	$s->query_safe('PREPARE bad AS SELECT 1 / (v - v) FROM t');
 	$s->query_safe('BEGIN');
 	$s->query_safe('SAVEPOINT a');
