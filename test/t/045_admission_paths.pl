@@ -281,8 +281,10 @@ for my $case (
 	$s->query_safe('PREPARE bad AS SELECT 1 / (v - v) FROM t');
 	$s->query_safe('BEGIN');
 	$s->query_safe('SAVEPOINT a');
+	# (psql's error may come in with the next query's output: neither is
+	# checked for errors)
 	$s->query('EXECUTE bad');
-	$s->query_safe('ROLLBACK TO a');
+	$s->query('ROLLBACK TO a');
 	is(adm('heavy_running'), '0', 'an EXECUTE that failed inside a savepoint holds no slot');
 	is($s->query_safe('SELECT count(*) FROM t'), '1000', 'the transaction goes on');
 	$s->query_safe('COMMIT');
