@@ -395,9 +395,11 @@ iosat_define_gucs(void)
 
 	DefineCustomIntVariable("iosat.latency_target",
 							"Read latency above which a device counts as saturated.",
-							"Compared with the smoothed read await of each device. 0 disables the latency signal.",
+							"Compared with the smoothed read await of each device. "
+							"-1 derives it from the latency each device shows when not "
+							"overloaded (three times it, at least 5 ms); 0 disables the latency signal.",
 							&iosat_latency_target_ms,
-							20, 0, 60000,
+							-1, -1, 60000,
 							PGC_SIGHUP,
 							GUC_UNIT_MS,
 							NULL, NULL, NULL);
