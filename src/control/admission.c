@@ -243,12 +243,21 @@ static uint32 enforced_limit(void);
  * not use up the slots the queue waits for (the queue makes progress
  * whatever the bypassers do).
  */
-static void
-take_apart(const void *key)
+static bool
+no_free_slot(void)
 {
 	uint32		limit = enforced_limit();
 
-	hold(key, limit > 0 && !room_for_one_more(limit));
+	/* the queue, when there is one, has the first claim on a free slot */
+	return limit > 0 && (iosat_adm->qlen > 0 || !room_for_one_more(limit));
+}
+
+static void
+take_apart(const void *key)
+{
+	LWLockAcquire(iosat_adm->lock, LW_EXCLUSIVE);
+	hold(key, no_free_slot());
+	LWLockRelease(iosat_adm->lock);
 }
 
 static void
@@ -292,7 +301,10 @@ park_slot_of(QueryDesc *qd)
 	wake_next_if_room();
 }
 
-/* ... and runs again: take the slot back, without waiting */
+/*
+ * ... and runs again, without waiting (it was admitted, and may hold
+ * locks): with a slot if one is free, else apart, as take_apart decides
+ */
 static void
 unpark_slot_of(QueryDesc *qd)
 {
@@ -301,6 +313,9 @@ unpark_slot_of(QueryDesc *qd)
 	if (i < 0 || !held[i].parked)
 		return;
 	held[i].parked = false;
+	LWLockAcquire(iosat_adm->lock, LW_EXCLUSIVE);
+	held[i].apart = no_free_slot();
+	LWLockRelease(iosat_adm->lock);
 	if (held[i].apart)
 		napart++;
 	else
@@ -527,7 +542,7 @@ describe(char *buf, size_t len, uint32 running, uint32 limit, uint32 queued,
 {
 	snprintf(buf, len,
 			 "Device \"%s\": %.0f IOPS%s, read latency %.1f ms, queue depth %.1f (%s); "
-			 "%u heavy statements running, limit %u; %u queued.",
+			 "%u heavy statements holding a slot, limit %u; %u queued.",
 			 v->device, v->iops,
 			 v->ceiling > 0 ? psprintf(" of %lld provisioned", (long long) v->ceiling) : "",
 			 v->r_await_ms, v->aqu_sz,

@@ -31,9 +31,9 @@
  * evidently were too many); every DECREASE_EVERY_MS that the device stays
  * pressed it is cut by a quarter; every step in which the pressure is below
  * IOSAT_RELAX_BELOW (headroom the paced statements have not filled) it
- * grows by one.  It never goes below 1: something must make progress; and
- * never above the statements holding a slot plus LIMIT_PROBE, so that it
- * stays tied to what runs (heavy statements admitted apart do not count:
+ * grows by one.  It never goes below 1: something must make progress; and,
+ * while nothing is queued, never above the statements holding a slot plus
+ * LIMIT_PROBE, so that it stays tied to what runs (heavy statements admitted apart do not count:
  * admission.c).  AIMD needs no model of the device, converges under
  * sustained overload, and its multiplicative cut acts within a second of a
  * latency spike; its known weakness, a sawtooth around the limit, is
@@ -184,12 +184,12 @@ latency_threshold(const IosatDevice *d)
  * rig's kernel counts 880 IOPS where the volume spends 730), so IOPS near
  * the ceiling with the latency at its usual level is not the ceiling: a
  * volume at its ceiling makes requests wait.  With no learned latency (or
- * none measured), the IOPS count in full.
+ * none measured), or the latency signal off, the IOPS count in full.
  */
 static double
 iops_weight(const IosatDevice *d, double lat)
 {
-	if (d->usual_await_ms <= 0 || lat <= 0)
+	if (iosat_latency_target_ms == 0 || d->usual_await_ms <= 0 || lat <= 0)
 		return 1.0;
 	return Min(1.0, Max(0.0, (lat / d->usual_await_ms - 1.0) / (IOPS_CONFIRM - 1.0)));
 }
@@ -232,7 +232,14 @@ learn_usual_latency(IosatDevice *d, bool saturated, double dt_s)
 	if (lat <= 0 || d->stalled_since != 0 || dt_s <= 0)
 		return;
 	if (d->usual_await_ms <= 0)
-		d->usual_await_ms = lat;
+	{
+		/*
+		 * The first latency seen may be a storm's (a server started into
+		 * one): start no higher than what gives the unlearned threshold,
+		 * and rise from there.
+		 */
+		d->usual_await_ms = Min(lat, LATENCY_UNLEARNED_MS / LATENCY_FACTOR);
+	}
 	else
 	{
 		tau = lat < d->usual_await_ms ? USUAL_DOWN_S :
@@ -396,9 +403,10 @@ iosat_governor_update(TimestampTz now, IosatSignal *sig)
 	 * AIMD on the heavy-statement limit: halve at the onset, cut by a
 	 * quarter every DECREASE_EVERY_MS while pressed, one more every step
 	 * while the pressure is below IOSAT_RELAX_BELOW (headroom the paced
-	 * statements have not filled), hold between; and never past the
-	 * statements that hold a slot plus LIMIT_PROBE: a limit that nobody
-	 * uses is no limit when the next storm starts.
+	 * statements have not filled), hold between; and, while nothing is
+	 * queued (a dip in what runs must not cut the queue's share), never
+	 * past the statements that hold a slot plus LIMIT_PROBE: a limit that
+	 * nobody uses is no limit when the next storm starts.
 	 */
 	if (saturated && !was)
 	{
@@ -431,7 +439,7 @@ iosat_governor_update(TimestampTz now, IosatSignal *sig)
 		ereport(LOG,
 				(errmsg("iosat: saturation is over"),
 				 errdetail("Heavy statements are admitted without a limit.")));
-	if (saturated)
+	if (saturated && iosat_admission_queued() == 0)
 		limit = Max(1, Min(limit, running + LIMIT_PROBE));
 
 	iosat_seq_begin_write(&g->verdict.changecount);

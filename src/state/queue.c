@@ -220,7 +220,8 @@ iosat_admission_reclaim(void)
 		LWLockAcquire(iosat_adm->lock, LW_EXCLUSIVE);
 		if (s->pid == pid)
 		{
-			held_slots = pg_atomic_read_u32(&s->heavy_running);
+			held_slots = pg_atomic_read_u32(&s->heavy_running) +
+				pg_atomic_read_u32(&s->heavy_apart);
 			iosat_queue_remove(i);
 			s->queued = false;
 			iosat_set_slot_running(s, 0, 0);

@@ -113,7 +113,7 @@ diag(sprintf("%d events in %.1f s: %d interrupts; %s", $events, $elapsed,
 		$interrupts, join(', ', map { "$_ $done{$_}" } sort keys %done)));
 
 ok( $node->poll_query_until('postgres',
-		'SELECT heavy_running = 0 AND queued = 0 FROM iosat_admission'),
+		'SELECT heavy_running = 0 AND heavy_apart = 0 AND queued = 0 FROM iosat_controller'),
 	'no slot and no queue place left after the chaos');
 my ($entered, $admitted, $left, $reclaimed, $timed_out) = split /\|/,
   $node->safe_psql('postgres',
@@ -126,7 +126,7 @@ is($reclaimed, 0, 'nothing had to be reclaimed by the sampler');
 # the gate still works: a heavy statement takes the slot and releases it
 is($node->safe_psql('postgres', 'SELECT count(*) FROM t', extra_params => [ '-U', 'worker' ]),
 	'1000', 'heavy statement still runs after the chaos');
-ok( $node->poll_query_until('postgres', 'SELECT heavy_running = 0 FROM iosat_admission'),
+ok( $node->poll_query_until('postgres', 'SELECT heavy_running = 0 AND heavy_apart = 0 FROM iosat_controller'),
 	'and releases its slot');
 
 diag(sprintf('chaos total: %d random events, %d cancels/terminates, %d queue entries, books balanced',
@@ -136,7 +136,12 @@ diag(sprintf('chaos total: %d random events, %d cancels/terminates, %d queue ent
 # hold row locks (an xid) start heavy statements while the only slot is
 # held: they go at once, counted apart from the slot.  When the slot's
 # holder ends, the queued statements get it, one after the other, within
-# their 2-s timeout, while the four still run.
+# their timeout, while the four still run.
+# (a queue timeout of 10 s for it: three statements pass one after the
+# other, and the poll and the cancel take their time on a loaded machine)
+$node->safe_psql('postgres', "ALTER SYSTEM SET iosat.queue_timeout = '10s'; SELECT pg_reload_conf()");
+ok($node->poll_query_until('postgres', "SELECT setting = '10000' FROM pg_settings WHERE name = 'iosat.queue_timeout'"),
+	'bypassers: queue timeout 10 s');
 my $holder = hold_admission_slot($node, 600);
 my @bypassers = map {
 	# the UPDATE, cheap for the occasion, takes the row lock (an xid)
