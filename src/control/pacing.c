@@ -336,7 +336,7 @@ pace_account(void)
 	{
 		/* a heavy statement starting on a busy device starts slow */
 		slow_start_pending = false;
-		start_slow = pg_atomic_read_u32(&g->pressure_milli) >= IOSAT_MILLI(IOSAT_BUSY_AT);
+		start_slow = pg_atomic_read_u32(&g->busy_milli) >= IOSAT_MILLI(IOSAT_BUSY_AT);
 	}
 	if (pg_atomic_read_u32(&g->pace_rate) == 0 && slow_cap == 0 && !start_slow)
 	{
@@ -740,7 +740,7 @@ pace_parallel_leader_start(QueryDesc *queryDesc)
 		return;
 
 	/* a heavy statement starting on a busy device starts slow */
-	if (pg_atomic_read_u32(&iosat_shared->gate.pressure_milli) >= IOSAT_MILLI(IOSAT_BUSY_AT))
+	if (pg_atomic_read_u32(&iosat_shared->gate.busy_milli) >= IOSAT_MILLI(IOSAT_BUSY_AT))
 		cap = SLOW_START_FACTOR * Max(iosat_pacing_min_rate, 1) * 1000;
 	slow_start_pending = false;
 	slow_cap = 0;

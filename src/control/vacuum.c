@@ -489,7 +489,7 @@ start_ticking(void)
 	slow_ticks = 0;
 	slow_m = 0;
 	if (iosat_shared != NULL &&
-		pg_atomic_read_u32(&iosat_shared->gate.pressure_milli) >= IOSAT_MILLI(IOSAT_BUSY_AT))
+		pg_atomic_read_u32(&iosat_shared->gate.busy_milli) >= IOSAT_MILLI(IOSAT_BUSY_AT))
 		slow_m = (uint32) (Max(iosat_vacuum_max_slowdown, 1.0) * IOSAT_VAC_UNIT);
 	seq_still = 0;
 	last_seq = iosat_shared ? pg_atomic_read_u32(&iosat_shared->gate.vacuum_seq) : 0;

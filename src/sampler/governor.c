@@ -263,7 +263,7 @@ device_signalled(const IosatDevice *d)
 
 /* how hard a device is pressed: the largest ratio of a figure to its threshold */
 static double
-device_pressure(const IosatDevice *d, double *iops, double *lat,
+device_pressure(const IosatDevice *d, double *iops, double *lat, double *busy,
 				char *why, size_t whylen)
 {
 	Signal		sig[NUM_SIGNALS];
@@ -273,6 +273,7 @@ device_pressure(const IosatDevice *d, double *iops, double *lat,
 	*iops = sig[SIG_IOPS].figure;
 	*lat = sig[SIG_LATENCY].figure;
 	why[0] = '\0';
+	*busy = 0.0;
 
 	for (int k = 0; k < NUM_SIGNALS; k++)
 	{
@@ -281,6 +282,7 @@ device_pressure(const IosatDevice *d, double *iops, double *lat,
 
 		if (s->threshold <= 0)
 			continue;
+		*busy = Max(*busy, s->figure / (s->threshold * s->enter));
 		r = s->weight * s->figure / (s->threshold * s->enter);
 		if (r <= p)
 			continue;
@@ -294,6 +296,7 @@ device_pressure(const IosatDevice *d, double *iops, double *lat,
 		snprintf(why, whylen, "stalled: %lld requests in flight, none completed for %.1f s",
 				 (long long) (d->inflight_r + d->inflight_w), d->stall_ms / 1000.0);
 	}
+	*busy = Max(*busy, p);
 	return p;
 }
 
@@ -324,7 +327,8 @@ iosat_governor_update(TimestampTz now, IosatSignal *sig)
 	double		worst = 0.0;
 	int			worst_i = -1;
 	double		worst_iops = 0,
-				worst_lat = 0;
+				worst_lat = 0,
+				worst_busy = 0;
 	char		worst_why[IOSAT_NOTE_LEN] = "";
 	bool		saturated;
 	bool		stalled = false;
@@ -354,13 +358,15 @@ iosat_governor_update(TimestampTz now, IosatSignal *sig)
 		const IosatDevice *d = &iosat_shared->devices[i];
 		double		iops,
 					lat,
+					busy,
 					p;
 		char		why[IOSAT_NOTE_LEN];
 
 		/* the sampler is the only writer: no need for the change counter */
 		if (!d->in_use || d->status != IOSAT_DEV_OK || d->samples == 0)
 			continue;
-		p = device_pressure(d, &iops, &lat, why, sizeof(why));
+		p = device_pressure(d, &iops, &lat, &busy, why, sizeof(why));
+		worst_busy = Max(worst_busy, busy);
 		if (p >= 1.0)
 			pressed = true;
 		if (d->stalled_since != 0)
@@ -497,6 +503,7 @@ iosat_governor_update(TimestampTz now, IosatSignal *sig)
 	sig->now = now;
 	sig->mono = mono;
 	sig->pressure = worst;
+	sig->busy = worst_busy;
 	sig->saturated = saturated;
 	sig->stalled = stalled;
 	sig->have_signal = signalled;

@@ -123,4 +123,5 @@ iosat_pace_update(const IosatSignal *sig)
 	iosat_seq_end_write(&g->verdict.changecount);
 	pg_atomic_write_u32(&g->pace_rate, pace_rate);
 	pg_atomic_write_u32(&g->pressure_milli, (uint32) Min(pressure * 1000, 1e6));
+	pg_atomic_write_u32(&g->busy_milli, (uint32) Min(sig->busy * 1000, 1e6));
 }

@@ -24,7 +24,12 @@
  * a volume kept far below its ceiling wastes what is paid for).
  */
 #define IOSAT_RELAX_BELOW		0.90
-/* busy: heavy statements and vacuums that start now start slow */
+/*
+ * busy: heavy statements and vacuums that start now start slow.  Judged on
+ * the pressure with the IOPS counted in full (gate.busy_milli): a volume
+ * near its ceiling by the kernel's count is busy even where its latency
+ * says it is not yet pressed.
+ */
 #define IOSAT_BUSY_AT			0.50
 /* how long the rate (or speed) at which the device was pressed is remembered */
 #define IOSAT_PROBE_HOLD_MS		15000

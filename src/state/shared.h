@@ -228,6 +228,7 @@ typedef struct IosatGate
 	pg_atomic_uint32 pace_rate;
 	pg_atomic_uint64 paced_blocks;
 	pg_atomic_uint32 pressure_milli;	/* the verdict's pressure x 1000 */
+	pg_atomic_uint32 busy_milli;	/* busy (governor.c) x 1000: slow start */
 
 	/*
 	 * iosat.admission as the sampler last read it from the configuration
