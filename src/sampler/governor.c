@@ -64,11 +64,11 @@
 #define DECREASE_EVERY_MS 1000
 
 /* the learned latency (learn_usual_latency, latency_threshold) */
-#define USUAL_DOWN_S			10.0
-#define USUAL_UP_S				120.0
-#define USUAL_UP_SATURATED_S	1800.0
+#define USUAL_DOWN_S			30.0
+#define USUAL_UP_S				60.0
+#define USUAL_UP_SATURATED_S	600.0
 #define LATENCY_FACTOR			3.0
-#define LATENCY_FLOOR_MS		5.0
+#define LATENCY_FLOOR_MS		10.0
 #define LATENCY_UNLEARNED_MS	20
 /* the IOPS signals count in full from this ratio of latency to usual */
 #define IOPS_CONFIRM			1.5
@@ -217,10 +217,12 @@ device_signals(const IosatDevice *d, Signal *sig)
 
 /*
  * Learn the latency a device shows when it is not overloaded: an
- * exponential average that follows a fall within USUAL_DOWN_S and a rise
- * only over USUAL_UP_S (USUAL_UP_SATURATED_S while saturated, so that a
- * long storm does not become the usual, yet a device whose load has grown
- * for good is not judged saturated for ever).  The sampler is its only
+ * exponential average that follows a fall over USUAL_DOWN_S and a rise
+ * over USUAL_UP_S, but USUAL_UP_SATURATED_S while saturated, so that a
+ * storm does not become the usual, yet a device whose load has grown for
+ * good is not judged saturated for ever.  LATENCY_FLOOR_MS keeps a usual
+ * learned on an idle device (a fraction of a millisecond) from making
+ * the busy latency that follows look like a storm.  The sampler is its only
  * writer.
  */
 static void
