@@ -65,7 +65,7 @@
 
 /* the learned latency (learn_usual_latency, latency_threshold) */
 #define USUAL_DOWN_S			30.0
-#define USUAL_UP_S				60.0
+#define USUAL_UP_S				15.0
 #define USUAL_UP_SATURATED_S	600.0
 #define LATENCY_FACTOR			3.0
 #define LATENCY_FLOOR_MS		10.0
