@@ -397,7 +397,7 @@ iosat_define_gucs(void)
 							"Read latency above which a device counts as saturated.",
 							"Compared with the smoothed read await of each device. "
 							"-1 derives it from the latency each device shows when not "
-							"overloaded (three times it, at least 10 ms); 0 disables the latency signal.",
+							"overloaded (twice it, at least 10 ms); 0 disables the latency signal.",
 							&iosat_latency_target_ms,
 							-1, -1, 60000,
 							PGC_SIGHUP,

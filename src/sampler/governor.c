@@ -67,7 +67,7 @@
 #define USUAL_DOWN_S			30.0
 #define USUAL_UP_S				15.0
 #define USUAL_UP_SATURATED_S	600.0
-#define LATENCY_FACTOR			3.0
+#define LATENCY_FACTOR			2.0
 #define LATENCY_FLOOR_MS		10.0
 #define LATENCY_UNLEARNED_MS	20
 /* the IOPS signals count in full from this ratio of latency to usual */
@@ -218,15 +218,16 @@ device_signals(const IosatDevice *d, Signal *sig)
 /*
  * Learn the latency a device shows when it is not overloaded: an
  * exponential average that follows a fall over USUAL_DOWN_S and a rise
- * over USUAL_UP_S, but USUAL_UP_SATURATED_S while saturated, so that a
- * storm does not become the usual, yet a device whose load has grown for
+ * over USUAL_UP_S, but only while no heavy statement runs (heavy), and
+ * over USUAL_UP_SATURATED_S while saturated, so that a storm does not
+ * become the usual, yet a device whose load has grown for
  * good is not judged saturated for ever.  LATENCY_FLOOR_MS keeps a usual
  * learned on an idle device (a fraction of a millisecond) from making
  * the busy latency that follows look like a storm.  The sampler is its only
  * writer.
  */
 static void
-learn_usual_latency(IosatDevice *d, bool saturated, double dt_s)
+learn_usual_latency(IosatDevice *d, bool saturated, bool heavy, double dt_s)
 {
 	double		lat = device_latency(d);
 	double		tau;
@@ -244,8 +245,12 @@ learn_usual_latency(IosatDevice *d, bool saturated, double dt_s)
 	}
 	else
 	{
-		tau = lat < d->usual_await_ms ? USUAL_DOWN_S :
-			saturated ? USUAL_UP_SATURATED_S : USUAL_UP_S;
+		if (lat < d->usual_await_ms)
+			tau = USUAL_DOWN_S;
+		else if (heavy)
+			return;				/* what heavy statements add is not usual */
+		else
+			tau = saturated ? USUAL_UP_SATURATED_S : USUAL_UP_S;
 		d->usual_await_ms += (lat - d->usual_await_ms) * (1.0 - exp(-dt_s / tau));
 	}
 }
@@ -339,10 +344,18 @@ iosat_governor_update(TimestampTz now, IosatSignal *sig)
 	bool		mode_off;
 	int64		mono = iosat_mono_us();
 	double		dt_s = last_update > 0 ? (mono - last_update) / 1e6 : 0;
+	bool		heavy_now;
 
 	last_update = mono;
 
-	/* what each device usually does, and the latency threshold from it */
+	/*
+	 * What each device usually does, and the latency threshold from it.
+	 * The usual rises only while no heavy statement runs: a storm is made
+	 * of heavy statements, and a usual that followed them (over seconds,
+	 * before saturation slows it) would raise the threshold out of the
+	 * storm's reach.
+	 */
+	heavy_now = iosat_admission_count_running() + iosat_admission_count_apart() > 0;
 	for (int i = 0; i < n; i++)
 	{
 		IosatDevice *d = &iosat_shared->devices[i];
@@ -350,7 +363,7 @@ iosat_governor_update(TimestampTz now, IosatSignal *sig)
 		if (!d->in_use || d->status != IOSAT_DEV_OK || d->samples == 0)
 			continue;
 		iosat_seq_begin_write(&d->changecount);
-		learn_usual_latency(d, was, dt_s);
+		learn_usual_latency(d, was, heavy_now, dt_s);
 		d->latency_threshold_ms = latency_threshold(d);
 		iosat_seq_end_write(&d->changecount);
 	}
