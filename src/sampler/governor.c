@@ -215,10 +215,23 @@ device_signals(const IosatDevice *d, Signal *sig)
 			   (double) iosat_queue_depth_target, 1.0, EXIT_QUEUE, 1.0);
 }
 
+/* is a vacuum (autovacuum worker, or a manual VACUUM iosat ticks) running? */
+static bool
+vacuum_running(void)
+{
+	if (iosat_vac == NULL)
+		return false;
+	for (int i = 0; i < iosat_vac->nslots; i++)
+		if (pg_atomic_read_u32(&iosat_vac->slots[i].pid) != 0)
+			return true;
+	return false;
+}
+
 /*
  * Learn the latency a device shows when it is not overloaded: an
  * exponential average that follows a fall over USUAL_DOWN_S and a rise
- * over USUAL_UP_S, but only while no heavy statement runs (heavy), and
+ * over USUAL_UP_S, but only while no heavy statement or vacuum runs
+ * (heavy), and
  * over USUAL_UP_SATURATED_S while saturated, so that a storm does not
  * become the usual, yet a device whose load has grown for
  * good is not judged saturated for ever.  LATENCY_FLOOR_MS keeps a usual
@@ -350,12 +363,13 @@ iosat_governor_update(TimestampTz now, IosatSignal *sig)
 
 	/*
 	 * What each device usually does, and the latency threshold from it.
-	 * The usual rises only while no heavy statement runs: a storm is made
-	 * of heavy statements, and a usual that followed them (over seconds,
+	 * The usual rises only while no heavy statement and no vacuum runs: a
+	 * storm is made of them, and a usual that followed them (over seconds,
 	 * before saturation slows it) would raise the threshold out of the
 	 * storm's reach.
 	 */
-	heavy_now = iosat_admission_count_running() + iosat_admission_count_apart() > 0;
+	heavy_now = iosat_admission_count_running() + iosat_admission_count_apart() > 0 ||
+		vacuum_running();
 	for (int i = 0; i < n; i++)
 	{
 		IosatDevice *d = &iosat_shared->devices[i];
