@@ -50,7 +50,7 @@ ALTER SYSTEM SET iosat.profile_interval = '1us';
 :unitless;
 ALTER SYSTEM SET iosat.profile_interval = '1d';
 :unitless;
-ALTER SYSTEM SET iosat.latency_target = '-1ms';
+ALTER SYSTEM SET iosat.latency_target = '-2ms';
 :unitless;
 ALTER SYSTEM SET iosat.latency_target = '1h';
 :unitless;

@@ -35,7 +35,7 @@ char	   *iosat_devices = NULL;
 char	   *iosat_sysfs_root = NULL;
 char	   *iosat_procfs_root = NULL;
 char	   *iosat_device_iops_limits = NULL;
-int			iosat_latency_target_ms = 20;
+int			iosat_latency_target_ms = -1;
 int			iosat_queue_depth_target = 0;
 int			iosat_admission_mode = IOSAT_ADMISSION_OFF;
 int			iosat_cheap_reads = 100;
@@ -395,9 +395,11 @@ iosat_define_gucs(void)
 
 	DefineCustomIntVariable("iosat.latency_target",
 							"Read latency above which a device counts as saturated.",
-							"Compared with the smoothed read await of each device. 0 disables the latency signal.",
+							"Compared with the smoothed read await of each device. "
+							"-1 derives it from the latency each device shows when not "
+							"overloaded (twice it, at least 10 ms); 0 disables the latency signal.",
 							&iosat_latency_target_ms,
-							20, 0, 60000,
+							-1, -1, 60000,
 							PGC_SIGHUP,
 							GUC_UNIT_MS,
 							NULL, NULL, NULL);

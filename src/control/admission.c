@@ -29,7 +29,9 @@
  * (room_for_one_more), which settles the rest (a VACUUM FULL that took a
  * slot and waits for a queued SELECT's ACCESS SHARE lock).  A backend that
  * already holds a slot (an open cursor, a running CALL) is never made to
- * wait for a second one.
+ * wait for a second one.  Such bypassers take a slot when one is free and
+ * are otherwise counted apart (take_apart): only slot holders count
+ * against the limit, so the queue makes progress whatever they do.
 
  * Releasing.  A slot is released at ExecutorEnd; when ExecutorEnd is not
  * reached (an error, a cancel, a statement_timeout, an error inside a
@@ -99,11 +101,13 @@ typedef struct HeldSlot
 	const void *key;			/* its QueryDesc, or a gated utility's PlannedStmt */
 	ResourceOwner owner;
 	bool		parked;
+	bool		apart;			/* admitted without a slot (see take_apart) */
 } HeldSlot;
 
 static HeldSlot held[MAX_HELD];
 static int	nheld = 0;
-static uint32 nrunning = 0;		/* entries of held[] not parked */
+static uint32 nrunning = 0;		/* entries of held[] not parked nor apart */
+static uint32 napart = 0;		/* ... apart and not parked */
 
 /* I/O accounting of top-level statements, for learning */
 typedef struct Tracked
@@ -175,6 +179,14 @@ count(IosatCounter c)
 	pg_atomic_fetch_add_u64(&iosat_adm->counters[c], 1);
 }
 
+/* a heavy statement ended normally, having read BLOCKS (iosat_controller) */
+static void
+count_heavy_done(int64 blocks)
+{
+	pg_atomic_fetch_add_u64(&iosat_shared->gate.heavy_done, 1);
+	pg_atomic_fetch_add_u64(&iosat_shared->gate.heavy_blocks, (uint64) Max(blocks, 0));
+}
+
 static inline IosatBackendSlot *
 my_slot(void)
 {
@@ -193,25 +205,73 @@ wake_next_if_room(void)
 }
 
 static void
-take_slot(const void *key)
+publish_counts(void)
+{
+	iosat_set_slot_running(my_slot(), nrunning, napart);
+}
+
+static void
+hold(const void *key, bool apart)
 {
 	if (nheld >= MAX_HELD)
 		return;					/* untracked: more open cursors than we count */
 	held[nheld].key = key;
 	held[nheld].owner = CurrentResourceOwner;
 	held[nheld].parked = false;
+	held[nheld].apart = apart;
 	nheld++;
-	nrunning++;
-	iosat_set_slot_running(my_slot(), nrunning);
+	if (apart)
+		napart++;
+	else
+		nrunning++;
+	publish_counts();
+}
+
+static void
+take_slot(const void *key)
+{
+	hold(key, false);
+}
+
+static bool room_for_one_more(uint32 limit);
+static uint32 enforced_limit(void);
+
+/*
+ * A statement admitted without waiting for a slot (its transaction holds
+ * locks, its role is exempt, its backend holds a slot already): it takes
+ * a slot when one is free, and is otherwise counted apart, so that it does
+ * not use up the slots the queue waits for (the queue makes progress
+ * whatever the bypassers do).
+ */
+static bool
+no_free_slot(void)
+{
+	uint32		limit = enforced_limit();
+
+	/* the queue, when there is one, has the first claim on a free slot */
+	return limit > 0 && (iosat_adm->qlen > 0 || !room_for_one_more(limit));
+}
+
+static void
+take_apart(const void *key)
+{
+	LWLockAcquire(iosat_adm->lock, LW_EXCLUSIVE);
+	hold(key, no_free_slot());
+	LWLockRelease(iosat_adm->lock);
 }
 
 static void
 drop_held(int i)
 {
 	if (!held[i].parked)
-		nrunning--;
+	{
+		if (held[i].apart)
+			napart--;
+		else
+			nrunning--;
+	}
 	held[i] = held[--nheld];
-	iosat_set_slot_running(my_slot(), nrunning);
+	publish_counts();
 	wake_next_if_room();
 }
 
@@ -233,12 +293,18 @@ park_slot_of(QueryDesc *qd)
 	if (i < 0 || held[i].parked)
 		return;
 	held[i].parked = true;
-	nrunning--;
-	iosat_set_slot_running(my_slot(), nrunning);
+	if (held[i].apart)
+		napart--;
+	else
+		nrunning--;
+	publish_counts();
 	wake_next_if_room();
 }
 
-/* ... and runs again: take the slot back, without waiting */
+/*
+ * ... and runs again, without waiting (it was admitted, and may hold
+ * locks): with a slot if one is free, else apart, as take_apart decides
+ */
 static void
 unpark_slot_of(QueryDesc *qd)
 {
@@ -247,8 +313,14 @@ unpark_slot_of(QueryDesc *qd)
 	if (i < 0 || !held[i].parked)
 		return;
 	held[i].parked = false;
-	nrunning++;
-	iosat_set_slot_running(my_slot(), nrunning);
+	LWLockAcquire(iosat_adm->lock, LW_EXCLUSIVE);
+	held[i].apart = no_free_slot();
+	LWLockRelease(iosat_adm->lock);
+	if (held[i].apart)
+		napart++;
+	else
+		nrunning++;
+	publish_counts();
 }
 
 static void
@@ -267,7 +339,8 @@ release_all_slots(void)
 		return;
 	nheld = 0;
 	nrunning = 0;
-	iosat_set_slot_running(my_slot(), 0);
+	napart = 0;
+	publish_counts();
 	wake_next_if_room();
 }
 
@@ -370,7 +443,7 @@ register_backend(void)
 		iosat_queue_remove(IOSAT_MY_PROCNO());
 	s->queued = false;
 	s->pid = MyProcPid;
-	iosat_set_slot_running(s, 0);
+	iosat_set_slot_running(s, 0, 0);
 	LWLockRelease(iosat_adm->lock);
 	before_shmem_exit(backend_exit, 0);
 	backend_registered = true;
@@ -469,7 +542,7 @@ describe(char *buf, size_t len, uint32 running, uint32 limit, uint32 queued,
 {
 	snprintf(buf, len,
 			 "Device \"%s\": %.0f IOPS%s, read latency %.1f ms, queue depth %.1f (%s); "
-			 "%u heavy statements running, limit %u; %u queued.",
+			 "%u heavy statements holding a slot, limit %u; %u queued.",
 			 v->device, v->iops,
 			 v->ceiling > 0 ? psprintf(" of %lld provisioned", (long long) v->ceiling) : "",
 			 v->r_await_ms, v->aqu_sz,
@@ -653,14 +726,14 @@ admit_saturated(const void *key, List *rtable, uint64 queryid)
 	{
 		count(IOSAT_C_BYPASS_HOLDER);
 		iosat_query_note_decision(queryid, IOSAT_DEC_BYPASS);
-		take_slot(key);
+		take_apart(key);
 		return;
 	}
 	if (role_is_exempt())
 	{
 		count(IOSAT_C_BYPASS_EXEMPT);
 		iosat_query_note_decision(queryid, IOSAT_DEC_BYPASS);
-		take_slot(key);
+		take_apart(key);
 		return;
 	}
 
@@ -683,7 +756,7 @@ admit_saturated(const void *key, List *rtable, uint64 queryid)
 			iosat_query_note_decision(queryid, IOSAT_DEC_BYPASS);
 			elog(DEBUG1, "iosat: heavy statement admitted without waiting: its transaction holds %s",
 				 what);
-			take_slot(key);
+			take_apart(key);
 			return;
 		}
 	}
@@ -999,6 +1072,8 @@ iosat_ExecutorEnd(QueryDesc *queryDesc)
 			uint64		rows = queryDesc->estate ? queryDesc->estate->es_processed : 0;
 
 			iosat_query_record(tracked[i].queryid, blocks > 0 ? blocks : 0, rows);
+			if (find_held(queryDesc) >= 0)
+				count_heavy_done(blocks);
 			tracked[i] = tracked[--ntracked];
 			break;
 		}
@@ -1056,6 +1131,8 @@ end_gated_utility(PlannedStmt *pstmt, int64 blocks_at_start, bool ok)
 		int64		blocks = iosat_blocks_read_now() - blocks_at_start;
 
 		iosat_query_record((uint64) pstmt->queryId, blocks > 0 ? blocks : 0, 0);
+		if (find_held(pstmt) >= 0)
+			count_heavy_done(blocks);
 	}
 	if (nheld > 0)
 		release_slot_of(pstmt);

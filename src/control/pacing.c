@@ -72,17 +72,17 @@
  * budget at the pace rate (see "Parallel statements" below).
  *
  * The pace rate (blocks per second per paced statement; 0: no pacing) is
- * set by the governor after each sample, by AIMD on the pressure signal
- * (the largest ratio of a smoothed device figure to its threshold):
+ * set by the governor after each sample (sampler/pace_policy.c), steering
+ * the pressure signal (the largest ratio of a smoothed device figure to its
+ * threshold) to IOSAT_RELAX_BELOW (0.9), close to the ceiling, so that
+ * heavy statements take what the cheap load leaves:
  *	pressure >= 1       start at half the blocks per second the paced
  *	                    statements were reading, then divide by
- *	                    max(2, pressure) at most every max(sample interval,
- *	                    half the smoothing window) -- the time the smoothed
- *	                    signal needs to show the last cut;
- *	0.7 <= p < 1        hold (a dead band: statements that have filled the
- *	                    headroom stay there; in the storm benchmark a slow
- *	                    probe within the band crept up to the ceiling);
- *	p < 0.7             grow by max(min rate, rate / 16) a sample;
+ *	                    max(1.25, pressure^2) at most every max(sample
+ *	                    interval, half the smoothing window) -- the time the
+ *	                    smoothed signal needs to show the last cut;
+ *	0.9 <= p < 1        ease off, by up to 10% a second;
+ *	p < 0.9             grow by (0.9 - p) a second (at most 30%);
  * and once the device is no longer saturated and the rate no longer binds
  * (the paced statements read less than half of it), stop pacing.  A
  * stalled device holds the rate as it is: nothing completes, so pacing
@@ -90,7 +90,7 @@
  * Slow start: a heavy statement that starts while the device is busy
  * (pressure >= 0.5) reads at most 8 x iosat.pacing_min_rate blocks a
  * second at first; its cap doubles every max(sample interval, half the
- * smoothing window) while the pressure is below 0.7 and holds above, until
+ * smoothing window) while the pressure is below 0.9 and holds above, until
  * it passes 65536 or the governor sets a rate:
  * the first heavy statement of a storm would otherwise read at full speed
  * for the second the smoothed signal needs to show it (TCP starts new
@@ -336,7 +336,7 @@ pace_account(void)
 	{
 		/* a heavy statement starting on a busy device starts slow */
 		slow_start_pending = false;
-		start_slow = pg_atomic_read_u32(&g->pressure_milli) >= IOSAT_MILLI(IOSAT_BUSY_AT);
+		start_slow = pg_atomic_read_u32(&g->busy_milli) >= IOSAT_MILLI(IOSAT_BUSY_AT);
 	}
 	if (pg_atomic_read_u32(&g->pace_rate) == 0 && slow_cap == 0 && !start_slow)
 	{
@@ -740,7 +740,7 @@ pace_parallel_leader_start(QueryDesc *queryDesc)
 		return;
 
 	/* a heavy statement starting on a busy device starts slow */
-	if (pg_atomic_read_u32(&iosat_shared->gate.pressure_milli) >= IOSAT_MILLI(IOSAT_BUSY_AT))
+	if (pg_atomic_read_u32(&iosat_shared->gate.busy_milli) >= IOSAT_MILLI(IOSAT_BUSY_AT))
 		cap = SLOW_START_FACTOR * Max(iosat_pacing_min_rate, 1) * 1000;
 	slow_start_pending = false;
 	slow_cap = 0;

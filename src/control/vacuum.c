@@ -197,8 +197,8 @@ stale_ticks(void)
  * being pressed, so it may be 1 (or below); a vacuum starting there reads
  * at full speed for the seconds the policy needs to see it.  Every step
  * (max(sample interval, half the smoothing window), in ticks) the slow
- * multiplier halves while the pressure is below 0.7, falls by a tenth
- * below 0.8, and holds above; the vacuum runs at the larger of it and the
+ * multiplier halves while the pressure is below 0.9, falls by a tenth
+ * below 0.95, and holds above; the vacuum runs at the larger of it and the
  * policy's, and slow start ends when the policy's is as large.
  */
 static uint32
@@ -216,7 +216,7 @@ slow_start(uint32 m, IosatGate *g)
 		slow_ticks = 0;
 		if (p < IOSAT_MILLI(IOSAT_RELAX_BELOW))
 			slow_m /= 2;
-		else if (p < 800)
+		else if (p < IOSAT_MILLI((IOSAT_RELAX_BELOW + IOSAT_PRESSED) / 2))
 			slow_m -= slow_m / 10;
 	}
 	if (slow_m <= m)
@@ -489,7 +489,7 @@ start_ticking(void)
 	slow_ticks = 0;
 	slow_m = 0;
 	if (iosat_shared != NULL &&
-		pg_atomic_read_u32(&iosat_shared->gate.pressure_milli) >= IOSAT_MILLI(IOSAT_BUSY_AT))
+		pg_atomic_read_u32(&iosat_shared->gate.busy_milli) >= IOSAT_MILLI(IOSAT_BUSY_AT))
 		slow_m = (uint32) (Max(iosat_vacuum_max_slowdown, 1.0) * IOSAT_VAC_UNIT);
 	seq_still = 0;
 	last_seq = iosat_shared ? pg_atomic_read_u32(&iosat_shared->gate.vacuum_seq) : 0;

@@ -9,8 +9,11 @@
  *	- its IOPS (reads + writes, smoothed) reach ENTER_IOPS of its ceiling
  *	  (iosat.iops_limit, or its entry in iosat.device_iops_limits), or its
  *	  read IOPS reach ENTER_IOPS of iosat.read_iops_limit (volumes that
- *	  budget reads and writes apart, as Google's persistent disks do), or
- *	- its read latency (smoothed await) exceeds iosat.latency_target, or
+ *	  budget reads and writes apart, as Google's persistent disks do), and
+ *	  its latency has risen above its usual level (iops_weight), or
+ *	- its read latency (smoothed await) exceeds its threshold:
+ *	  iosat.latency_target, or by default LATENCY_FACTOR times the latency
+ *	  it usually shows (learn_usual_latency), at least LATENCY_FLOOR_MS, or
  *	- its average queue depth exceeds iosat.queue_depth_target, or
  *	- it is stalled: requests in flight and none completed for
  *	  IOSAT_STALL_MS (the pressure is the stall's length over that).  A
@@ -26,10 +29,12 @@
  * number of slots follows AIMD, as TCP's congestion window does: on
  * saturation it starts at half the heavy statements then running (they
  * evidently were too many); every DECREASE_EVERY_MS that the device stays
- * pressed it is cut by a quarter; every sample in which the device is
- * saturated but no longer pressed it grows by one, so IOPS settle at the
- * ceiling rather than far below it.  It never goes below 1: something
- * must make progress.  AIMD needs no model of the device, converges under
+ * pressed it is cut by a quarter; every step in which the pressure is below
+ * IOSAT_RELAX_BELOW (headroom the paced statements have not filled) it
+ * grows by one.  It never goes below 1: something must make progress; and,
+ * while nothing is queued, never above the statements holding a slot plus
+ * LIMIT_PROBE, so that it stays tied to what runs (heavy statements admitted apart do not count:
+ * admission.c).  AIMD needs no model of the device, converges under
  * sustained overload, and its multiplicative cut acts within a second of a
  * latency spike; its known weakness, a sawtooth around the limit, is
  * damped here by the smoothing of the signal and the cut's rate limit.
@@ -38,6 +43,8 @@
  */
 #include "postgres.h"
 
+#include <math.h>
+
 #include "miscadmin.h"
 #include "utils/timestamp.h"
 
@@ -45,6 +52,7 @@
 #include "clock.h"
 #include "sampler/governor.h"
 #include "state/queue.h"
+#include "state/rules.h"
 #include "state/shared.h"
 #include "state/shmem.h"
 
@@ -55,9 +63,23 @@
 #define EXIT_HOLD_MS	2000
 #define DECREASE_EVERY_MS 1000
 
+/* the learned latency (learn_usual_latency, latency_threshold) */
+#define USUAL_DOWN_S			30.0
+#define USUAL_UP_S				15.0
+#define USUAL_UP_SATURATED_S	600.0
+#define LATENCY_FACTOR			2.0
+#define LATENCY_FLOOR_MS		10.0
+#define LATENCY_UNLEARNED_MS	20
+/* the IOPS signals count in full from this ratio of latency to usual */
+#define IOPS_CONFIRM			1.5
+/* the limit never exceeds the heavy statements holding a slot plus this */
+#define LIMIT_PROBE				1
+
 /* iosat_mono_us() stamps: a wall-clock step must not stretch an interval */
 static int64 calm_since = 0;
 static int64 last_decrease = 0;
+static int64 last_increase = 0;
+static int64 last_update = 0;
 static uint32 limit = 0;
 
 /*
@@ -122,30 +144,128 @@ typedef struct Signal
 	double		threshold;		/* 0: not configured */
 	double		enter;			/* pressed from threshold * enter */
 	double		exit;			/* calm at or below threshold * exit */
+	double		weight;			/* how much it counts, 0 to 1 */
 } Signal;
 
 static void
-set_signal(Signal *s, double figure, double threshold, double enter, double exit)
+set_signal(Signal *s, double figure, double threshold, double enter, double exit,
+		   double weight)
 {
 	s->figure = figure;
 	s->threshold = threshold;
 	s->enter = enter;
 	s->exit = exit;
+	s->weight = weight;
+}
+
+/*
+ * The latency threshold of a device: iosat.latency_target when set, else
+ * (-1, the default) LATENCY_FACTOR times the latency it shows when not
+ * overloaded, and at least LATENCY_FLOOR_MS; 0: no latency signal.
+ */
+static double
+latency_threshold(const IosatDevice *d)
+{
+	if (iosat_latency_target_ms > 0)
+		return (double) iosat_latency_target_ms;
+	if (iosat_latency_target_ms == 0)
+		return 0.0;
+	if (d->usual_await_ms <= 0)
+		return (double) LATENCY_UNLEARNED_MS;
+	return Max(LATENCY_FLOOR_MS, LATENCY_FACTOR * d->usual_await_ms);
+}
+
+/*
+ * How much the IOPS signals count: in full once the read latency is
+ * IOPS_CONFIRM times its usual level, not at all at that level, in
+ * proportion between.  The kernel counts the requests it sends, the
+ * volume what it bills: EBS merges sequential requests into one I/O, a
+ * page cache or FUSE layer below the block device merges writes (the storm
+ * rig's kernel counts 880 IOPS where the volume spends 730), so IOPS near
+ * the ceiling with the latency at its usual level is not the ceiling: a
+ * volume at its ceiling makes requests wait.  With no learned latency (or
+ * none measured), or the latency signal off, the IOPS count in full.
+ */
+static double
+iops_weight(const IosatDevice *d, double lat)
+{
+	if (iosat_latency_target_ms == 0 || d->usual_await_ms <= 0 || lat <= 0)
+		return 1.0;
+	return Min(1.0, Max(0.0, (lat / d->usual_await_ms - 1.0) / (IOPS_CONFIRM - 1.0)));
+}
+
+static double
+device_latency(const IosatDevice *d)
+{
+	return d->smooth.r_iops > 0.5 ? d->smooth.r_await_ms : 0.0;
 }
 
 static void
 device_signals(const IosatDevice *d, Signal *sig)
 {
-	double		lat = d->smooth.r_iops > 0.5 ? d->smooth.r_await_ms : 0.0;
+	double		lat = device_latency(d);
+	double		w = iops_weight(d, lat);
 
 	set_signal(&sig[SIG_IOPS], d->smooth.r_iops + d->smooth.w_iops,
-			   (double) d->iops_limit, ENTER_IOPS, EXIT_IOPS);
+			   (double) d->iops_limit, ENTER_IOPS, EXIT_IOPS, w);
 	set_signal(&sig[SIG_READ_IOPS], d->smooth.r_iops,
-			   (double) iosat_read_iops_limit, ENTER_IOPS, EXIT_IOPS);
-	set_signal(&sig[SIG_LATENCY], lat,
-			   (double) iosat_latency_target_ms, 1.0, EXIT_LATENCY);
+			   (double) iosat_read_iops_limit, ENTER_IOPS, EXIT_IOPS, w);
+	set_signal(&sig[SIG_LATENCY], lat, d->latency_threshold_ms, 1.0, EXIT_LATENCY, 1.0);
 	set_signal(&sig[SIG_QUEUE], d->smooth.aqu_sz,
-			   (double) iosat_queue_depth_target, 1.0, EXIT_QUEUE);
+			   (double) iosat_queue_depth_target, 1.0, EXIT_QUEUE, 1.0);
+}
+
+/* is a vacuum (autovacuum worker, or a manual VACUUM iosat ticks) running? */
+static bool
+vacuum_running(void)
+{
+	if (iosat_vac == NULL)
+		return false;
+	for (int i = 0; i < iosat_vac->nslots; i++)
+		if (pg_atomic_read_u32(&iosat_vac->slots[i].pid) != 0)
+			return true;
+	return false;
+}
+
+/*
+ * Learn the latency a device shows when it is not overloaded: an
+ * exponential average that follows a fall over USUAL_DOWN_S and a rise
+ * over USUAL_UP_S, but only while no heavy statement or vacuum runs
+ * (heavy), and
+ * over USUAL_UP_SATURATED_S while saturated, so that a storm does not
+ * become the usual, yet a device whose load has grown for
+ * good is not judged saturated for ever.  LATENCY_FLOOR_MS keeps a usual
+ * learned on an idle device (a fraction of a millisecond) from making
+ * the busy latency that follows look like a storm.  The sampler is its only
+ * writer.
+ */
+static void
+learn_usual_latency(IosatDevice *d, bool saturated, bool heavy, double dt_s)
+{
+	double		lat = device_latency(d);
+	double		tau;
+
+	if (lat <= 0 || d->stalled_since != 0 || dt_s <= 0)
+		return;
+	if (d->usual_await_ms <= 0)
+	{
+		/*
+		 * The first latency seen may be a storm's (a server started into
+		 * one): start no higher than what gives the unlearned threshold,
+		 * and rise from there.
+		 */
+		d->usual_await_ms = Min(lat, LATENCY_UNLEARNED_MS / LATENCY_FACTOR);
+	}
+	else
+	{
+		if (lat < d->usual_await_ms)
+			tau = USUAL_DOWN_S;
+		else if (heavy)
+			return;				/* what heavy statements add is not usual */
+		else
+			tau = saturated ? USUAL_UP_SATURATED_S : USUAL_UP_S;
+		d->usual_await_ms += (lat - d->usual_await_ms) * (1.0 - exp(-dt_s / tau));
+	}
 }
 
 /* is any signal configured for this device? */
@@ -163,7 +283,7 @@ device_signalled(const IosatDevice *d)
 
 /* how hard a device is pressed: the largest ratio of a figure to its threshold */
 static double
-device_pressure(const IosatDevice *d, double *iops, double *lat,
+device_pressure(const IosatDevice *d, double *iops, double *lat, double *busy,
 				char *why, size_t whylen)
 {
 	Signal		sig[NUM_SIGNALS];
@@ -173,6 +293,7 @@ device_pressure(const IosatDevice *d, double *iops, double *lat,
 	*iops = sig[SIG_IOPS].figure;
 	*lat = sig[SIG_LATENCY].figure;
 	why[0] = '\0';
+	*busy = 0.0;
 
 	for (int k = 0; k < NUM_SIGNALS; k++)
 	{
@@ -181,7 +302,8 @@ device_pressure(const IosatDevice *d, double *iops, double *lat,
 
 		if (s->threshold <= 0)
 			continue;
-		r = s->figure / (s->threshold * s->enter);
+		*busy = Max(*busy, s->figure / (s->threshold * s->enter));
+		r = s->weight * s->figure / (s->threshold * s->enter);
 		if (r <= p)
 			continue;
 		p = r;
@@ -194,6 +316,7 @@ device_pressure(const IosatDevice *d, double *iops, double *lat,
 		snprintf(why, whylen, "stalled: %lld requests in flight, none completed for %.1f s",
 				 (long long) (d->inflight_r + d->inflight_w), d->stall_ms / 1000.0);
 	}
+	*busy = Max(*busy, p);
 	return p;
 }
 
@@ -207,7 +330,8 @@ device_calm(const IosatDevice *d)
 		return false;
 	device_signals(d, sig);
 	for (int k = 0; k < NUM_SIGNALS; k++)
-		if (sig[k].threshold > 0 && sig[k].figure > sig[k].threshold * sig[k].exit)
+		if (sig[k].threshold > 0 &&
+			sig[k].weight * sig[k].figure > sig[k].threshold * sig[k].exit)
 			return false;
 	return true;
 }
@@ -223,7 +347,8 @@ iosat_governor_update(TimestampTz now, IosatSignal *sig)
 	double		worst = 0.0;
 	int			worst_i = -1;
 	double		worst_iops = 0,
-				worst_lat = 0;
+				worst_lat = 0,
+				worst_busy = 0;
 	char		worst_why[IOSAT_NOTE_LEN] = "";
 	bool		saturated;
 	bool		stalled = false;
@@ -231,19 +356,46 @@ iosat_governor_update(TimestampTz now, IosatSignal *sig)
 	uint32		running;
 	bool		mode_off;
 	int64		mono = iosat_mono_us();
+	double		dt_s = last_update > 0 ? (mono - last_update) / 1e6 : 0;
+	bool		heavy_now;
+
+	last_update = mono;
+
+	/*
+	 * What each device usually does, and the latency threshold from it.
+	 * The usual rises only while no heavy statement and no vacuum runs: a
+	 * storm is made of them, and a usual that followed them (over seconds,
+	 * before saturation slows it) would raise the threshold out of the
+	 * storm's reach.
+	 */
+	heavy_now = iosat_admission_count_running() + iosat_admission_count_apart() > 0 ||
+		vacuum_running();
+	for (int i = 0; i < n; i++)
+	{
+		IosatDevice *d = &iosat_shared->devices[i];
+
+		if (!d->in_use || d->status != IOSAT_DEV_OK || d->samples == 0)
+			continue;
+		iosat_seq_begin_write(&d->changecount);
+		learn_usual_latency(d, was, heavy_now, dt_s);
+		d->latency_threshold_ms = latency_threshold(d);
+		iosat_seq_end_write(&d->changecount);
+	}
 
 	for (int i = 0; i < n; i++)
 	{
 		const IosatDevice *d = &iosat_shared->devices[i];
 		double		iops,
 					lat,
+					busy,
 					p;
 		char		why[IOSAT_NOTE_LEN];
 
 		/* the sampler is the only writer: no need for the change counter */
 		if (!d->in_use || d->status != IOSAT_DEV_OK || d->samples == 0)
 			continue;
-		p = device_pressure(d, &iops, &lat, why, sizeof(why));
+		p = device_pressure(d, &iops, &lat, &busy, why, sizeof(why));
+		worst_busy = Max(worst_busy, busy);
 		if (p >= 1.0)
 			pressed = true;
 		if (d->stalled_since != 0)
@@ -282,11 +434,20 @@ iosat_governor_update(TimestampTz now, IosatSignal *sig)
 		saturated = !iosat_mono_exceeds(calm_since, mono, EXIT_HOLD_MS);
 	}
 
-	/* AIMD on the heavy-statement limit */
+	/*
+	 * AIMD on the heavy-statement limit: halve at the onset, cut by a
+	 * quarter every DECREASE_EVERY_MS while pressed, one more every step
+	 * while the pressure is below IOSAT_RELAX_BELOW (headroom the paced
+	 * statements have not filled), hold between; and, while nothing is
+	 * queued (a dip in what runs must not cut the queue's share), never
+	 * past the statements that hold a slot plus LIMIT_PROBE: a limit that
+	 * nobody uses is no limit when the next storm starts.
+	 */
 	if (saturated && !was)
 	{
 		limit = Max(1, running / 2);
 		last_decrease = mono;
+		last_increase = mono;
 		pg_atomic_fetch_add_u64(&g->saturation_events, 1);
 		ereport(LOG,
 				(errmsg("iosat: device \"%s\" is saturated: %s",
@@ -303,12 +464,18 @@ iosat_governor_update(TimestampTz now, IosatSignal *sig)
 			last_decrease = mono;
 		}
 	}
-	else if (saturated)
+	else if (saturated && worst < IOSAT_RELAX_BELOW &&
+			 iosat_mono_exceeds(last_increase, mono, iosat_step_ms()))
+	{
 		limit = Min(limit + 1, (uint32) MaxBackends);
-	else if (was)
+		last_increase = mono;
+	}
+	else if (!saturated && was)
 		ereport(LOG,
 				(errmsg("iosat: saturation is over"),
 				 errdetail("Heavy statements are admitted without a limit.")));
+	if (saturated && iosat_admission_queued() == 0)
+		limit = Max(1, Min(limit, running + LIMIT_PROBE));
 
 	iosat_seq_begin_write(&g->verdict.changecount);
 	if (worst_i >= 0)
@@ -320,6 +487,8 @@ iosat_governor_update(TimestampTz now, IosatSignal *sig)
 		g->verdict.ceiling = d->iops_limit;
 		g->verdict.r_await_ms = worst_lat;
 		g->verdict.aqu_sz = d->smooth.aqu_sz;
+		g->verdict.usual_await_ms = d->usual_await_ms;
+		g->verdict.latency_threshold_ms = d->latency_threshold_ms;
 	}
 	else
 		g->verdict.device[0] = '\0';
@@ -363,6 +532,7 @@ iosat_governor_update(TimestampTz now, IosatSignal *sig)
 	sig->now = now;
 	sig->mono = mono;
 	sig->pressure = worst;
+	sig->busy = worst_busy;
 	sig->saturated = saturated;
 	sig->stalled = stalled;
 	sig->have_signal = signalled;

@@ -18,6 +18,7 @@ typedef struct IosatSignal
 	TimestampTz now;			/* the sample's wall-clock time (display) */
 	int64		mono;			/* iosat_mono_us() of it: for intervals */
 	double		pressure;		/* the largest ratio to a threshold */
+	double		busy;			/* ... with the IOPS unweighted (slow start) */
 	bool		saturated;		/* the verdict, after hysteresis */
 	bool		stalled;		/* a device is stalled */
 	bool		have_signal;	/* a sampled device has a signal configured */

@@ -22,9 +22,9 @@
  *	                   that was sped up drops to its configured speed at
  *	                   once, and halves (or more) every step while the
  *	                   device stays pressed;
- *	0.7 <= p < 1       hold (a dead band, so that a vacuum that has
- *	                   filled the headroom is left there);
- *	pressure < 0.7     relax: above 1, by 15 % a second back to 1 while the
+ *	0.9 <= p < 1       hold (so that a vacuum that has filled the
+ *	                   headroom is left there, close to the ceiling);
+ *	pressure < 0.9     relax: above 1, by 15 % a second back to 1 while the
  *	                   last pressure is recent (IOSAT_PROBE_HOLD_MS), by half a
  *	                   second after that; at or below 1, by 15 % a second
  *	                   down to 1 / max_speedup: the vacuum takes headroom

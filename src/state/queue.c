@@ -63,6 +63,7 @@ iosat_admission_shmem_init(void)
 		iosat_adm->qlen = 0;
 		pg_atomic_init_u32(&iosat_adm->queued, 0);
 		pg_atomic_init_u32(&iosat_adm->running, 0);
+		pg_atomic_init_u32(&iosat_adm->apart, 0);
 		for (int i = 0; i < IOSAT_NUM_COUNTERS; i++)
 			pg_atomic_init_u64(&iosat_adm->counters[i], 0);
 		for (int i = 0; i < iosat_adm->nslots; i++)
@@ -70,6 +71,7 @@ iosat_admission_shmem_init(void)
 			IosatBackendSlot *s = &iosat_adm->slots[i];
 
 			pg_atomic_init_u32(&s->heavy_running, 0);
+			pg_atomic_init_u32(&s->heavy_apart, 0);
 			s->pid = 0;
 			s->queued = false;
 			s->queued_since = 0;
@@ -132,23 +134,40 @@ iosat_admission_count_running(void)
 	return pg_atomic_read_u32(&iosat_adm->running);
 }
 
-/*
- * Set a slot's count of running heavy statements, and the total by the
- * difference.  Only the slot's owner calls this, or the sampler for an
- * owner that is gone, so the total stays the sum of the slots.
- */
-void
-iosat_set_slot_running(IosatBackendSlot *s, uint32 n)
+/* set one of a slot's counts, and the total by the difference */
+static void
+set_count(pg_atomic_uint32 *mine, pg_atomic_uint32 *total, uint32 n)
 {
-	uint32		old = pg_atomic_read_u32(&s->heavy_running);
+	uint32		old = pg_atomic_read_u32(mine);
 
 	if (old == n)
 		return;
-	pg_atomic_write_u32(&s->heavy_running, n);
+	pg_atomic_write_u32(mine, n);
 	if (n > old)
-		pg_atomic_fetch_add_u32(&iosat_adm->running, n - old);
+		pg_atomic_fetch_add_u32(total, n - old);
 	else
-		pg_atomic_fetch_sub_u32(&iosat_adm->running, old - n);
+		pg_atomic_fetch_sub_u32(total, old - n);
+}
+
+/*
+ * Set a slot's counts of running heavy statements: those that hold a slot
+ * and those admitted apart.  Only the slot's owner calls this, or the
+ * sampler for an owner that is gone, so the totals stay the sums of the
+ * slots.
+ */
+void
+iosat_set_slot_running(IosatBackendSlot *s, uint32 slots, uint32 apart)
+{
+	set_count(&s->heavy_running, &iosat_adm->running, slots);
+	set_count(&s->heavy_apart, &iosat_adm->apart, apart);
+}
+
+uint32
+iosat_admission_count_apart(void)
+{
+	if (iosat_adm == NULL)
+		return 0;
+	return pg_atomic_read_u32(&iosat_adm->apart);
 }
 
 uint32
@@ -193,17 +212,19 @@ iosat_admission_reclaim(void)
 		uint32		held_slots;
 
 		if (pid == 0 ||
-			(pg_atomic_read_u32(&s->heavy_running) == 0 && !s->queued))
+			(pg_atomic_read_u32(&s->heavy_running) == 0 &&
+			 pg_atomic_read_u32(&s->heavy_apart) == 0 && !s->queued))
 			continue;
 		if (kill(pid, 0) == 0 || errno != ESRCH)
 			continue;
 		LWLockAcquire(iosat_adm->lock, LW_EXCLUSIVE);
 		if (s->pid == pid)
 		{
-			held_slots = pg_atomic_read_u32(&s->heavy_running);
+			held_slots = pg_atomic_read_u32(&s->heavy_running) +
+				pg_atomic_read_u32(&s->heavy_apart);
 			iosat_queue_remove(i);
 			s->queued = false;
-			iosat_set_slot_running(s, 0);
+			iosat_set_slot_running(s, 0, 0);
 			s->pid = 0;
 		}
 		else

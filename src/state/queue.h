@@ -23,11 +23,12 @@ extern void iosat_queue_push(int procno);
 extern int	iosat_queue_head(void);
 extern bool iosat_queue_remove(int procno);
 
-/* a slot's count of running heavy statements (its owner, or the sampler) */
-extern void iosat_set_slot_running(IosatBackendSlot *s, uint32 n);
+/* a slot's counts of running heavy statements (its owner, or the sampler) */
+extern void iosat_set_slot_running(IosatBackendSlot *s, uint32 slots, uint32 apart);
 
 /* lock-free reads */
 extern uint32 iosat_admission_count_running(void);
+extern uint32 iosat_admission_count_apart(void);
 extern uint32 iosat_admission_queued(void);
 
 /* signal the queue's head, or everyone queued (the gate opened) */

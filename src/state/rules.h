@@ -17,9 +17,19 @@
 
 /* pressed: saturation starts, rates are cut */
 #define IOSAT_PRESSED			1.00
-/* below this, rates may grow again; from here to 1 they hold (dead band) */
-#define IOSAT_RELAX_BELOW		0.70
-/* busy: heavy statements and vacuums that start now start slow */
+/*
+ * The pressure the controllers steer to: below it rates grow, from here
+ * to 1 they hold or ease off, at 1 they are cut.  Close to 1, so that
+ * heavy work takes the headroom the cheap load leaves (work conservation:
+ * a volume kept far below its ceiling wastes what is paid for).
+ */
+#define IOSAT_RELAX_BELOW		0.90
+/*
+ * busy: heavy statements and vacuums that start now start slow.  Judged on
+ * the pressure with the IOPS counted in full (gate.busy_milli): a volume
+ * near its ceiling by the kernel's count is busy even where its latency
+ * says it is not yet pressed.
+ */
 #define IOSAT_BUSY_AT			0.50
 /* how long the rate (or speed) at which the device was pressed is remembered */
 #define IOSAT_PROBE_HOLD_MS		15000

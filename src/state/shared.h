@@ -142,6 +142,15 @@ typedef struct IosatDevice
 	double		stall_ms;
 	TimestampTz stalled_since;
 
+	/*
+	 * The governor's (sampler/governor.c): the read latency this device
+	 * shows when it is not overloaded, learned (0: not yet known), and the
+	 * latency threshold in use (iosat.latency_target, or derived from the
+	 * learned latency; 0: no latency signal).
+	 */
+	double		usual_await_ms;
+	double		latency_threshold_ms;
+
 	IosatBpfFigures bpf;		/* when source == IOSAT_SOURCE_BPF */
 } IosatDevice;
 
@@ -181,6 +190,9 @@ typedef struct IosatVerdict
 	double		aqu_sz;
 	double		pressure;		/* max of the ratios to their thresholds */
 	TimestampTz since;			/* saturated since, or 0 */
+	double		usual_await_ms; /* that device's learned latency (0: unknown) */
+	double		latency_threshold_ms;	/* its latency threshold (0: none) */
+	double		paced_bps;		/* blocks/s read by paced statements */
 } IosatVerdict;
 
 typedef struct IosatGate
@@ -190,6 +202,8 @@ typedef struct IosatGate
 	pg_atomic_uint64 updated;	/* TimestampTz of the last verdict (display) */
 	pg_atomic_uint64 updated_mono;	/* iosat_mono_us() of it: for its age */
 	pg_atomic_uint32 running_heavy; /* as counted at the last verdict */
+	pg_atomic_uint64 heavy_done;	/* heavy statements that ended normally */
+	pg_atomic_uint64 heavy_blocks;	/* ... and the blocks they read */
 	pg_atomic_uint64 saturation_events;
 	IosatVerdict verdict;
 
@@ -214,6 +228,7 @@ typedef struct IosatGate
 	pg_atomic_uint32 pace_rate;
 	pg_atomic_uint64 paced_blocks;
 	pg_atomic_uint32 pressure_milli;	/* the verdict's pressure x 1000 */
+	pg_atomic_uint32 busy_milli;	/* busy (governor.c) x 1000: slow start */
 
 	/*
 	 * iosat.admission as the sampler last read it from the configuration
@@ -483,13 +498,17 @@ typedef struct IosatVacuumShared
  * ---------------------------------------------------------------------
  */
 /*
- * One per PGPROC.  The owning backend writes heavy_running (the sampler
- * too, under the admission lock, for an owner that has exited); the queue
+ * One per PGPROC.  The owning backend writes heavy_running and
+ * heavy_apart (the sampler too, under the admission lock, for an owner that has exited); the queue
  * fields are written under the admission lock.
  */
 typedef struct IosatBackendSlot
 {
 	pg_atomic_uint32 heavy_running; /* slots this backend holds */
+	pg_atomic_uint32 heavy_apart;	/* heavy statements admitted without a
+									 * slot (lock holders, exempt roles, a
+									 * second statement of a slot holder)
+									 * when none was free */
 	int			pid;			/* owner, 0 when unused */
 	bool		queued;			/* in the queue (under the lock) */
 	TimestampTz queued_since;
@@ -530,6 +549,7 @@ typedef struct IosatAdmissionShared
 	int			qlen;
 	pg_atomic_uint32 queued;	/* qlen, readable without the lock */
 	pg_atomic_uint32 running;	/* sum of the slots' heavy_running */
+	pg_atomic_uint32 apart;		/* sum of the slots' heavy_apart */
 	pg_atomic_uint64 counters[IOSAT_NUM_COUNTERS];
 	IosatBackendSlot slots[FLEXIBLE_ARRAY_MEMBER];
 	/* followed by int queue[nslots] */

@@ -1,7 +1,8 @@
 /*-------------------------------------------------------------------------
  *
  * admission_views.c
- *	  iosat_admission (the gate, its limit and counters), iosat_queries
+ *	  iosat_admission (the gate, its limit and counters), iosat_controller
+ *	  (what the controller steers by and what heavy work gets), iosat_queries
  *	  (what each queryid costs in I/O) and iosat_queries_reset().
  *
  *-------------------------------------------------------------------------
@@ -21,6 +22,7 @@
 #include "views/views.h"
 
 PG_FUNCTION_INFO_V1(iosat_admission_srf);
+PG_FUNCTION_INFO_V1(iosat_controller_srf);
 PG_FUNCTION_INFO_V1(iosat_queries_srf);
 PG_FUNCTION_INFO_V1(iosat_queries_reset);
 
@@ -94,6 +96,76 @@ iosat_admission_srf(PG_FUNCTION_ARGS)
 		iosat_put_null(&row);
 	iosat_put(&row, counter(IOSAT_C_PACED));
 	iosat_put(&row, Float8GetDatum(pg_atomic_read_u64(&iosat_adm->counters[IOSAT_C_PACE_US]) / 1000.0));
+
+	Assert(row.n == row.natts);
+	tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, row.values, row.nulls);
+	return (Datum) 0;
+}
+
+/*
+ * The controller (sampler/governor.c, sampler/pace_policy.c): the device
+ * it steers by, against its ceiling and its learned latency; the limit and
+ * who counts against it; what heavy work gets.
+ */
+Datum
+iosat_controller_srf(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	IosatRow	row;
+	IosatVerdict v;
+	IosatGate  *g;
+	bool		saturated;
+	int64		age_ms;
+	bool		stale;
+	uint32		pace_rate;
+
+	iosat_check_loaded();
+	InitMaterializedSRF(fcinfo, 0);
+	g = &iosat_shared->gate;
+	iosat_read_verdict(&v);
+	age_ms = iosat_verdict_age_ms();
+	stale = age_ms < 0 || age_ms > iosat_stale_after_ms();
+	saturated = pg_atomic_read_u32(&g->saturated) != 0 && !stale;
+
+	iosat_set_values_init(&row, rsinfo->setDesc);
+	iosat_put_text(&row, v.device[0] ? v.device : NULL);
+	iosat_put(&row, Float8GetDatum(v.iops));
+	if (v.ceiling > 0)
+	{
+		iosat_put(&row, Int64GetDatum(v.ceiling));
+		iosat_put(&row, Float8GetDatum(100.0 * v.iops / v.ceiling));
+	}
+	else
+	{
+		iosat_put_null(&row);
+		iosat_put_null(&row);
+	}
+	iosat_put(&row, Float8GetDatum(v.r_await_ms));
+	if (v.usual_await_ms > 0)
+		iosat_put(&row, Float8GetDatum(v.usual_await_ms));
+	else
+		iosat_put_null(&row);
+	if (v.latency_threshold_ms > 0)
+		iosat_put(&row, Float8GetDatum(v.latency_threshold_ms));
+	else
+		iosat_put_null(&row);
+	iosat_put(&row, Float8GetDatum(v.pressure));
+	iosat_put(&row, BoolGetDatum(saturated));
+	if (saturated)
+		iosat_put(&row, Int32GetDatum((int32) pg_atomic_read_u32(&g->limit)));
+	else
+		iosat_put_null(&row);
+	iosat_put(&row, Int32GetDatum((int32) iosat_admission_count_running()));
+	iosat_put(&row, Int32GetDatum((int32) iosat_admission_count_apart()));
+	iosat_put(&row, Int32GetDatum((int32) iosat_admission_queued()));
+	pace_rate = pg_atomic_read_u32(&g->pace_rate);
+	if (pace_rate > 0 && !stale)
+		iosat_put(&row, Int32GetDatum((int32) Min(pace_rate, (uint32) PG_INT32_MAX)));
+	else
+		iosat_put_null(&row);
+	iosat_put(&row, Float8GetDatum(v.paced_bps));
+	iosat_put(&row, Int64GetDatum((int64) pg_atomic_read_u64(&g->heavy_done)));
+	iosat_put(&row, Int64GetDatum((int64) pg_atomic_read_u64(&g->heavy_blocks)));
 
 	Assert(row.n == row.natts);
 	tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, row.values, row.nulls);

@@ -77,7 +77,7 @@ while (time() < $t_end)
 my %rss1 = map { $_ => rss_kb($_) } keys %rss0;
 $_->kill_kill for @bench;
 ok( $node->poll_query_until('postgres',
-		'SELECT heavy_running = 0 AND queued = 0 FROM iosat_admission'),
+		'SELECT heavy_running = 0 AND heavy_apart = 0 AND queued = 0 FROM iosat_controller'),
 	'no slot and no queue place left after the soak');
 my ($entered, $admitted, $left, $reclaimed, $events) = split /\|/,
   sql('SELECT entered_queue, admitted_from_queue, left_queue, reclaimed, saturation_events FROM iosat_admission');

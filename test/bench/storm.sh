@@ -575,6 +575,11 @@ run_config() {
 	PGHOST=$SOCK PGPORT=$PGPORT_BENCH PGDATABASE=bench as_pg psql -X -q -v vac_dead_pct="${dead[0]}" \
 		-v bulk_dead_pct="${dead[1]}" -v events_dead_pct="${dead[2]}" -f "$here/sql/reset.sql" >>"$d/reset.log" 2>&1 || bench_die "reset failed: $d/reset.log"
 	set_ceiling on
+	# a volume does not turn from unthrottled to throttled under a running
+	# server: restart, so that iosat (which learns the latency the volume
+	# usually shows) starts on the volume as it is, and stock alike
+	stop_server
+	start_server || bench_die "server did not restart after the reset: $SERVER_LOG"
 	"$ROOTCTL" memcg-empty "$NAME" >/dev/null
 	q "SELECT pg_prewarm('oltp_pkey', 'read')" >/dev/null
 	sleep 2

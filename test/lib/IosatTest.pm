@@ -302,7 +302,7 @@ sub no_slot_left
 	my ($node, $what) = @_;
 	Test::More::ok(
 		$node->poll_query_until('postgres',
-			'SELECT heavy_running = 0 AND queued = 0 FROM iosat_admission'),
+			'SELECT heavy_running = 0 AND heavy_apart = 0 AND queued = 0 FROM iosat_controller'),
 		"no slot or queue place left behind: $what");
 }
 

@@ -340,7 +340,9 @@ for d in "${ext_debs[@]}"; do
 	as_pg "$pg_ctl" -D "$pg_data" -l "$work/pg/server$v.log" -w -t 60 start >/dev/null ||
 		{ cat "$work/pg/server$v.log"; exit 1; }
 	check "CREATE EXTENSION iosat" psql_pg "$v" "CREATE EXTENSION iosat"
-	check "extension version 1.0" test "$(psql_pg "$v" "SELECT extversion FROM pg_extension WHERE extname = 'iosat'")" = 1.0
+	want=$(sed -n "s/^default_version = '\(.*\)'/\1/p" "$repo/iosat.control")
+	check "extension version $want (iosat.control's default)" \
+		test "$(psql_pg "$v" "SELECT extversion FROM pg_extension WHERE extname = 'iosat'")" = "$want"
 	n=$(psql_pg "$v" "SELECT count(*) FROM iosat_devices")
 	check "SELECT count(*) FROM iosat_devices: $n" test "$n" -ge 1
 	as_pg "/usr/lib/postgresql/$v/bin/psql" -X -h "$work/sock" -p "$PORT" -d postgres \

@@ -113,7 +113,7 @@ diag(sprintf("%d events in %.1f s: %d interrupts; %s", $events, $elapsed,
 		$interrupts, join(', ', map { "$_ $done{$_}" } sort keys %done)));
 
 ok( $node->poll_query_until('postgres',
-		'SELECT heavy_running = 0 AND queued = 0 FROM iosat_admission'),
+		'SELECT heavy_running = 0 AND heavy_apart = 0 AND queued = 0 FROM iosat_controller'),
 	'no slot and no queue place left after the chaos');
 my ($entered, $admitted, $left, $reclaimed, $timed_out) = split /\|/,
   $node->safe_psql('postgres',
@@ -126,11 +126,56 @@ is($reclaimed, 0, 'nothing had to be reclaimed by the sampler');
 # the gate still works: a heavy statement takes the slot and releases it
 is($node->safe_psql('postgres', 'SELECT count(*) FROM t', extra_params => [ '-U', 'worker' ]),
 	'1000', 'heavy statement still runs after the chaos');
-ok( $node->poll_query_until('postgres', 'SELECT heavy_running = 0 FROM iosat_admission'),
+ok( $node->poll_query_until('postgres', 'SELECT heavy_running = 0 AND heavy_apart = 0 FROM iosat_controller'),
 	'and releases its slot');
 
 diag(sprintf('chaos total: %d random events, %d cancels/terminates, %d queue entries, books balanced',
 		$events, $interrupts, $entered));
+
+# --- the queue progresses while bypassers run.  Four transactions that
+# hold row locks (an xid) start heavy statements while the only slot is
+# held: they go at once, counted apart from the slot.  When the slot's
+# holder ends, the queued statements get it, one after the other, within
+# their timeout, while the four still run.
+# (a queue timeout of 10 s for it: three statements pass one after the
+# other, and the poll and the cancel take their time on a loaded machine)
+$node->safe_psql('postgres', "ALTER SYSTEM SET iosat.queue_timeout = '10s'; SELECT pg_reload_conf()");
+ok($node->poll_query_until('postgres', "SELECT setting = '10000' FROM pg_settings WHERE name = 'iosat.queue_timeout'"),
+	'bypassers: queue timeout 10 s');
+my $holder = hold_admission_slot($node, 600);
+my @bypassers = map {
+	# the UPDATE, cheap for the occasion, takes the row lock (an xid)
+	async_psql($node, <<"SQL", user => 'worker')
+BEGIN;
+SET LOCAL iosat.cheap_cost = 1000000000;
+SET LOCAL iosat.cheap_reads = 1000000000;
+UPDATE t2 SET v = v WHERE id = $_;
+SET LOCAL iosat.cheap_cost = 0;
+SET LOCAL iosat.cheap_reads = 0;
+SELECT pg_sleep(601);
+COMMIT;
+SQL
+} 1 .. 4;
+ok($node->poll_query_until('postgres', 'SELECT heavy_apart = 4 AND heavy_running = 1 FROM iosat_controller'),
+	'bypassers: four lock holders run apart from the one slot');
+my ($admitted0, $timed_out0) = split /\|/,
+  $node->safe_psql('postgres', 'SELECT admitted_from_queue, timed_out FROM iosat_admission');
+my @queued = map { async_psql($node, 'SELECT count(*), pg_sleep(0.2) FROM t;', user => 'worker') } 1 .. 3;
+ok($node->poll_query_until('postgres', 'SELECT queued = 3 FROM iosat_admission'),
+	'bypassers: three heavy statements queue behind the slot');
+cancel_query($node, 'SELECT pg_sleep(600)');
+finish_psql($holder);
+my @ok = grep { (finish_psql($_))[0] == 0 } @queued;
+is(scalar(@ok), 3, 'bypassers: the three queued statements ran');
+my ($admitted1, $timed_out1, $apart) = split /\|/,
+  $node->safe_psql('postgres',
+	'SELECT admitted_from_queue, timed_out, (SELECT heavy_apart FROM iosat_controller) FROM iosat_admission');
+is($admitted1 - $admitted0, 3, 'bypassers: all three admitted from the queue');
+is($timed_out1, $timed_out0, 'bypassers: no queue timeout');
+is($apart, 4, 'bypassers: ... while the four lock holders still ran');
+cancel_query($node, 'SELECT pg_sleep(601)');
+finish_psql($_) for @bypassers;
+no_slot_left($node, 'bypassers');
 $calm->();
 $node->stop;
 done_testing();

@@ -204,6 +204,11 @@ cmp_ok(value('iosat_admission_timeouts_total'), '>=', 1, 'the timeout is counted
 cmp_ok(value('iosat_admission_queued_total'), '>=', 1, 'so is its entry in the queue');
 cmp_ok(value('iosat_admission_pressure'), '>=', 1, 'pressure >= 1: pressed');
 is(value('iosat_admission_mode_info', mode => 'queue'), '1', 'iosat_admission_mode_info{mode="queue"}');
+is(value('iosat_controller_heavy_apart', device => 'fake0'), '0', 'iosat_controller{device="fake0"}: none admitted apart');
+is(value('iosat_controller_latency_threshold_seconds', device => 'fake0'), '0.02',
+	'the latency threshold in use: the fixture\'s fixed 20 ms');
+cmp_ok(value('iosat_controller_iops_use_ratio', device => 'fake0'), '>', 1, 'IOPS over the ceiling');
+is($type->{iosat_controller_heavy_completed_total}, 'counter', 'heavy_completed_total is a counter');
 is(value('iosat_status_sampler_up'), '1', 'the sampler runs');
 is(value('iosat_status_stale'), '0', 'and is not stale');
 cmp_ok(value('iosat_status_sample_age_seconds'), '<', 2, 'the last sample is fresh');

@@ -143,6 +143,7 @@ def main():
             ss = [s for s in samples if lo < s["_t"] <= hi]
             col = lambda k: [fnum(s.get(k)) for s in ss]
             r_iops, r_await = col("r_iops"), col("r_await_ms")
+            sat = [v for v in col("iosat_saturated") if v is not None]
             wsum = sum(ri for ri in r_iops if ri)
             await_w = (sum((ri or 0) * (aw or 0) for ri, aw in zip(r_iops, r_await)) / wsum) if wsum else None
             # heavy units that ended in the phase (a unit that the stop
@@ -190,6 +191,10 @@ def main():
                 "write_mbs_all": mb(mean(col("write_kbs_all"))),
                 "write_mbs_heavy": mb(mean(col("write_kbs_heavy"))),
                 "write_mbs_vacuum": mb(mean(col("write_kbs_vacuum"))),
+                # iosat's own verdict (iosat_controller, polled each second)
+                "saturated_pct": (100.0 * sum(1 for v in sat if v) / len(sat)) if sat else None,
+                "pace_rate": mean(col("iosat_pace_rate")) if sat else None,
+                "paced_bps": mean(col("iosat_paced_bps")) if sat else None,
             }
             per_cfg[ph] = row
             phase_rows.append(row)

@@ -33,6 +33,20 @@ def ms(x):
     return f"{v / 1000:.1f} s" if v >= 1000 else f"{v:.0f} ms" if v >= 10 else f"{v:.1f} ms"
 
 
+def fpct(x):
+    v = num(x)
+    return "-" if v is None else f"{v:.0f}%"
+
+
+def headroom_share(base_use, storm_use):
+    """Share of the budget the cheap load left (baseline) that the storm
+    used: what heavy work took of the headroom, in percent."""
+    b, st = num(base_use), num(storm_use)
+    if b is None or st is None or b >= 100:
+        return ""
+    return f"{100.0 * (st - b) / (100.0 - b):.0f}"
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--out", required=True)
@@ -71,6 +85,9 @@ def main():
                 "vacuum_read_mbs": st.get("read_mbs_vacuum"), "vacuum_write_mbs": st.get("write_mbs_vacuum"),
                 "max_procs_D": st.get("max_procs_D"), "max_load1": st.get("max_load1"),
                 "max_backends": st.get("max_backends"),
+                "baseline_saturated_pct": base.get("saturated_pct"),
+                "storm_paced_bps": st.get("paced_bps"),
+                "headroom_share_pct": headroom_share(base.get("device_use_pct"), st.get("device_use_pct")),
             })
 
     keys = []
@@ -96,12 +113,15 @@ def main():
              "recovery = from when on every window stays there (the strict rule). Device use = the "
              "volume's budget spent in the storm (baseline in brackets). Heavy = the trigger's statements "
              "completed per minute in the storm, their reads/writes in MB/s (/proc/<pid>/io of the heavy "
-             "processes; vacuum: the VACUUM or autovacuum workers), and units that ended in SQLSTATE 53000.\n")
-    L.append("| scenario | config | baseline p99 | storm p99 | ratio | back | recovery | device use | cheap tps (base) | cheap errors | heavy /min | heavy MB/s r/w | vacuum MB/s r/w | 53000 | max D | max load1 |")
-    L.append("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+             "processes; vacuum: the VACUUM or autovacuum workers), and units that ended in SQLSTATE 53000. "
+             "Headroom used = of the budget the baseline left, the share the storm used. Baseline saturated = "
+             "the share of the baseline's samples in which iosat judged the volume saturated "
+             "(iosat_controller, once a second).\n")
+    L.append("| scenario | config | baseline p99 | storm p99 | ratio | back | recovery | device use | headroom used | cheap tps (base) | cheap errors | heavy /min | heavy MB/s r/w | vacuum MB/s r/w | 53000 | max D | max load1 | baseline saturated |")
+    L.append("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for t in table:
         if "unavailable" in t:
-            L.append(f"| {t['scenario']} | {t['config']} | unavailable: {t['unavailable']} |" + " |" * 13)
+            L.append(f"| {t['scenario']} | {t['config']} | unavailable: {t['unavailable']} |" + " |" * 15)
             continue
         ratio = num(t["ratio"])
         back = num(t["first_window_back_s"])
@@ -112,10 +132,12 @@ def main():
             f"{f'{back:.0f} s' if back is not None else 'no'} | "
             f"{f'{rec:.0f} s' if rec is not None else 'not in %s s' % (t['after_len_s'] or '?')} | "
             f"{t['storm_use_pct'] or '-'}% ({t['baseline_use_pct'] or '-'}%) | "
+            f"{t['headroom_share_pct'] + '%' if t['headroom_share_pct'] else '-'} | "
             f"{t['storm_tps'] or '-'} ({t['baseline_tps'] or '-'}) | {t['cheap_errors'] or 0} | "
             f"{t['heavy_per_min'] or '-'} | {t['heavy_read_mbs'] or '-'}/{t['heavy_write_mbs'] or '-'} | "
             f"{t['vacuum_read_mbs'] or '-'}/{t['vacuum_write_mbs'] or '-'} | {t['heavy_53000'] or 0} | "
-            f"{t['max_procs_D'] or '-'} | {t['max_load1'] or '-'} |")
+            f"{t['max_procs_D'] or '-'} | {t['max_load1'] or '-'} | "
+            f"{fpct(t['baseline_saturated_pct'])} |")
     L.append("")
     L.append("Per scenario (every phase, device figures, plots):\n")
     for d in a.dirs:

@@ -41,13 +41,26 @@ PG_COLS = ["backends", "active", "wait_io", "wait_datafileread", "wait_lock",
            "wait_lwlock", "wait_extension", "active_cpu", "autovacuum"]
 PID_COLS = ["heavy_pids", "vacuum_pids"]  # not written: used for the read rates
 
+# iosat's controller, when iosat is loaded (empty otherwise)
+IOSAT_QUERY = (
+    "SELECT saturated::int, round(pressure::numeric, 3), coalesce(heavy_limit, 0),"
+    " heavy_running, heavy_apart, queued, coalesce(pace_rate, 0),"
+    " round(paced_blocks_per_s::numeric, 1), round(usual_await_ms::numeric, 2),"
+    " round(latency_threshold_ms::numeric, 2), heavy_completed, heavy_blocks_read"
+    " FROM iosat_controller;"
+)
+IOSAT_COLS = ["iosat_saturated", "iosat_pressure", "iosat_limit", "iosat_running",
+              "iosat_apart", "iosat_queued", "iosat_pace_rate", "iosat_paced_bps",
+              "iosat_usual_await_ms", "iosat_latency_threshold_ms",
+              "iosat_heavy_done", "iosat_heavy_blocks"]
+
 COLS = (["ts", "r_iops", "w_iops", "r_await_ms", "w_await_ms", "aqu_sz", "util_pct",
          "inflight_r", "inflight_w", "lower_r_iops", "lower_w_iops", "lower_inflight",
          "psi_some_pct", "psi_full_pct", "load1", "procs_D", "procs_R", "procs"]
         + PG_COLS + ["pg_age_s", "memcg_cache_mb", "memcg_rss_mb",
                      "read_kbs_all", "read_kbs_heavy", "read_kbs_vacuum",
                      "write_kbs_all", "write_kbs_heavy", "write_kbs_vacuum",
-                     "tokens_ps", "budget_queued"])
+                     "tokens_ps", "budget_queued"] + IOSAT_COLS)
 
 
 def read_stat(dev):
@@ -154,9 +167,11 @@ def proc_states(ppid, rb=None):
 
 
 class PgPoller(threading.Thread):
-    def __init__(self, cmd):
+    def __init__(self, cmd, query=PG_QUERY, ncols=len(PG_COLS) + len(PID_COLS)):
         super().__init__(daemon=True)
         self.cmd = cmd
+        self.query = query
+        self.ncols = ncols
         self.latest = None
         self.latest_ts = 0.0
         self.stop = False
@@ -172,7 +187,7 @@ class PgPoller(threading.Thread):
             try:
                 while not self.stop:
                     t0 = time.time()
-                    p.stdin.write(PG_QUERY + "\n\\echo __END__\n")
+                    p.stdin.write(self.query + "\n\\echo __END__\n")
                     p.stdin.flush()
                     rows = []
                     while True:
@@ -186,7 +201,7 @@ class PgPoller(threading.Thread):
                             rows.append(line)
                     if rows:
                         vals = rows[-1].split("|")
-                        if len(vals) == len(PG_COLS) + len(PID_COLS):
+                        if len(vals) == self.ncols:
                             self.latest = vals
                             self.latest_ts = t0
                     time.sleep(max(0.0, 1.0 - (time.time() - t0)))
@@ -217,10 +232,12 @@ def main():
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
 
-    poller = None
+    poller = ipoller = None
     if a.psql_cmd:
         poller = PgPoller(shlex.split(a.psql_cmd))
         poller.start()
+        ipoller = PgPoller(shlex.split(a.psql_cmd), IOSAT_QUERY, len(IOSAT_COLS))
+        ipoller.start()
 
     out = open(a.out, "a", buffering=1)
     if out.tell() == 0:
@@ -287,11 +304,14 @@ def main():
             row["read_kbs_vacuum"] = kbs(vac)
             row["write_kbs_heavy"] = kbs(heavy, 1)
             row["write_kbs_vacuum"] = kbs(vac, 1)
+        if ipoller and ipoller.latest and now - ipoller.latest_ts < 30:
+            row.update(zip(IOSAT_COLS, ipoller.latest))
         row["memcg_cache_mb"], row["memcg_rss_mb"] = read_memcg(a.memcg)
         out.write(",".join(str(row.get(c, "")) for c in COLS) + "\n")
         prev_t, prev, prev_lower, prev_psi, prev_rb = now, cur, cur_lower, psi, rb
-    if poller:
-        poller.stop = True
+    for p in (poller, ipoller):
+        if p:
+            p.stop = True
     out.close()
 
 
