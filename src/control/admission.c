@@ -246,18 +246,24 @@ static uint32 enforced_limit(void);
 static bool
 no_free_slot(void)
 {
-	uint32		limit = enforced_limit();
+	uint32		limit;
+	bool		none;
 
+	/* the gate open (a healthy device): a slot, and no lock taken */
+	if (enforced_limit() == 0)
+		return false;
+	LWLockAcquire(iosat_adm->lock, LW_EXCLUSIVE);
 	/* the queue, when there is one, has the first claim on a free slot */
-	return limit > 0 && (iosat_adm->qlen > 0 || !room_for_one_more(limit));
+	limit = enforced_limit();
+	none = limit > 0 && (iosat_adm->qlen > 0 || !room_for_one_more(limit));
+	LWLockRelease(iosat_adm->lock);
+	return none;
 }
 
 static void
 take_apart(const void *key)
 {
-	LWLockAcquire(iosat_adm->lock, LW_EXCLUSIVE);
 	hold(key, no_free_slot());
-	LWLockRelease(iosat_adm->lock);
 }
 
 static void
@@ -313,9 +319,7 @@ unpark_slot_of(QueryDesc *qd)
 	if (i < 0 || !held[i].parked)
 		return;
 	held[i].parked = false;
-	LWLockAcquire(iosat_adm->lock, LW_EXCLUSIVE);
 	held[i].apart = no_free_slot();
-	LWLockRelease(iosat_adm->lock);
 	if (held[i].apart)
 		napart++;
 	else
