@@ -339,16 +339,21 @@ SQL
 	# flush the lock's WAL record: a commit of another transaction
 	$primary->safe_psql('postgres', 'CREATE TABLE lock_flush (); DROP TABLE lock_flush;');
 	my $lt0 = time;
-	# replay waits on the lock, or is already past it: the scan ended
+	# replay waits on the lock, or is already past it: the scan ended (its
+	# backend is no longer active; psql itself stays open, waiting for
+	# input, until finish_psql)
 	my $seen_lock = 0;
 	wait_until(
 		sub {
-			my ($r, $o) = $standby->psql('postgres',
-				"SELECT wait_event_type FROM pg_stat_activity WHERE backend_type = 'startup'");
-			$seen_lock = 1 if $o eq 'Lock';
-			return $seen_lock || !$lscan->{run}->pumpable;
+			my ($r, $o) = $standby->psql('postgres', <<"SQL");
+SELECT coalesce((SELECT wait_event_type FROM pg_stat_activity WHERE backend_type = 'startup'), '-')
+       || '|' || (SELECT count(*) FROM pg_stat_activity WHERE pid = $lpid AND state = 'active')
+SQL
+			my ($ev, $active) = split /\|/, $o // '';
+			$seen_lock = 1 if ($ev // '') eq 'Lock';
+			return $seen_lock || ($active // '1') eq '0';
 		},
-		60, 'replay waiting on the lock');
+		60, 'replay waiting on the lock, or the scan ended');
 	my ($lrc, $lout, $lerr) = finish_psql($lscan);
 	my $after = time - $lt0;
 	my (undef, $lw) = finish_psql($lwatch);
