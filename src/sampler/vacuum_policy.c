@@ -22,8 +22,11 @@
  *	                   that was sped up drops to its configured speed at
  *	                   once, and halves (or more) every step while the
  *	                   device stays pressed;
- *	0.9 <= p < 1       hold (so that a vacuum that has filled the
- *	                   headroom is left there, close to the ceiling);
+ *	0.9 <= p < 1       ease off: m grows by up to 10 % a second, in
+ *	                   proportion to how far p is past 0.9 (the pace
+ *	                   rate's law, pace_policy.c), so that a vacuum that
+ *	                   has filled the headroom gives back what takes the
+ *	                   volume past 0.9 of its ceiling;
  *	pressure < 0.9     relax: above 1, by 15 % a second back to 1 while the
  *	                   last pressure is recent (IOSAT_PROBE_HOLD_MS), by half a
  *	                   second after that; at or below 1, by 15 % a second
@@ -66,6 +69,7 @@
 #define ADVANCE_PER_S	0.85	/* m <= 1: factor per second towards the floor */
 #define MAX_DT_S		5.0
 #define PROBE_MARGIN	1.25
+#define EASE_PER_S		0.10	/* 0.9 <= p < 1: up to this factor a second slower */
 
 static double m = 1.0;
 static int64 last_update = 0;	/* iosat_mono_us(), as the stamps below */
@@ -240,7 +244,20 @@ iosat_vacuum_policy_update(const IosatSignal *sig)
 			raised_at = now;
 		}
 	}
-	else if (pressure < IOSAT_RELAX_BELOW)
+	else if (pressure >= IOSAT_RELAX_BELOW)
+	{
+		/*
+		 * Near the ceiling: give way in proportion to the excess, as the
+		 * pace rate does (a vacuum sped up returns towards its configured
+		 * speed first).  Holding here left a vacuum that filled the
+		 * headroom at 0.9-1 for good, on a volume whose queue the cheap
+		 * load already felt (#17: autovacuum storm p99 4.8x).
+		 */
+		double		e = (pressure - IOSAT_RELAX_BELOW) / (1.0 - IOSAT_RELAX_BELOW);
+
+		m = m * pow(1.0 + EASE_PER_S * e, dt);
+	}
+	else
 	{
 		bool		recent = pressed_at != 0 &&
 			!TimestampDifferenceExceeds(pressed_at, now, IOSAT_PROBE_HOLD_MS);

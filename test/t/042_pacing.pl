@@ -315,6 +315,10 @@ cmp_ok($t, '<', 2, sprintf('calm: full speed again (%.2f s)', $t));
 $node->safe_psql('postgres',
 	"ALTER SYSTEM SET iosat.pacing_min_rate = 100; ALTER SYSTEM SET iosat.iops_limit = 0; SELECT pg_reload_conf()");
 my $SLOW = 8 * 100;
+# calm, the vacuum multiplier has come back to the configured speed or
+# below (the check of the band below needs room to rise)
+ok($node->poll_query_until('postgres', 'SELECT multiplier <= 1 FROM iosat_vacuum_status'),
+	'calm: the vacuum multiplier is back at 1 or below');
 open(my $sf, '<', $fx->sysroot . '/block/fake0/stat') or die "stat: $!";
 my @f = split ' ', scalar <$sf>;
 close $sf;
@@ -329,6 +333,18 @@ cmp_ok($t, '>=', ($read - $SLOW / 10) / $SLOW * 0.95,
 		$read, $t, $SLOW));
 ($t) = timed(undef, $FILTER);
 cmp_ok($t, '<', 2, sprintf('busy: a cheap statement is not slowed (%.2f s)', $t));
+# between 0.9 and 1 the vacuum multiplier eases off as the pace rate does
+# (by up to 10 % a second; 5 % at 0.95): it does not hold.  Counted in the
+# sampler's samples, 100 ms each.
+my ($m0, $s0) = split /\|/, $node->safe_psql('postgres',
+	'SELECT v.multiplier, s.samples FROM iosat_vacuum_status v, iosat_status s');
+$node->poll_query_until('postgres', "SELECT samples >= $s0 + 30 FROM iosat_status")
+  or die 'no samples';
+my ($m1, $p1) = split /\|/, $node->safe_psql('postgres',
+	'SELECT multiplier, pressure FROM iosat_vacuum_status');
+cmp_ok($m1, '>', $m0 * 1.05,
+	sprintf('busy: the vacuum multiplier eases off (%.3f -> %.3f in 30 samples at pressure %.2f)',
+		$m0, $m1, $p1));
 kill 'TERM', $busy;
 waitpid($busy, 0);
 
