@@ -58,6 +58,7 @@ COLS = (["ts", "r_iops", "w_iops", "r_await_ms", "w_await_ms", "aqu_sz", "util_p
          "inflight_r", "inflight_w", "lower_r_iops", "lower_w_iops", "lower_inflight",
          "psi_some_pct", "psi_full_pct", "load1", "procs_D", "procs_R", "procs"]
         + PG_COLS + ["pg_age_s", "memcg_cache_mb", "memcg_rss_mb",
+                     "memcg_dirty_mb", "memcg_writeback_mb", "dirty_mb", "writeback_mb",
                      "read_kbs_all", "read_kbs_heavy", "read_kbs_vacuum",
                      "write_kbs_all", "write_kbs_heavy", "write_kbs_vacuum",
                      "tokens_ps", "budget_queued"] + IOSAT_COLS)
@@ -87,17 +88,34 @@ def read_psi():
 
 
 def read_memcg(d):
+    """cache, rss, dirty and under write-back (MB) of the server's memory cgroup"""
     if not d:
-        return "", ""
+        return "", "", "", ""
     try:
         st = {}
         with open(os.path.join(d, "memory.stat")) as f:
             for line in f:
                 k, v = line.split()
                 st[k] = int(v)
-        return f"{st.get('cache', 0) / 1048576:.0f}", f"{st.get('rss', 0) / 1048576:.0f}"
+        return tuple(f"{st.get(k, 0) / 1048576:.1f}" for k in ("cache", "rss", "dirty", "writeback"))
     except OSError:
-        return "", ""
+        return "", "", "", ""
+
+
+def read_meminfo():
+    """the system's dirty page cache and what is under write-back (MB): the
+    writes the volume owes (deferred write-back is a debt paid later)"""
+    out = {}
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                k, v = line.split(":", 1)
+                if k in ("Dirty", "Writeback"):
+                    out[k] = int(v.split()[0]) / 1024
+    except (OSError, ValueError):
+        pass
+    return (f"{out['Dirty']:.1f}" if "Dirty" in out else "",
+            f"{out['Writeback']:.1f}" if "Writeback" in out else "")
 
 
 def postmaster_pid(pidfile):
@@ -306,7 +324,9 @@ def main():
             row["write_kbs_vacuum"] = kbs(vac, 1)
         if ipoller and ipoller.latest and now - ipoller.latest_ts < 30:
             row.update(zip(IOSAT_COLS, ipoller.latest))
-        row["memcg_cache_mb"], row["memcg_rss_mb"] = read_memcg(a.memcg)
+        (row["memcg_cache_mb"], row["memcg_rss_mb"],
+         row["memcg_dirty_mb"], row["memcg_writeback_mb"]) = read_memcg(a.memcg)
+        row["dirty_mb"], row["writeback_mb"] = read_meminfo()
         out.write(",".join(str(row.get(c, "")) for c in COLS) + "\n")
         prev_t, prev, prev_lower, prev_psi, prev_rb = now, cur, cur_lower, psi, rb
     for p in (poller, ipoller):
