@@ -774,6 +774,137 @@ kparse_mountinfo_find(const char *buf, size_t len,
 	return false;
 }
 
+/* the value after KEY at the start of a line ("Key: 12 kB", "key 12") */
+#define DIRTY_BAD	0x80000000u
+
+static bool
+dirty_key(const Cursor *line, const char *key, uint64_t *v, unsigned bit,
+		  unsigned *seen)
+{
+	Cursor		c = *line;
+
+	if (!take_literal(&c, key) || c.p >= c.end || *c.p == '\n' || !is_space(*c.p))
+		return false;
+	skip_blanks(&c);
+	if ((*seen & bit) != 0 || !take_u64(&c, v))
+		*seen |= DIRTY_BAD;		/* duplicated or malformed: reject */
+	else
+		*seen |= bit;
+	return true;
+}
+
+bool
+kparse_dirty(const char *buf, size_t len, KDirtyFormat fmt, uint64_t *bytes)
+{
+	/* [format][dirty, writeback, fallback dirty, fallback writeback] */
+	static const char *const keys[3][4] = {
+		[KDIRTY_MEMINFO] = {"Dirty:", "Writeback:", NULL, NULL},
+		[KDIRTY_MEMCG_V1] = {"total_dirty", "total_writeback", "dirty", "writeback"},
+		[KDIRTY_MEMCG_V2] = {"file_dirty", "file_writeback", NULL, NULL},
+	};
+	uint64_t	v[4] = {0, 0, 0, 0};
+	unsigned	seen = 0;
+	Cursor		c;
+	uint64_t	sum;
+	uint64_t	unit = fmt == KDIRTY_MEMINFO ? 1024 : 1;
+	int			i;
+
+	if ((int) fmt < 0 || fmt > KDIRTY_MEMCG_V2)
+		return false;
+	cur_init(&c, buf, len);
+	while (c.p < c.end)
+	{
+		for (i = 0; i < 4; i++)
+			if (keys[fmt][i] != NULL &&
+				dirty_key(&c, keys[fmt][i], &v[i], 1u << i, &seen))
+				break;
+		next_line(&c);
+	}
+	if (seen & DIRTY_BAD)
+		return false;
+	if ((seen & 3) == 3)
+		i = 0;
+	else if ((seen & 12) == 12)
+		i = 2;
+	else
+		return false;
+	if (v[i] > UINT64_MAX / unit || v[i + 1] > UINT64_MAX / unit - v[i])
+		return false;			/* would overflow */
+	sum = v[i] + v[i + 1];
+	*bytes = sum * unit;
+	return true;
+}
+
+bool
+kparse_cgroup_memory(const char *buf, size_t len, char *path, size_t pathlen,
+					 bool *v2)
+{
+	Cursor		c;
+	bool		have_v2 = false;
+
+	if (pathlen == 0)
+		return false;
+	path[0] = '\0';
+	cur_init(&c, buf, len);
+	while (c.p < c.end)
+	{
+		Cursor		line = c;
+		const char *eol = c.p;
+		const char *ctl;
+		const char *colon;
+		uint64_t	id;
+		size_t		n;
+
+		while (eol < c.end && *eol != '\n')
+			eol++;
+		line.end = eol;
+		next_line(&c);
+
+		if (!take_u64(&line, &id) || !take_literal(&line, ":"))
+			continue;
+		ctl = line.p;
+		colon = memchr(ctl, ':', (size_t) (line.end - ctl));
+		if (colon == NULL)
+			continue;
+		n = (size_t) (line.end - (colon + 1));
+		if (n == 0 || n >= pathlen || memchr(colon + 1, '\0', n) != NULL)
+			continue;
+		if (id == 0 && colon == ctl)
+		{
+			/* the v2 hierarchy: taken unless a v1 memory line is found */
+			if (!have_v2 || path[0] == '\0')
+			{
+				memcpy(path, colon + 1, n);
+				path[n] = '\0';
+				have_v2 = true;
+			}
+			continue;
+		}
+		/* v1: is "memory" one of the comma-separated controllers? */
+		for (const char *p = ctl; p < colon;)
+		{
+			const char *e = memchr(p, ',', (size_t) (colon - p));
+
+			if (e == NULL)
+				e = colon;
+			if (e - p == 6 && memcmp(p, "memory", 6) == 0)
+			{
+				memcpy(path, colon + 1, n);
+				path[n] = '\0';
+				*v2 = false;
+				return true;
+			}
+			p = e + 1;
+		}
+	}
+	if (have_v2)
+	{
+		*v2 = true;
+		return true;
+	}
+	return false;
+}
+
 bool
 kcounter_delta(uint64_t prev, uint64_t cur, uint64_t *delta)
 {

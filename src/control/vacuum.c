@@ -152,6 +152,7 @@ iosat_vacuum_shmem_init(void)
 		pg_atomic_init_u32(&s->state, IOSAT_VACST_STARTING);
 		pg_atomic_init_u32(&s->wraparound, 0);
 		pg_atomic_init_u32(&s->multiplier, IOSAT_VAC_UNIT);
+		pg_atomic_init_u32(&s->free_factor, 0);
 		for (int c = 0; c < 3; c++)
 		{
 			pg_atomic_init_u32(&s->base[c], 0);
@@ -225,6 +226,26 @@ slow_start(uint32 m, IosatGate *g)
 		return m;
 	}
 	return slow_m;
+}
+
+/*
+ * A multiplier above 1 slows the vacuum relative to the speed it runs at
+ * free, not to its configured speed: times its free factor (the sampler's
+ * measure, vacuum_policy.c), when that is known and above 1.  A vacuum
+ * whose cost limit is far above what the volume serves is then slowed by
+ * the policy's factor from the first step.  At or below 1, the configured
+ * speed is the reference (a speed-up is a higher limit).
+ */
+static uint32
+relative_to_free(uint32 m, IosatVacuumSlot *s)
+{
+	uint32		f = pg_atomic_read_u32(&s->free_factor);
+	uint64		scaled;
+
+	if (m <= IOSAT_VAC_UNIT || f <= IOSAT_VAC_UNIT)
+		return m;
+	scaled = (uint64) m * f / IOSAT_VAC_UNIT;
+	return (uint32) Min(scaled, (uint64) IOSAT_VAC_MAX_COST * IOSAT_VAC_UNIT);
 }
 
 /* write base * m (m in 1/1000) to the three costs; true if one changed */
@@ -358,7 +379,7 @@ vacuum_tick(void)
 	}
 	else
 	{
-		m = slow_start(pg_atomic_read_u32(&g->vacuum_multiplier), g);
+		m = relative_to_free(slow_start(pg_atomic_read_u32(&g->vacuum_multiplier), g), s);
 		state = IOSAT_VACST_APPLIED;
 		if (wrap && m > IOSAT_VAC_UNIT)
 		{
@@ -465,6 +486,7 @@ claim_slot(IosatVacKind kind)
 	pg_atomic_write_u32(&s->adoptions, 0);
 	pg_atomic_write_u32(&s->held, 0);
 	pg_atomic_write_u32(&s->inactive, 0);
+	pg_atomic_write_u32(&s->free_factor, 0);
 	/* the exit callback first: a slot is never published without it */
 	if (!exit_registered)
 	{

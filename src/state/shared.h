@@ -414,6 +414,7 @@ typedef struct IosatProfileShared
  */
 #define IOSAT_VAC_UNIT			1000	/* multipliers are published in 1/1000 */
 #define IOSAT_VAC_MAX_COST		10000	/* the page-cost GUCs' maximum */
+#define IOSAT_VAC_MAX_FREE		1000.0	/* free_factor's bound */
 
 typedef enum IosatVacKind
 {
@@ -460,6 +461,15 @@ typedef struct IosatVacuumSlot
 	pg_atomic_uint32 inactive;	/* ticks with cost delay off or failsafe */
 
 	/* written by the sampler */
+
+	/*
+	 * How many times faster than it runs the cost limit would let this
+	 * vacuum run at its configured costs, measured while nothing scaled it
+	 * down (1/1000; 0: not known yet): a vacuum whose limit is far above
+	 * what the volume serves is slowed relative to the speed it reads at,
+	 * not to a configured speed it never reaches (vacuum_policy.c).
+	 */
+	pg_atomic_uint32 free_factor;
 	pg_atomic_uint32 io_changecount;
 	int32		io_pid;			/* whose figures these are */
 	bool		io_valid;		/* rates computed (two readings) */

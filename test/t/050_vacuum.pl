@@ -360,6 +360,64 @@ is($after, $configured, 'page costs untouched');
 like($row, qr/^manual\|applied\|\d+$/, "iosat.vacuum_manual = on: ticked ($row)");
 is($after, $configured, 'page costs put back after the cancelled VACUUM');
 
+# --- 7. a vacuum whose cost limit is far above what the device serves is
+# slowed relative to the speed it reads at, not to its configured speed.
+# A manual VACUUM of lt at vacuum_cost_limit 10000 per 2 ms reads the
+# 300-IOPS device as fast as it serves, beside the random-read load: first
+# not ticked (iosat.vacuum_manual = off), then ticked.  Ticked, the applied
+# multiplier is the policy's (4) times the vacuum's free factor, and it
+# reads at a fraction of what it read not ticked (before, 4 x costs that
+# never bound left it at full speed).
+sub fast_vacuum
+{
+	my ($manual) = @_;
+	evict();
+	my $h = IPC::Run::start(
+		[ 'psql', '-XAtq', '-d', $node->connstr('postgres'),
+		  '-c', "SET application_name = 'fastvac'",
+		  '-c', "SET iosat.vacuum_manual = $manual",
+		  '-c', "SET vacuum_cost_delay = '2ms'",
+		  '-c', 'SET vacuum_cost_limit = 10000',
+		  '-c', 'VACUUM (DISABLE_PAGE_SKIPPING) lt' ],
+		'<', \undef, '>', \my $out, '2>', \my $err);
+	my $vpid;
+	wait_until(sub {
+			$vpid = sql("SELECT pid FROM pg_stat_progress_vacuum WHERE relid = 'lt'::regclass AND phase = 'scanning heap'");
+			$vpid ne '' },
+		30, 'fast vacuum') or die 'the fast VACUUM did not start';
+	my $row = '';
+	if ($manual eq 'on')
+	{
+		wait_until(
+			sub {
+				$row = sql("SELECT target_multiplier || '|' || multiplier FROM iosat_vacuum WHERE pid = $vpid");
+				my ($t, $m) = split /\|/, $row;
+				return defined $m && $t >= 4 && $m >= 1.5 * $t;
+			},
+			30, 'relative slowdown');
+		# one sample interval for the costs to take hold
+		usleep(2 * $interval_ms * 1000);
+	}
+	my $r = read_rate($vpid, 3) // 0;
+	my $scanning = sql("SELECT count(*) FROM pg_stat_progress_vacuum WHERE pid = $vpid AND phase = 'scanning heap'");
+	sql("SELECT pg_cancel_backend($vpid)");
+	$h->finish;
+	return ($r, $row, $scanning eq '1');
+}
+start_load(8);
+ok(wait_until(sub { sql('SELECT multiplier FROM iosat_vacuum_status') >= 4 }, 30, 'saturated'),
+	'fast vacuum: the load saturates the device');
+my ($r_free, undef, $still1) = fast_vacuum('off');
+my ($r_held, $frow, $still2) = fast_vacuum('on');
+note(sprintf('fast vacuum beside the load: %.2f MB/s not ticked, %.2f MB/s ticked (target|applied %s)',
+	$r_free, $r_held, $frow));
+my ($ft, $fm) = split /\|/, $frow;
+ok(defined $fm && $ft >= 4 && $fm >= 1.5 * $ft,
+	"ticked: the applied multiplier is the policy's times the free factor ($frow)");
+ok($still1 && $still2, 'both still scanned the heap when measured');
+cmp_ok($r_held, '<=', 0.5 * $r_free, 'ticked, it reads at half its free speed or less');
+stop_load();
+
 my $st = sql("SELECT workers_seen > 0 AND ticks > 0 AND cost_changes > 0 AND slowdowns > 0 AND slowed_s > 0 AND sped_up_s > 0 FROM iosat_vacuum_status");
 is($st, 't', 'iosat_vacuum_status counts workers, ticks, changes, slowdowns and time slowed and sped up');
 
