@@ -142,30 +142,6 @@ extern bool kparse_mountinfo_find(const char *buf, size_t len,
 								  char *fstype, size_t fstypelen,
 								  char *source, size_t sourcelen);
 
-/*
- * Dirty page cache and page cache under write-back, in bytes: the writes a
- * volume owes.  From /proc/meminfo ("Dirty:", "Writeback:", in kB), a
- * cgroup v1 memory.stat ("total_dirty", "total_writeback", else "dirty",
- * "writeback") or a cgroup v2 memory.stat ("file_dirty", "file_writeback").
- */
-typedef enum KDirtyFormat
-{
-	KDIRTY_MEMINFO,
-	KDIRTY_MEMCG_V1,
-	KDIRTY_MEMCG_V2
-} KDirtyFormat;
-
-extern bool kparse_dirty(const char *buf, size_t len, KDirtyFormat fmt,
-						 uint64_t *bytes);
-
-/*
- * The memory cgroup of a process from /proc/<pid>/cgroup: the path of the
- * v1 hierarchy whose controllers include "memory" ("4:memory:/x"), else of
- * the v2 hierarchy ("0::/x", *v2 set).  False when neither is there.
- */
-extern bool kparse_cgroup_memory(const char *buf, size_t len,
-								 char *path, size_t pathlen, bool *v2);
-
 /* counter delta that survives a 32-bit wrap; false when the counter reset */
 extern bool kcounter_delta(uint64_t prev, uint64_t cur, uint64_t *delta);
 

@@ -578,56 +578,6 @@ t_mountinfo(const char *buf, size_t len)
 	mountinfo_one(buf, len, ma, mi);
 }
 
-static void
-t_dirty(const char *buf, size_t len)
-{
-	for (int f = KDIRTY_MEMINFO; f <= KDIRTY_MEMCG_V2; f++)
-	{
-		uint64_t	b = 0;
-
-		if (kparse_dirty(buf, len, (KDirtyFormat) f, &b))
-		{
-			if (f == KDIRTY_MEMINFO)
-				CHECK(b % 1024 == 0 && contains(buf, len, "Dirty:", 6) &&
-					  contains(buf, len, "Writeback:", 10));
-			else if (f == KDIRTY_MEMCG_V2)
-				CHECK(contains(buf, len, "file_dirty", 10) &&
-					  contains(buf, len, "file_writeback", 14));
-			else
-				CHECK(contains(buf, len, "dirty", 5) && contains(buf, len, "writeback", 9));
-		}
-	}
-	/* an unknown format is refused */
-	{
-		uint64_t	b = 0;
-
-		CHECK(!kparse_dirty(buf, len, (KDirtyFormat) 7, &b));
-	}
-}
-
-static void
-t_cgroup(const char *buf, size_t len)
-{
-	char		big[4096],
-				small[8];
-	bool		v2 = false,
-				v2s = false;
-
-	if (kparse_cgroup_memory(buf, len, big, sizeof(big), &v2))
-	{
-		size_t		n = strlen(big);
-
-		CHECK(n > 0 && n < sizeof(big));
-		CHECK(contains(buf, len, big, n));
-		if (!v2)
-			CHECK(contains(buf, len, "memory", 6));
-	}
-	/* a short buffer never overflows, and is never longer than allowed */
-	if (kparse_cgroup_memory(buf, len, small, sizeof(small), &v2s))
-		CHECK(strlen(small) < sizeof(small));
-	CHECK(!kparse_cgroup_memory(buf, len, small, 0, &v2s));
-}
-
 /* kcounter_delta on two u64 from the input (little-endian, zero-padded) */
 static void
 t_counter(const char *buf, size_t len)
@@ -680,8 +630,6 @@ static const struct
 	{"sysstat", t_sysstat},
 	{"mountinfo", t_mountinfo},
 	{"counter", t_counter},
-	{"dirty", t_dirty},
-	{"cgroup", t_cgroup},
 };
 #define NTARGETS ((int) (sizeof(targets) / sizeof(targets[0])))
 
