@@ -313,12 +313,13 @@ cmp_ok($t, '<', 2, sprintf('calm: full speed again (%.2f s)', $t));
 # slow-start cap (8 x iosat.pacing_min_rate) holds instead of doubling.
 # The load goes on from the counters where the saturating load left them.
 $node->safe_psql('postgres',
-	"ALTER SYSTEM SET iosat.pacing_min_rate = 100; ALTER SYSTEM SET iosat.iops_limit = 0; SELECT pg_reload_conf()");
+	"ALTER SYSTEM SET iosat.pacing_min_rate = 100; ALTER SYSTEM SET iosat.iops_limit = 0; "
+	  . "ALTER SYSTEM SET iosat.vacuum_backpressure = on; SELECT pg_reload_conf()");
 my $SLOW = 8 * 100;
 # calm, the vacuum multiplier has come back to the configured speed or
 # below (the check of the band below needs room to rise)
-ok($node->poll_query_until('postgres', 'SELECT multiplier <= 1 FROM iosat_vacuum_status'),
-	'calm: the vacuum multiplier is back at 1 or below');
+ok($node->poll_query_until('postgres', 'SELECT backpressure AND multiplier <= 1 FROM iosat_vacuum_status'),
+	'calm: vacuum backpressure on, its multiplier at 1 or below');
 open(my $sf, '<', $fx->sysroot . '/block/fake0/stat') or die "stat: $!";
 my @f = split ' ', scalar <$sf>;
 close $sf;

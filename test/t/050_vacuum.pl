@@ -241,13 +241,21 @@ cmp_ok($t_m - $t_p, '<=', (2 * $interval_ms + $tick_ms + 400) / 1000,
 	'the worker applies max_slowdown within two sample intervals (plus a tick) of the pressure');
 my $r_slow = read_rate($pid, 3);
 $w = worker_row('vt');
-my $expected = $w->{m} / $m_fast;
-note(sprintf('saturated, multiplier %s (costs %s): %.2f MB/s; drop %.1fx, expected %.1fx',
-	$w->{m}, join(',', @{ $w->{cost} }), $r_slow, $r_fast / ($r_slow || 1e-9), $expected));
+# the policy's 4 is applied relative to the speed the worker reads at free:
+# times its free factor, which the load itself raises (the worker, slowed
+# by the device, spends less than its limit allows); at least 4
+my $expected = $w->{target} / $m_fast;
+note(sprintf('saturated, multiplier %s of target %s (costs %s): %.2f MB/s; drop %.1fx, expected %.1fx or more',
+	$w->{m}, $w->{target}, join(',', @{ $w->{cost} }), $r_slow, $r_fast / ($r_slow || 1e-9), $expected));
 is($w->{state}, 'applied', 'state "applied"');
-is_deeply($w->{cost}, [ map { $_ * 4 } @{ $w->{base} } ], 'page costs are 4 x base');
+is($w->{target}, '4', 'the target is max_slowdown');
+cmp_ok($w->{m}, '>=', 4, 'the applied multiplier is at least the target');
+# (error diffusion makes a fractional cost alternate between its neighbours)
+my @want = map { my $v = $_ * $w->{m}; $v > 10000 ? 10000 : $v } @{ $w->{base} };
+ok(!grep({ abs($w->{cost}[$_] - $want[$_]) > 1 + 0.01 * $want[$_] } 0 .. 2),
+	"page costs are base x the applied multiplier, at most 10000 (@{$w->{cost}})");
 cmp_ok($r_fast / ($r_slow || 1e-9), '>=', 0.6 * $expected,
-	"the read rate drops by the expected factor (${expected}x, 40% slack)");
+	"the read rate drops by at least the policy's factor (${expected}x, 40% slack)");
 cmp_ok($r_slow, '<=', 1.5 * $r_stock / 4, 'and is held near stock / max_slowdown or below');
 
 # --- 4. the load stops: recovery
@@ -288,7 +296,7 @@ SKIP:
 }
 
 # the sampler logged the changes at DEBUG1
-like(slurp_file($node->logfile), qr/iosat: autovacuum pid $pid: vacuum cost multiplier [0-9.]+ -> 4\.00/,
+like(slurp_file($node->logfile), qr/iosat: autovacuum pid $pid: vacuum cost multiplier [0-9.]+ -> [0-9.]+/,
 	'a DEBUG1 line for the changed multiplier');
 
 # reload adoption: 16+ re-reads the configuration inside a table
