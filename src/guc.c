@@ -529,8 +529,9 @@ iosat_define_gucs(void)
 							 NULL, NULL, NULL);
 
 	DefineCustomRealVariable("iosat.vacuum_max_slowdown",
-							 "Largest factor by which vacuum page costs are raised while the storage is pressed.",
-							 "1 never slows vacuum down.",
+							 "Largest slowdown of a vacuum while the storage is pressed.",
+							 "Relative to the speed the vacuum reads at when its costs do not bind "
+							 "(its configured speed until that is measured). 1 never slows vacuum down.",
 							 &iosat_vacuum_max_slowdown,
 							 100.0, 1.0, 1000.0,
 							 PGC_SIGHUP,

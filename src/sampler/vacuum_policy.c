@@ -108,7 +108,7 @@ static SlotSeen *seen = NULL;
  * 2026-12-04).
  */
 static void
-measure_free_factor(IosatVacuumSlot *s, double rchar_mbps, double write_mbps)
+measure_free_factor(IosatVacuumSlot *s, int pid, double rchar_mbps, double write_mbps)
 {
 	double		limit = pg_atomic_read_u32(&s->cost_limit);
 	double		delay_s = pg_atomic_read_u32(&s->cost_delay_us) / 1e6;
@@ -125,6 +125,9 @@ measure_free_factor(IosatVacuumSlot *s, double rchar_mbps, double write_mbps)
 	if (f <= 1.5 * Max(applied, 1.0))
 		return;					/* bound by its costs: hold */
 	f = Min(f, IOSAT_VAC_MAX_FREE);
+	/* the slot may have passed to another process since its I/O was read */
+	if ((int) pg_atomic_read_u32(&s->pid) != pid)
+		return;
 	pg_atomic_write_u32(&s->free_factor, (uint32) (f * IOSAT_VAC_UNIT));
 }
 
@@ -178,7 +181,7 @@ read_proc_io(int i, IosatVacuumSlot *s, int pid, TimestampTz now)
 	iosat_seq_end_write(&s->io_changecount);
 
 	if (valid)
-		measure_free_factor(s, cmb, wmb);
+		measure_free_factor(s, pid, cmb, wmb);
 
 	p->have_io = ok;
 	if (ok)
