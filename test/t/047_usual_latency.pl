@@ -72,6 +72,15 @@ sub samples
 	  or die "the sampler took no $n samples";
 }
 
+# the usual latency before and after N more samples
+sub usual_over
+{
+	my ($n) = @_;
+	my $before = ctl('usual_await_ms');
+	samples($n);
+	return ($before, ctl('usual_await_ms'));
+}
+
 is(ctl('usual_await_ms IS NULL'), 't', 'idle: nothing learned before the first read');
 
 # --- the first latency seen is the usual one; the floor sets the threshold
@@ -95,9 +104,7 @@ my $h = async_psql($node, 'SELECT pg_sleep(600);', user => 'worker');
 ok($node->poll_query_until('postgres', 'SELECT heavy_running >= 1 FROM iosat_controller'),
 	'a heavy statement runs');
 latency(12);
-my $u0 = ctl('usual_await_ms');
-samples(30);
-my $u1 = ctl('usual_await_ms');
+my ($u0, $u1) = usual_over(30);
 cmp_ok(abs($u1 - $u0), '<', 0.05,
 	sprintf('while it runs, 12-ms reads leave the usual latency where it was (%.2f -> %.2f ms)', $u0, $u1));
 is(q1('SELECT saturated FROM iosat_admission'), 'f', '12 ms is under the learned threshold: not saturated');
@@ -110,9 +117,7 @@ ok($node->poll_query_until('postgres', "SELECT usual_await_ms > $u1 + 0.3 FROM i
 latency(60);
 ok($node->poll_query_until('postgres', 'SELECT saturated FROM iosat_admission'),
 	'60-ms reads: saturated');
-$u0 = ctl('usual_await_ms');
-samples(30);
-$u1 = ctl('usual_await_ms');
+($u0, $u1) = usual_over(30);
 # over 3 s: at most 60 x (1 - e^(-3/600)) = 0.3 ms with the ten-minute time
 # constant (15 s would give 10 ms); allow for a slow machine's longer samples
 cmp_ok($u1 - $u0, '<', 1.0,
@@ -123,9 +128,7 @@ cmp_ok($u1, '<', 20, 'and stays far below the storm\'s');
 latency(3);
 ok($node->poll_query_until('postgres', 'SELECT NOT saturated FROM iosat_admission'),
 	'3-ms reads: saturation over');
-$u0 = ctl('usual_await_ms');
-samples(20);
-$u1 = ctl('usual_await_ms');
+($u0, $u1) = usual_over(20);
 cmp_ok($u1, '<', $u0 - 0.2, sprintf('the usual latency falls (%.2f -> %.2f ms)', $u0, $u1));
 
 # --- an explicit target replaces the learned threshold; 0 turns the signal off
