@@ -17,19 +17,30 @@
 #                      state, source packages, and one prefix per version
 #                      (<cache>/pg17 ...), reused while its source version
 #                      and configure flags are unchanged
-#   IOSAT_PG_VERSIONS  majors to test (default "16 17 18"; "15" uses the
+#   IOSAT_PG_VERSIONS  majors to test (default "16 17 18 19"; "15" uses the
 #                      system's /usr/lib/postgresql/15 and installs iosat there)
 #   IOSAT_MATRIX_BASELINE 1 (default) = also compile iosat (compat flags, no
 #                      install, no tests) against the system's PostgreSQL 15
 #   IOSAT_PG_JOBS      make -j for PostgreSQL (default 2)
 #   IOSAT_PG_NICE      nice level of the builds (default 10)
-#   IOSAT_MATRIX_TAP   1 = also run the TAP tests (make installcheck with
-#                      TAP_TESTS); default 0 = pg_regress only
+#   IOSAT_MATRIX_TAP   1 = also run every TAP test (test/run-tests.sh with
+#                      IOSAT_PG_CONFIG); default 0 = pg_regress only
+#   IOSAT_MATRIX_IO_METHODS io_method values the TAP tests run under on 18+
+#                      (default "worker", PostgreSQL's default; e.g.
+#                      "worker io_uring sync")
 #   IOSAT_PG_REFRESH   seconds before the private apt lists are refreshed
 #                      (default 21600; 0 = always)
 #   IOSAT_MATRIX_REV   what iosat tree to test: empty (default) = the working
 #                      tree as it is on disk, uncommitted changes included;
 #                      a git revision (HEAD, main, a sha) = that commit
+#   IOSAT_PG_POOL_FALLBACK "MAJOR=VERSION ..." (default 17=17.11-0+deb13u1):
+#                      a source version the lists no longer carry, fetched
+#                      from the archive's pool by name when none listed can
+#                      be downloaded; its .dsc signature must verify
+#   IOSAT_PG16_GIT     "<git dir> <commit>" holding the unmodified 16.2 tree
+#                      (default: the LimeMun/postgresql-16.2 mirror at
+#                      f6e9aa6; see test/matrix/README.md); used when no
+#                      Debian suite has postgresql-16; "" = skip 16
 #   IOSAT_PG16_SNAPSHOT snapshot.debian.org timestamp whose sid still carried
 #                      postgresql-16 (default 20240601T000000Z); only tried
 #                      when that host resolves
@@ -41,15 +52,20 @@ set -uo pipefail
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 CACHE=${IOSAT_PG_CACHE:-/var/cache/iosat-pg}
-VERSIONS=${IOSAT_PG_VERSIONS:-16 17 18}
+VERSIONS=${IOSAT_PG_VERSIONS:-16 17 18 19}
 JOBS=${IOSAT_PG_JOBS:-2}
 NICE=${IOSAT_PG_NICE:-10}
 TAP=${IOSAT_MATRIX_TAP:-0}
 REFRESH=${IOSAT_PG_REFRESH:-21600}
 PG16_SNAPSHOT=${IOSAT_PG16_SNAPSHOT:-20240601T000000Z}
+POOL_FALLBACK=${IOSAT_PG_POOL_FALLBACK-17=17.11-0+deb13u1}
+MIRROR=""
+PG16_GIT=${IOSAT_PG16_GIT-/work/.mirror/LimeMun+postgresql-16.2/repo f6e9aa693dca4bcbb913ca629ce2ec887f31d2b3}
 REV=${IOSAT_MATRIX_REV:-}
 BUILD_ONLY=0
 CONFIGURE_FLAGS="--without-icu --without-readline --without-zlib --enable-tap-tests"
+# 18 and later: io_method = io_uring needs liburing (Debian 12: liburing-dev 2.3)
+configure_flags() { echo "$CONFIGURE_FLAGS$([ "$1" -ge 18 ] && echo " --with-liburing")"; }
 # What "compat.h guards are right" means here: no call to a function the
 # version lacks, no hook/callback of the wrong type, no int/pointer mix-up.
 COMPAT_CFLAGS="-Wall -Werror=implicit-function-declaration -Werror=incompatible-pointer-types -Werror=int-conversion"
@@ -80,7 +96,7 @@ T0=$(date +%s)
 # ---------------------------------------------------------------- build deps
 install_deps() {
     local want=(gcc make libc6-dev bison flex perl pkg-config dpkg-dev bzip2 xz-utils
-                gpgv debian-keyring libipc-run-perl util-linux git)
+                gpgv debian-keyring libipc-run-perl util-linux git liburing-dev curl)
     local missing=() p
     for p in "${want[@]}"; do
         dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
@@ -163,6 +179,7 @@ setup_private_apt() {
     [ -n "$mirror" ] || die "no Debian entry for suite '$codename' in /etc/apt/sources.list{,.d}: cannot derive a mirror"
     [ -n "$keyring" ] || keyring=/usr/share/keyrings/debian-archive-keyring.gpg
     mirror=${mirror%/}; secmirror=${secmirror%/}
+    MIRROR=$mirror
 
     mkdir -p "$APTDIR/sources.list.d" "$APTDIR/lists/partial" "$APTDIR/cache/archives/partial" "$APTDIR/preferences.d"
     : > "$APTDIR/sources.list"
@@ -171,7 +188,7 @@ setup_private_apt() {
         echo "# written by iosat test/pg-matrix.sh from the system's apt sources; private to $APTDIR"
         echo "Types: deb-src"
         echo "URIs: $mirror"
-        echo "Suites: trixie trixie-updates trixie-backports sid bookworm-backports"
+        echo "Suites: trixie trixie-updates trixie-backports sid experimental bookworm-backports"
         echo "Components: main"
         echo "Signed-By: $keyring"
         if [ -n "$secmirror" ]; then
@@ -213,12 +230,14 @@ setup_private_apt() {
     fi
 }
 
-# Released (no ~beta/~rc) source versions of a package, newest first.
+# Released (no ~beta/~rc) source versions of a package, newest first; when
+# no release exists yet (19 in experimental), its pre-releases.
 source_versions() {
-    local pkg=$1
-    apt-cache "${APT_OPTS[@]}" showsrc "$pkg" 2>/dev/null |
-        awk -v p="$pkg" '$1 == "Package:" { cur = $2 } $1 == "Version:" && cur == p && $2 !~ /~/ { print $2 }' |
-        sort -u | sort -r -V
+    local pkg=$1 all
+    all=$(apt-cache "${APT_OPTS[@]}" showsrc "$pkg" 2>/dev/null |
+        awk -v p="$pkg" '$1 == "Package:" { cur = $2 } $1 == "Version:" && cur == p { print $2 }' |
+        sort -u | sort -r -V)
+    if echo "$all" | grep -qv '~'; then echo "$all" | grep -v '~'; else echo "$all" | grep .; fi
 }
 
 # --------------------------------------------------------- result bookkeeping
@@ -226,6 +245,31 @@ declare -A R_SRC R_PG R_EXT R_COMPAT R_REG R_TAP R_NOTE
 FAILED=0 PASSED=0 SKIPPED=0 SHOWN=""
 RESULTS=$CACHE/results
 mkdir -p "$RESULTS"
+
+# A version the lists no longer carry but the archive's pool still serves
+# (IOSAT_PG_POOL_FALLBACK="17=17.11-0+deb13u1 ..."): the mirror here has
+# answered 404 for trixie's newest postgresql-17 since it replaced 17.11.
+# Fetched by name from the pool; dpkg-source then requires a valid OpenPGP
+# signature on the .dsc (debian-keyring) and checks every file's checksum,
+# with no unverified fallback.
+pool_fallback() {
+    local e
+    for e in $POOL_FALLBACK; do
+        [ "${e%%=*}" = "$1" ] && { echo "${e#*=}"; return 0; }
+    done
+    return 1
+}
+
+pool_download() {
+    local pkg=$1 v=$2 dl=$3 url f
+    url="$MIRROR/pool/main/${pkg:0:1}/$pkg"
+    log "PostgreSQL: $pkg $v from $url"
+    curl -fsS -o "$dl/${pkg}_${v#*:}.dsc" "$url/${pkg}_${v#*:}.dsc" >> "$RESULTS/pg${pkg#postgresql-}-download.log" 2>&1 || { rm -f "$dl/${pkg}_${v#*:}.dsc"; return 1; }
+    for f in $(awk '/^Files:/ { on = 1; next } /^[^ ]/ { on = 0 } on { print $3 }' "$dl/${pkg}_${v#*:}.dsc"); do
+        curl -fsS -o "$dl/$f" "$url/$f" >> "$RESULTS/pg${pkg#postgresql-}-download.log" 2>&1 || { rm -f "$dl/${pkg}_${v#*:}.dsc"; return 1; }
+    done
+    POOL_ONLY=1
+}
 
 # ------------------------------------------------------- build one PostgreSQL
 # Sets PGCONFIG_<ver> via the associative array PGCONFIG.
@@ -243,6 +287,9 @@ build_pg() {
     fi
     local candidates srcver=""
     candidates=$(source_versions "$pkg")
+    if [ -z "$candidates" ] && [ "$ver" = 16 ] && [ -n "$PG16_GIT" ]; then
+        build_pg_git "$ver" "$prefix"; return $?
+    fi
     if [ -z "$candidates" ]; then
         R_SRC[$ver]=unavailable; R_PG[$ver]=n/a
         R_NOTE[$ver]="no reachable Debian suite (trixie, sid, *-backports, trixie-security$(getent hosts snapshot.debian.org >/dev/null 2>&1 && echo ", snapshot $PG16_SNAPSHOT")) has source package $pkg; not tested"
@@ -253,7 +300,7 @@ build_pg() {
     # an older version is still used while the newest cannot be downloaded.)
     local built; built=$(cat "$prefix/.iosat-pg-source" 2>/dev/null)
     local newest; newest=$(echo "$candidates" | head -1)
-    if [ -x "$prefix/bin/pg_config" ] && [ "$built" = "$pkg $newest | $CONFIGURE_FLAGS" ]; then
+    if [ -x "$prefix/bin/pg_config" ] && [ "$built" = "$pkg $newest | $(configure_flags "$ver")" ]; then
         log "PostgreSQL $ver: cached build of $pkg $newest in $prefix"
         R_SRC[$ver]=$newest; PGCONFIG[$ver]=$prefix/bin/pg_config; R_PG[$ver]=cached
         return 0
@@ -277,12 +324,16 @@ build_pg() {
         log "PostgreSQL $ver: $pkg $c could not be downloaded: $(grep -m1 '^E:' "$RESULTS/pg$ver-download.log")"
         rm -f "$dl/${pkg}_${c#*:}".* "$dl/${pkg}_${c%%-*}".orig.*
     done
+    if [ -z "$dsc" ] && c=$(pool_fallback "$ver") && pool_download "$pkg" "$c" "$dl"; then
+        dsc="$dl/${pkg}_${c#*:}.dsc"; srcver=$c
+        log "PostgreSQL $ver: $pkg $c downloaded from the archive's pool (not in the lists any more; its signature is checked below)"
+    fi
     if [ -z "$dsc" ]; then
         R_SRC[$ver]="$newest (no download)"; R_PG[$ver]="FAIL(download)"; R_NOTE[$ver]="see $RESULTS/pg$ver-download.log"
         return 1
     fi
     R_SRC[$ver]=$srcver
-    local want="$pkg $srcver | $CONFIGURE_FLAGS"
+    local want="$pkg $srcver | $(configure_flags "$ver")"
     if [ -x "$prefix/bin/pg_config" ] && [ "$built" = "$want" ]; then
         log "PostgreSQL $ver: cached build of $pkg $srcver in $prefix"
         PGCONFIG[$ver]=$prefix/bin/pg_config; R_PG[$ver]=cached
@@ -297,7 +348,10 @@ build_pg() {
     local sig=verified
     if ! dpkg-source --require-valid-signature --skip-patches -x "$dsc" "$work/src" > "$RESULTS/pg$ver-extract.log" 2>&1; then
         rm -rf "$work/src"
-        if dpkg-source --skip-patches -x "$dsc" "$work/src" >> "$RESULTS/pg$ver-extract.log" 2>&1; then
+        if [ "${POOL_ONLY:-0}" = 1 ]; then
+            R_PG[$ver]="FAIL(signature)"; R_NOTE[$ver]="a pool download needs a valid signature: see $RESULTS/pg$ver-extract.log"
+            tail -5 "$RESULTS/pg$ver-extract.log"; return 1
+        elif dpkg-source --skip-patches -x "$dsc" "$work/src" >> "$RESULTS/pg$ver-extract.log" 2>&1; then
             sig="unverified signature (checksums ok; apt checked the archive signature)"
             log "PostgreSQL $ver: .dsc signature could not be verified with debian-keyring; checksums verified"
         else
@@ -306,12 +360,19 @@ build_pg() {
     fi
     log "PostgreSQL $ver: source $pkg $srcver extracted (signature: $sig)"
 
+    compile_pg "$ver" "$prefix" "$work" "$want"
+}
+
+# configure, make and make install the tree in $3/src into the prefix $2;
+# $4 is what the prefix records as its source.
+compile_pg() {
+    local ver=$1 prefix=$2 work=$3 want=$4
     local t=$(date +%s)
     log "PostgreSQL $ver: configure + make -j$JOBS + make install into $prefix (nice $NICE; log $RESULTS/pg$ver-build.log)"
     rm -rf "$prefix"
     mkdir -p "$work/build"
     if ( cd "$work/build" &&
-         nice -n "$NICE" ../src/configure --prefix="$prefix" $CONFIGURE_FLAGS &&
+         nice -n "$NICE" ../src/configure --prefix="$prefix" $(configure_flags "$ver") &&
          nice -n "$NICE" make -s -j"$JOBS" &&
          nice -n "$NICE" make -s install ) > "$RESULTS/pg$ver-build.log" 2>&1
     then
@@ -325,6 +386,33 @@ build_pg() {
     R_PG[$ver]="FAIL(build)"; R_NOTE[$ver]="see $RESULTS/pg$ver-build.log"
     tail -20 "$RESULTS/pg$ver-build.log"
     return 1
+}
+
+# PostgreSQL 16 has left every Debian suite this machine reaches.  Its source
+# comes from a git repository holding the unmodified 16.2 tree at one commit
+# (IOSAT_PG16_GIT="<git dir or URL> <commit>"; see test/matrix/README.md for
+# how that tree was checked against the 16.2 release).  Only the commit's
+# tree is used, without its bld/ directory (a stranger's build output).
+build_pg_git() {
+    local ver=$1 prefix=$2 gitdir commit
+    read -r gitdir commit <<<"$PG16_GIT"
+    local want="git $commit | $(configure_flags "$ver")" built
+    built=$(cat "$prefix/.iosat-pg-source" 2>/dev/null)
+    R_SRC[$ver]="16.2 git ${commit:0:7}"
+    if [ -x "$prefix/bin/pg_config" ] && [ "$built" = "$want" ]; then
+        log "PostgreSQL $ver: cached build of $commit in $prefix"
+        PGCONFIG[$ver]=$prefix/bin/pg_config; R_PG[$ver]=cached
+        return 0
+    fi
+    local work=$CACHE/build/pg$ver
+    rm -rf "$work"; mkdir -p "$work/src"
+    if ! git --git-dir="$gitdir" archive --format=tar "$commit" -- . ':(exclude)bld' 2>"$RESULTS/pg$ver-extract.log" |
+         tar -xf - -C "$work/src" 2>>"$RESULTS/pg$ver-extract.log"; then
+        R_PG[$ver]="FAIL(extract)"; R_NOTE[$ver]="git archive $commit from $gitdir: see $RESULTS/pg$ver-extract.log"
+        tail -5 "$RESULTS/pg$ver-extract.log"; return 1
+    fi
+    log "PostgreSQL $ver: source from $gitdir at $commit (without bld/)"
+    compile_pg "$ver" "$prefix" "$work" "$want"
 }
 
 # ----------------------------------------------- build and test iosat on one
@@ -426,24 +514,42 @@ test_ext() {
     return "$ok"
 }
 
-# TAP tests (test/t, PostgreSQL::Test::Cluster from the prefix): a run of
-# its own, so that a pg_regress failure does not hide them.  IOSAT_TAP (the
-# Makefile's) picks some of them.
+# TAP tests: the project's own test command (test/run-tests.sh) against this
+# version's pg_config, with its root helper, devices and FUSE volume, as on
+# 15: every test/t file (IOSAT_TAP picks some), pg_regress again, not the
+# root-side suites (they do not depend on the PostgreSQL version).  A run of
+# its own, so that a pg_regress failure does not hide it.  IOSAT_MATRIX_IO_METHODS
+# (18+) runs it once per io_method: "worker" is the default; others are set
+# through TEMP_CONFIG, which PostgreSQL::Test::Cluster appends to every
+# node's postgresql.conf.
 run_tap() {
-    local ver=$1 tmp=$2 log="$RESULTS/pg$1-tap.log" rc
-    log "PostgreSQL $ver: make installcheck REGRESS= (TAP only${IOSAT_TAP:+: $IOSAT_TAP}; log $log)"
-    as_pg timeout 3600 make -C "$tmp/iosat" "${mk[@]}" REGRESS= installcheck > "$log" 2>&1
-    rc=$?
-    local files tests
-    files=$(grep -oE 'Files=[0-9]+' "$log" | tail -1 | cut -d= -f2)
-    tests=$(grep -oE 'Tests=[0-9]+' "$log" | tail -1 | cut -d= -f2)
-    if [ "$rc" -eq 0 ] && grep -q 'Result: PASS' "$log"; then
-        R_TAP[$ver]="PASS ${files:-?}f/${tests:-?}t"
-        return 0
-    fi
-    R_TAP[$ver]="FAIL rc=$rc"
-    grep -E '^t/|^test/t/|Failed|Result:|not ok|Dubious|Bail out' "$log" | head -30
-    return 1
+    local ver=$1 tmp=$2 rc m out="" all_ok=0
+    local methods=default
+    [ "$ver" -ge 18 ] && methods=${IOSAT_MATRIX_IO_METHODS:-worker}
+    for m in $methods; do
+        local log="$RESULTS/pg$ver-tap${m:+-$m}.log" conf=""
+        [ "$m" = default ] && log="$RESULTS/pg$ver-tap.log"
+        if [ "$m" != default ] && [ "$m" != worker ]; then
+            conf="$tmp/io_method_$m.conf"
+            echo "io_method = $m" > "$conf"; chmod 644 "$conf"
+        fi
+        log "PostgreSQL $ver: test/run-tests.sh (TAP${IOSAT_TAP:+: $IOSAT_TAP}; io_method $m; log $log)"
+        ( cd "$tmp/iosat" && IOSAT_PG_CONFIG="${PGCONFIG[$ver]}" IOSAT_ROOT_SUITES=none IOSAT_DEB=0 \
+            ${conf:+TEMP_CONFIG="$conf"} timeout 3600 bash test/run-tests.sh ) > "$log" 2>&1
+        rc=$?
+        local files tests
+        files=$(grep -oE 'Files=[0-9]+' "$log" | tail -1 | cut -d= -f2)
+        tests=$(grep -oE 'Tests=[0-9]+' "$log" | tail -1 | cut -d= -f2)
+        local label=""; [ "$m" != default ] && label="$m "
+        if [ "$rc" -eq 0 ] && grep -q 'Result: PASS' "$log"; then
+            out="$out${out:+; }${label}PASS ${files:-?}f/${tests:-?}t"
+        else
+            out="$out${out:+; }${label}FAIL rc=$rc"; all_ok=1
+            grep -E '^t/|^test/t/|Failed|Result:|not ok|Dubious|Bail out' "$log" | head -30
+        fi
+    done
+    R_TAP[$ver]=$out
+    return $all_ok
 }
 
 # ---------------------------------------------------------------------- main

@@ -27,6 +27,9 @@
 # which adopts whatever they leave (servers started by pg_ctl sit in sessions
 # of their own), without the lock's descriptor; when the run ends, also by
 # SIGTERM, SIGINT or SIGHUP, the reaper stops all of them before cleanup.
+# IOSAT_PG_CONFIG=/path/to/pg_config builds, installs and tests against
+# that PostgreSQL instead of the system's 15 (test/pg-matrix.sh uses it for
+# 16-19; the root-side suites are then best left out: IOSAT_ROOT_SUITES=none).
 # IOSAT_RUN_CMD="shell command" runs that command as root in place of
 # everything else (no packages, build or root helper) under the same lock,
 # reaper and cleanup: test/rig/kill.sh uses it to check this.
@@ -93,6 +96,12 @@ trap 'exit 130' INT
 trap 'exit 143' TERM
 trap 'exit 129' HUP
 
+if [[ -n ${IOSAT_PG_CONFIG:-} ]]; then
+	[[ -x $IOSAT_PG_CONFIG ]] || { echo "run-tests.sh: IOSAT_PG_CONFIG=$IOSAT_PG_CONFIG is not an executable" >&2; exit 2; }
+	export PG_CONFIG=$IOSAT_PG_CONFIG
+	echo "run-tests.sh: testing against $("$PG_CONFIG" --version) ($PG_CONFIG)"
+fi
+
 if [[ -n ${IOSAT_RUN_CMD:-} ]]; then
 	run_reaped bash -c "$IOSAT_RUN_CMD" || status=$?
 	exit "$status"
@@ -138,7 +147,7 @@ figures=$work/figures.txt
 echo "== pg_regress and TAP (as postgres)"
 # (stderr goes through tee into installcheck.err; stdout stays as it is)
 # shellcheck disable=SC2016 # expanded by the inner bash
-run_reaped bash -c 'set -o pipefail; { runuser -u postgres -- env IOSAT_ROOTCTL="$IOSAT_ROOTCTL" PATH="$PATH" \
+run_reaped bash -c 'set -o pipefail; { runuser -u postgres -- env IOSAT_ROOTCTL="$IOSAT_ROOTCTL" PATH="$PATH" ${PG_CONFIG:+PG_CONFIG="$PG_CONFIG"} \
 	make installcheck ${IOSAT_TAP:+IOSAT_TAP="$IOSAT_TAP"} 2>&1 1>&3 3>&- |
 	tee "$1" >&2; } 3>&1' installcheck "$work/installcheck.err" || status=1
 grep -E '^(# )?[A-Za-z0-9_ .-]+ total: ' "$work/installcheck.err" | sed 's/^# //' >>"$figures" || true
