@@ -85,6 +85,18 @@ static uint32 iosat_wait_event_pace_id pg_attribute_unused() = 0;
 #define iosat_wait_event_pace() ((uint32) PG_WAIT_EXTENSION)
 #endif
 
+/*
+ * 18 added asynchronous I/O (storage/aio_internal.h): with io_method =
+ * worker, io worker processes (B_IO_WORKER) perform backends' reads
+ * (collect/aio.c)
+ */
+#if PG_VERSION_NUM >= 180000
+#define IOSAT_HAVE_AIO 1
+#define IOSAT_IS_IO_WORKER(btype)	((btype) == B_IO_WORKER)
+#else
+#define IOSAT_IS_IO_WORKER(btype)	false
+#endif
+
 /* 18 dropped ExecutorRun's execute_once argument */
 #if PG_VERSION_NUM >= 180000
 #define IOSAT_EXECUTORRUN_EXTRA_PARAM

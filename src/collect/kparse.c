@@ -132,6 +132,39 @@ take_fixed(Cursor *c, double *out)
 	return true;
 }
 
+/* "0x1f": hexadecimal with its prefix, as the kernel prints %lx; overflow is an error */
+static bool
+take_hex(Cursor *c, uint64_t *out)
+{
+	uint64_t	v = 0;
+	const char *start;
+
+	if (c->end - c->p < 2 || c->p[0] != '0' || c->p[1] != 'x')
+		return false;
+	c->p += 2;
+	start = c->p;
+	while (c->p < c->end)
+	{
+		char		ch = *c->p;
+		unsigned	d;
+
+		if (ch >= '0' && ch <= '9')
+			d = (unsigned) (ch - '0');
+		else if (ch >= 'a' && ch <= 'f')
+			d = (unsigned) (ch - 'a' + 10);
+		else
+			break;
+		if (v > (UINT64_MAX >> 4))
+			return false;
+		v = (v << 4) | d;
+		c->p++;
+	}
+	if (c->p == start)
+		return false;
+	*out = v;
+	return true;
+}
+
 static bool
 take_literal(Cursor *c, const char *lit)
 {
@@ -669,6 +702,44 @@ kparse_loadavg(const char *buf, size_t len, KLoadAvg *out)
 	out->running = (int) r;
 	out->total = (int) t;
 	out->last_pid = (int) lp;
+	return true;
+}
+
+/*
+ * /proc/<pid>/syscall (see KSyscall).  Anything but the three shapes the
+ * kernel prints (proc_pid_syscall) is an error.
+ */
+bool
+kparse_proc_syscall(const char *buf, size_t len, KSyscall *out)
+{
+	Cursor		c;
+	uint64_t	v;
+	int			nargs;
+
+	cur_init(&c, buf, len);
+	skip_space(&c);
+	memset(out, 0, sizeof(*out));
+	if (take_literal(&c, "running"))
+	{
+		skip_space(&c);
+		return c.p == c.end;
+	}
+	if (!take_i64(&c, &out->nr) || out->nr < -1)
+		return false;
+	/* -1: 2 hex words (sp, pc); a system call: 6 arguments, sp, pc */
+	nargs = out->nr == -1 ? 2 : 8;
+	for (int i = 0; i < nargs; i++)
+	{
+		skip_blanks(&c);
+		if (!take_hex(&c, &v) || !at_end_or_space(&c))
+			return false;
+		if (out->nr >= 0 && i < 6)
+			out->args[i] = v;
+	}
+	skip_space(&c);
+	if (c.p != c.end)
+		return false;
+	out->in_syscall = out->nr >= 0;
 	return true;
 }
 

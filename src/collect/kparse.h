@@ -122,6 +122,18 @@ typedef struct KLoadAvg
 	int			last_pid;
 } KLoadAvg;
 
+/*
+ * /proc/<pid>/syscall: "NR 0xA1 0xA2 0xA3 0xA4 0xA5 0xA6 0xSP 0xPC" while
+ * the task is blocked in system call NR; "-1 0xSP 0xPC" while blocked
+ * outside one; "running" while it runs
+ */
+typedef struct KSyscall
+{
+	bool		in_syscall;		/* the arguments below are valid */
+	int64_t		nr;
+	uint64_t	args[6];
+} KSyscall;
+
 extern bool kparse_u64(const char *buf, size_t len, uint64_t *out);
 extern bool kparse_majmin(const char *buf, size_t len,
 						  unsigned int *major, unsigned int *minor);
@@ -136,6 +148,7 @@ extern bool kparse_proc_status(const char *buf, size_t len, KProcStatus *out);
 extern bool kparse_proc_io(const char *buf, size_t len, KProcIo *out);
 extern bool kparse_wchan(const char *buf, size_t len, char *out, size_t outlen);
 extern bool kparse_loadavg(const char *buf, size_t len, KLoadAvg *out);
+extern bool kparse_proc_syscall(const char *buf, size_t len, KSyscall *out);
 extern bool kparse_sysstat(const char *buf, size_t len, KSysStat *out);
 extern bool kparse_mountinfo_find(const char *buf, size_t len,
 								  unsigned int major, unsigned int minor,

@@ -69,6 +69,7 @@
 
 #include "access/twophase.h"
 #include "access/xact.h"
+#include "executor/instrument.h"
 #include "miscadmin.h"
 #include "nodes/parsenodes.h"
 #include "storage/ipc.h"
@@ -105,6 +106,9 @@ static int	base_cost[3];
 static int	written_cost[3];
 static bool have_written = false;
 static int64 carry[3];			/* error diffusion, in 1/1000 of a cost unit */
+static bool have_usage = false; /* the fields below hold a reading */
+static int64 last_usage[3];		/* pages hit, read, dirtied at the last tick */
+static uint32 spent_acc = 0;
 static uint32 last_seq = 0;
 static int	seq_still = 0;		/* ticks since the publication counter moved */
 static uint32 slow_m = 0;		/* slow start's multiplier (1/1000); 0: off */
@@ -153,6 +157,7 @@ iosat_vacuum_shmem_init(void)
 		pg_atomic_init_u32(&s->wraparound, 0);
 		pg_atomic_init_u32(&s->multiplier, IOSAT_VAC_UNIT);
 		pg_atomic_init_u32(&s->free_factor, 0);
+		pg_atomic_init_u32(&s->spent, 0);
 		for (int c = 0; c < 3; c++)
 		{
 			pg_atomic_init_u32(&s->base[c], 0);
@@ -296,6 +301,37 @@ show_limits(IosatVacuumSlot *s)
 						(uint32) Max(IOSAT_VACUUM_ACTIVE_DELAY() * 1000.0, 0.0));
 }
 
+/*
+ * What the vacuum spent since the last tick, in cost units at its
+ * configured costs: the pages it found in shared buffers, read and dirtied
+ * (its own pgBufferUsage, which the buffer manager counts where it charges
+ * the vacuum's cost balance; on 18 in the backend that asks for a read even
+ * when an io worker performs it).  The sampler turns it into a rate for
+ * the free factor (vacuum_policy.c).  Plain reads of this process's own
+ * counters: safe in the handler.
+ */
+static void
+count_spent(IosatVacuumSlot *s)
+{
+	int64		now[3] = {pgBufferUsage.shared_blks_hit,
+		pgBufferUsage.shared_blks_read,
+	pgBufferUsage.shared_blks_dirtied};
+
+	if (have_usage)
+	{
+		for (int c = 0; c < 3; c++)
+		{
+			int64		d = now[c] - last_usage[c];
+
+			if (d > 0)
+				spent_acc += (uint32) (d * base_cost[c]);
+		}
+		pg_atomic_write_u32(&s->spent, spent_acc);
+	}
+	memcpy(last_usage, now, sizeof(last_usage));
+	have_usage = true;
+}
+
 static void
 vacuum_tick(void)
 {
@@ -333,6 +369,7 @@ vacuum_tick(void)
 		have_written = true;
 	}
 	bump(&s->ticks);
+	count_spent(s);
 
 	/* is the publication moving? */
 	seq = pg_atomic_read_u32(&g->vacuum_seq);
@@ -487,6 +524,9 @@ claim_slot(IosatVacKind kind)
 	pg_atomic_write_u32(&s->held, 0);
 	pg_atomic_write_u32(&s->inactive, 0);
 	pg_atomic_write_u32(&s->free_factor, 0);
+	pg_atomic_write_u32(&s->spent, 0);
+	spent_acc = 0;
+	have_usage = false;
 	/* the exit callback first: a slot is never published without it */
 	if (!exit_registered)
 	{

@@ -24,6 +24,12 @@
  * A reset is a request the profiler carries out at its next wake-up (the
  * resetting backend sets its latch and waits for the acknowledgement).
  *
+ * An io worker (PostgreSQL 18+, io_method = worker) in D is counted under
+ * the backend it performs the I/O for, as "io worker for client backend"
+ * (or autovacuum worker, ...), found by collect/aio.c: with asynchronous
+ * I/O the backend waits in S on IO:AioIoCompletion while its read puts the
+ * worker in D, and the profile should still say whose I/O is in D.
+ *
  * Backend types come from the backend-status array (the snapshot
  * pg_stat_activity uses), cached per PGPROC slot and refreshed only when a
  * slot's pid changes, so a steady pool costs no snapshot at all.  For the
@@ -59,6 +65,7 @@
 #include "guc.h"
 #include "compat.h"
 #include "clock.h"
+#include "collect/aio.h"
 #include "state/shared.h"
 #include "state/shmem.h"
 #include "profiler/profile.h"
@@ -74,6 +81,7 @@ typedef struct TypeCache
 {
 	int			pid;			/* 0: nothing cached for this slot */
 	char		type[IOSAT_BTYPE_LEN];
+	bool		io_worker;		/* an io worker (18+) */
 	int			fds[2];			/* kept /proc/<pid>/stat and wchan, or -1 */
 } TypeCache;
 
@@ -290,9 +298,11 @@ resolve_types(const int *slots, const int *pids, int n)
 		int		   *hit = bsearch(key, table, ntable, sizeof(int) * 2,
 								  pidtype_cmp);
 
+		tc->io_worker = false;
 		if (hit != NULL)
 		{
 			type_name(tc->type, (BackendType) hit[1], pids[i]);
+			tc->io_worker = IOSAT_IS_IO_WORKER((BackendType) hit[1]);
 			tc->pid = pids[i];
 		}
 		else
@@ -343,6 +353,25 @@ fill_key(IosatProfileKey *key, const char *btype, uint32 wei, char state,
 	key->state = state;
 }
 
+/*
+ * The backend type a sample is counted under: the process's own, or, for
+ * an io worker in D performing a backend's I/O, "io worker for <its type>".
+ */
+static const char *
+sample_type(int slot, int pid, char state, char *buf, int count)
+{
+	int			procno;
+	int			owner_pid;
+
+	if (!type_cache[slot].io_worker || state != 'D' ||
+		!iosat_aio_served(pid, &procno, &owner_pid) || procno >= count)
+		return type_cache[slot].type;
+	snprintf(buf, IOSAT_BTYPE_LEN, "%s for %s", type_cache[slot].type,
+			 type_cache[procno].pid == owner_pid ?
+			 type_cache[procno].type : "unknown");
+	return buf;
+}
+
 static void
 profile_pass(void)
 {
@@ -362,6 +391,7 @@ profile_pass(void)
 	int			nentries = p->nentries;
 	char		state;
 	char		wchan[IOSAT_WCHAN_LEN];
+	char		served_type[IOSAT_BTYPE_LEN];
 	TimestampTz now;
 	TimestampTz prev_pass;
 	double		t1;
@@ -414,8 +444,9 @@ profile_pass(void)
 			state = '?';
 			wchan[0] = '\0';
 		}
-		fill_key(&samples[nsamples].key, type_cache[slots[k]].type, wei,
-				 state, wchan);
+		fill_key(&samples[nsamples].key,
+				 sample_type(slots[k], pids[k], state, served_type, count),
+				 wei, state, wchan);
 		nsamples++;
 		running += (state == 'R');
 		disk_sleep += (state == 'D');

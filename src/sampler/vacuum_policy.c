@@ -87,6 +87,10 @@ typedef struct SlotSeen
 	uint64		read_bytes;
 	uint64		write_bytes;
 	TimestampTz time;
+	bool		have_spent;
+	int			spent_pid;
+	uint32		spent;			/* the slot's counter at spent_time */
+	TimestampTz spent_time;
 } SlotSeen;
 
 static SlotSeen *seen = NULL;
@@ -94,41 +98,53 @@ static SlotSeen *seen = NULL;
 /*
  * The free factor of a vacuuming process: the cost units a second its cost
  * limit allows (limit / delay; more when it naps less than the delay per
- * limit) over the cost units a second it spends at its configured costs,
- * estimated from its I/O: a page through a read call (rchar, cache hits
- * included) is a miss, a page written (write_bytes) one it dirtied; shared
- * buffer hits are not seen, so the factor errs high (the vacuum is slowed a
- * little more than asked).  It is only measured while the vacuum runs free
- * -- the factor is then over 1.5 times the multiplier it applies; bound by
- * its costs, what it spends is what the limit gives, and the factor would
- * only repeat the multiplier -- and is held otherwise.  An autovacuum at
- * autovacuum_vacuum_cost_limit = 2000 and 2 ms on a volume of 1,000 IOPS
- * reads a few MB/s where its limit allows hundreds: a multiplier of 2 on its
- * configured costs changed nothing (the storm matrix's autovacuum scenario,
- * 2026-12-04).
+ * limit) over the cost units a second it spends at its configured costs
+ * (its tick counts them from its own buffer usage: pages hit, read and
+ * dirtied, as PostgreSQL charges them; control/vacuum.c).  It is only
+ * measured while the vacuum runs free -- the factor is then over 1.5 times
+ * the multiplier it applies; bound by its costs, what it spends is what the
+ * limit gives, and the factor would only repeat the multiplier -- and is
+ * held otherwise.  An autovacuum at autovacuum_vacuum_cost_limit = 2000
+ * and 2 ms on a volume of 1,000 IOPS reads a few MB/s where its limit
+ * allows hundreds: a multiplier of 2 on its configured costs changed
+ * nothing (the storm matrix's autovacuum scenario, 2026-12-04).  (Until
+ * 1.4 it was estimated from /proc/<pid>/io, which misses shared-buffer
+ * hits, and on PostgreSQL 18 every read an io worker performs.)
  */
 static void
-measure_free_factor(IosatVacuumSlot *s, int pid, double rchar_mbps, double write_mbps)
+measure_free_factor(IosatVacuumSlot *s, int pid, double spent_per_s)
 {
 	double		limit = pg_atomic_read_u32(&s->cost_limit);
 	double		delay_s = pg_atomic_read_u32(&s->cost_delay_us) / 1e6;
 	double		applied = pg_atomic_read_u32(&s->multiplier) / (double) IOSAT_VAC_UNIT;
-	double		pages_r = rchar_mbps * 1e6 / BLCKSZ;
-	double		pages_w = write_mbps * 1e6 / BLCKSZ;
-	double		spent = pages_r * pg_atomic_read_u32(&s->base[1]) +
-		pages_w * pg_atomic_read_u32(&s->base[2]);
 	double		f;
 
-	if (limit <= 0 || delay_s <= 0 || spent < 1.0)
+	if (limit <= 0 || delay_s <= 0 || spent_per_s < 1.0)
 		return;					/* not cost-limited, or doing nothing */
-	f = (limit / delay_s) / spent;
+	f = (limit / delay_s) / spent_per_s;
 	if (f <= 1.5 * Max(applied, 1.0))
 		return;					/* bound by its costs: hold */
 	f = Min(f, IOSAT_VAC_MAX_FREE);
-	/* the slot may have passed to another process since its I/O was read */
+	/* the slot may have passed to another process since it was read */
 	if ((int) pg_atomic_read_u32(&s->pid) != pid)
 		return;
 	pg_atomic_write_u32(&s->free_factor, (uint32) (f * IOSAT_VAC_UNIT));
+}
+
+/* the cost units a second the slot's tick counted since the last sample */
+static void
+read_spent(int i, IosatVacuumSlot *s, int pid, TimestampTz now)
+{
+	SlotSeen   *p = &seen[i];
+	uint32		spent = pg_atomic_read_u32(&s->spent);
+
+	if (p->have_spent && p->spent_pid == pid && now > p->spent_time)
+		measure_free_factor(s, pid,
+							(uint32) (spent - p->spent) / ((now - p->spent_time) / 1e6));
+	p->spent = spent;
+	p->spent_time = now;
+	p->spent_pid = pid;
+	p->have_spent = true;
 }
 
 static void
@@ -179,9 +195,6 @@ read_proc_io(int i, IosatVacuumSlot *s, int pid, TimestampTz now)
 		s->io_time = 0;
 	}
 	iosat_seq_end_write(&s->io_changecount);
-
-	if (valid)
-		measure_free_factor(s, pid, cmb, wmb);
 
 	p->have_io = ok;
 	if (ok)
@@ -241,6 +254,7 @@ watch_slots(TimestampTz now, double pressure)
 			seen[i].multiplier = mult;
 		}
 		read_proc_io(i, s, pid, now);
+		read_spent(i, s, pid, now);
 	}
 }
 

@@ -459,6 +459,8 @@ typedef struct IosatVacuumSlot
 	pg_atomic_uint32 adoptions; /* new base values adopted (reload, SET) */
 	pg_atomic_uint32 held;		/* ticks that held a wraparound vacuum at base */
 	pg_atomic_uint32 inactive;	/* ticks with cost delay off or failsafe */
+	pg_atomic_uint32 spent;		/* cost units spent at the configured costs
+								 * (pages hit, read, dirtied), wrapping */
 
 	/* written by the sampler */
 

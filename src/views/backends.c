@@ -42,6 +42,7 @@
 
 #include "sampler/bpfsource.h"
 #include "compat.h"
+#include "collect/aio.h"
 #include "collect/devices.h"
 #include "state/shared.h"
 #include "state/shmem.h"
@@ -336,6 +337,84 @@ kernel_row(IosatRow *row, int pid, PGPROC *proc, DelayAcct delayacct,
 	return true;
 }
 
+/*
+ * An io worker and the backend whose I/O it performs at the moment of the
+ * look (PostgreSQL 18+, io_method = worker; collect/aio.c).
+ */
+typedef struct AioLink
+{
+	int			worker_pid;
+	char		worker_state;	/* task state of the worker */
+	int			owner_pid;		/* 0: performing none */
+} AioLink;
+
+/* every io worker of the snapshot, with the backend it serves */
+static int
+collect_aio_links(int nbackends, AioLink *links)
+{
+	int			n = 0;
+
+	for (int i = 1; i <= nbackends; i++)
+	{
+		LocalPgBackendStatus *local = iosat_local_beentry(i);
+		AioLink    *l;
+		int			procno;
+		char		wchan[1];
+
+		if (local == NULL || local->backendStatus.st_procpid <= 0 ||
+			!IOSAT_IS_IO_WORKER(local->backendStatus.st_backendType))
+			continue;
+		l = &links[n];
+		l->worker_pid = local->backendStatus.st_procpid;
+		if (iosat_task_state(l->worker_pid, false, &l->worker_state, NULL,
+							 wchan, sizeof(wchan), NULL) != IOSAT_PROC_OK)
+			continue;
+		if (!iosat_aio_served(l->worker_pid, &procno, &l->owner_pid))
+			l->owner_pid = 0;
+		n++;
+	}
+	return n;
+}
+
+/*
+ * The three AIO columns of pid's row: on an io worker's, the backend it
+ * serves (aio_for_pid); on a backend's, the io worker performing its I/O
+ * (aio_worker_pid) and that worker's task state (aio_worker_state), a
+ * worker in D first when several serve it.  NULL where none applies.
+ */
+static void
+put_aio_columns(IosatRow *row, int pid, const AioLink *links, int nlinks,
+				bool visible)
+{
+	const AioLink *worker = NULL;
+	const AioLink *self = NULL;
+
+	for (int i = 0; visible && i < nlinks; i++)
+	{
+		if (links[i].worker_pid == pid)
+			self = &links[i];
+		else if (links[i].owner_pid == pid &&
+				 (worker == NULL || links[i].worker_state == 'D'))
+			worker = &links[i];
+	}
+	if (self != NULL && self->owner_pid > 0)
+		iosat_put(row, Int32GetDatum(self->owner_pid));
+	else
+		iosat_put_null(row);
+	if (worker != NULL)
+	{
+		char		st[2] = {worker->worker_state, '\0'};
+
+		iosat_put(row, Int32GetDatum(worker->worker_pid));
+		iosat_put_text(row, st);
+	}
+	else
+	{
+		iosat_put_null(row);
+		iosat_put_null(row);
+	}
+}
+
 static bool
 has_stats_privs(Oid role, bool read_all)
 {
@@ -349,6 +428,8 @@ iosat_proc_info_srf(PG_FUNCTION_ARGS)
 	IosatPidProc *procs;
 	int			nprocs;
 	int			nbackends;
+	AioLink    *links;
+	int			nlinks;
 	bool		read_all;
 	DelayAcct	delayacct;
 	StringInfoData note;
@@ -370,6 +451,8 @@ iosat_proc_info_srf(PG_FUNCTION_ARGS)
 
 	/* the same snapshot pg_stat_activity uses within this transaction */
 	nbackends = pgstat_fetch_stat_numbackends();
+	links = palloc(sizeof(AioLink) * Max(nbackends, 1));
+	nlinks = collect_aio_links(nbackends, links);
 	for (int i = 1; i <= nbackends; i++)
 	{
 		LocalPgBackendStatus *local = iosat_local_beentry(i);
@@ -399,13 +482,18 @@ iosat_proc_info_srf(PG_FUNCTION_ARGS)
 							  delayacct, &note);
 		/* device I/O from the BPF companion's per-process map (io_top.c) */
 		if (keep)
-			iosat_put_bpf_proc_io(&row,
-								  has_stats_privs(be->st_userid, read_all) ? pid : 0);
+		{
+			bool		visible = has_stats_privs(be->st_userid, read_all);
+
+			iosat_put_bpf_proc_io(&row, visible ? pid : 0);
+			/* 1.4; a 1.3 declaration has fewer columns (iosat_put drops them) */
+			put_aio_columns(&row, pid, links, nlinks, visible);
+		}
 		MemoryContextSwitchTo(oldcxt);
 
 		if (keep)
 		{
-			Assert(row.n == row.natts);
+			Assert(row.n >= row.natts);
 			tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc,
 								 row.values, row.nulls);
 		}

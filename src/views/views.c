@@ -80,20 +80,27 @@ iosat_set_values_init(IosatRow *row, TupleDesc tupdesc)
 	Assert(row->natts <= IOSAT_MAX_COLS);
 }
 
+/*
+ * A column past the end of the function's declared result is dropped: the
+ * library can be newer than the extension's SQL until ALTER EXTENSION
+ * UPDATE, and a release only appends columns.
+ */
 void
 iosat_put(IosatRow *row, Datum value)
 {
-	Assert(row->n < row->natts);
-	row->values[row->n] = value;
-	row->nulls[row->n] = false;
+	if (row->n < row->natts)
+	{
+		row->values[row->n] = value;
+		row->nulls[row->n] = false;
+	}
 	row->n++;
 }
 
 void
 iosat_put_null(IosatRow *row)
 {
-	Assert(row->n < row->natts);
-	row->nulls[row->n] = true;
+	if (row->n < row->natts)
+		row->nulls[row->n] = true;
 	row->n++;
 }
 

@@ -437,6 +437,35 @@ t_loadavg(const char *buf, size_t len)
 	free(la);
 }
 
+/* a parsed system call prints back as the kernel would, and parses the same */
+static void
+t_proc_syscall(const char *buf, size_t len)
+{
+	KSyscall	a,
+				b;
+	char		again[256];
+	int			n;
+
+	if (!kparse_proc_syscall(buf, len, &a))
+		return;
+	CHECK(a.in_syscall == (a.nr >= 0));
+	if (!a.in_syscall)
+	{
+		for (int i = 0; i < 6; i++)
+			CHECK(a.args[i] == 0);
+		return;
+	}
+	n = snprintf(again, sizeof(again),
+				 "%lld 0x%llx 0x%llx 0x%llx 0x%llx 0x%llx 0x%llx 0x0 0x0\n",
+				 (long long) a.nr,
+				 (unsigned long long) a.args[0], (unsigned long long) a.args[1],
+				 (unsigned long long) a.args[2], (unsigned long long) a.args[3],
+				 (unsigned long long) a.args[4], (unsigned long long) a.args[5]);
+	CHECK(n > 0 && (size_t) n < sizeof(again));
+	CHECK(kparse_proc_syscall(again, (size_t) n, &b));
+	CHECK(b.in_syscall && b.nr == a.nr && memcmp(a.args, b.args, sizeof(a.args)) == 0);
+}
+
 /* value of the first line starting with key, by a simple scan */
 static int
 line_value(const char *buf, size_t len, const char *key, uint64_t *out)
@@ -630,6 +659,7 @@ static const struct
 	{"sysstat", t_sysstat},
 	{"mountinfo", t_mountinfo},
 	{"counter", t_counter},
+	{"proc_syscall", t_proc_syscall},
 };
 #define NTARGETS ((int) (sizeof(targets) / sizeof(targets[0])))
 

@@ -32,11 +32,10 @@ shared_buffers = '16MB'
 iosat.profile_interval = '50ms'
 max_parallel_workers_per_gather = 0
 EOC
-# 18+: reads issued by the backend itself (io_method = sync), as in 15-17.
-# With io_method = worker the backend waits in S on IO:AioIoCompletion and
-# the io workers are the processes in D (the profile shows them as such).
-$node->append_conf('postgresql.conf', "io_method = sync\n")
-  if $node->pg_version >= 18;
+# 18+ runs with its default io_method (worker), or the one TEMP_CONFIG
+# sets: the index scans below read one block at a time with ReadBuffer,
+# which 18 performs in the backend itself even then; a sequential scan's
+# read stream goes through the io workers (the phase "asynchronous I/O").
 $node->start;
 $node->safe_psql('postgres', 'CREATE EXTENSION iosat');
 
@@ -178,6 +177,93 @@ ok( wait_until(
 		'cancel'),
 	sprintf('the cancel ended the reads in %.1f s', time() - $t0));
 eval { $reader->quit };
+
+# ------------------------------------------------ asynchronous I/O (18+)
+# With io_method = worker a read stream's reads (a sequential scan's) are
+# performed by io worker processes: the backend waits in S on
+# IO:AioIoCompletion and the worker is the process in D, reporting
+# IO:DataFileRead.  iosat_backends links the two (aio_worker_pid and
+# aio_worker_state on the backend's row, aio_for_pid on the worker's), and
+# the profile counts the worker's D samples as "io worker for client
+# backend".
+SKIP:
+{
+	my $method =
+	  $node->pg_version >= 18
+	  ? $node->safe_psql('postgres', 'SHOW io_method')
+	  : 'none (before 18)';
+	skip "io_method $method: no io workers perform reads", 5
+	  unless $method eq 'worker';
+
+	evict_table();
+	$node->safe_psql('postgres', 'SELECT iosat_wait_profile_reset()');
+	my $scan = $node->background_psql('postgres');
+	my $spid = $scan->query_safe('SELECT pg_backend_pid()');
+	# one block per read, no parallel workers: the io workers do every read
+	$scan->query_safe('SET io_combine_limit = 1');
+	$scan->query_safe('SET max_parallel_workers_per_gather = 0');
+	$scan->query_until(qr/scanning/,
+		"\\echo scanning\nSELECT count(*) FROM big WHERE pad LIKE '%y%';\n");
+
+	my $link = '';
+	ok( wait_until(
+			sub {
+				$link = $node->safe_psql('postgres', <<"SQL");
+SELECT b.aio_worker_state || '|' || w.backend_type || '|' || w.task_state
+       || '|' || coalesce(w.wait_event, '') || '|' || w.aio_for_pid
+  FROM iosat_backends b JOIN iosat_backends w ON w.pid = b.aio_worker_pid
+ WHERE b.pid = $spid
+SQL
+				return $link =~ /^D\|io worker\|D\|DataFileRead\|$spid$/;
+			},
+			60,
+			'an io worker in D for the scan'),
+		"the scanning backend's row names the io worker in D reading for it ($link)");
+
+	# the profile: the worker's D samples under the backend they serve
+	my $served = 0;
+	ok( wait_until(
+			sub {
+				$served = $node->safe_psql('postgres', <<'SQL');
+SELECT coalesce(sum(samples), 0) FROM iosat_wait_profile
+ WHERE backend_type = 'io worker for client backend' AND state = 'D'
+SQL
+				return $served >= 5;
+			},
+			60,
+			'profile samples of io workers for a client backend'),
+		"iosat_wait_profile counts io workers in D for a client backend ($served samples)");
+	my $scan_states = $node->safe_psql('postgres', <<'SQL');
+SELECT string_agg(backend_type || ' ' || coalesce(wait_event, '-') || ' ' || state || ' ' || samples, ', ' ORDER BY samples DESC)
+  FROM iosat_wait_profile
+ WHERE backend_type LIKE 'io worker%' OR (backend_type = 'client backend' AND wait_event_type = 'IO')
+SQL
+	note("profile during the scan: $scan_states");
+	is( $node->safe_psql('postgres', <<'SQL'),
+SELECT count(*) FROM iosat_wait_profile
+ WHERE backend_type LIKE 'io worker for %' AND state <> 'D'
+SQL
+		'0', 'only samples in D are attributed to a backend');
+
+	# an idle backend is linked to no io worker, and a worker to no backend
+	# once the scan has ended
+	$node->safe_psql('postgres', "SELECT pg_cancel_backend($spid)");
+	ok( wait_until(
+			sub {
+				$node->safe_psql('postgres',
+					"SELECT count(*) FROM pg_stat_activity WHERE pid = $spid AND state = 'active'") == 0;
+			},
+			30,
+			'scan cancelled'),
+		'the scan ended on cancel');
+	is( $node->safe_psql('postgres', <<"SQL"),
+SELECT count(*) FROM iosat_backends
+ WHERE pid = $spid AND aio_worker_pid IS NOT NULL
+    OR aio_for_pid = $spid
+SQL
+		'0', 'after it, no io worker is linked to that backend');
+	eval { $scan->quit };
+}
 
 # ---------------------------------------------------------------- a storm
 # six backends reading random heap pages through the index: the device

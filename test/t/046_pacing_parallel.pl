@@ -136,9 +136,15 @@ ok($node->poll_query_until('postgres', "SELECT pace_rate = $RATE FROM iosat_admi
 	# kernel's count of bytes the three processes read (rchar in
 	# /proc/<pid>/io, 8 kB per block; the server's processes are this
 	# user's, and the fixture's iosat.procfs_root is not the real /proc)
+	# with PostgreSQL 18's io_method = worker the io workers read for them:
+	# theirs count too (nothing else reads here)
+	my @io = $node->pg_version >= 18
+	  ? split(/\n/, $node->safe_psql('postgres',
+			"SELECT pid FROM pg_stat_activity WHERE backend_type = 'io worker'"))
+	  : ();
 	my $rchar = sub {
 		my $sum = 0;
-		for my $pid ($leader, @w)
+		for my $pid ($leader, @w, @io)
 		{
 			open(my $f, '<', "/proc/$pid/io") or die "/proc/$pid/io: $!";
 			while (<$f>) { $sum += $1 if /^rchar: (\d+)/ }

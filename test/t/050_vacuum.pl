@@ -67,9 +67,12 @@ iosat.vacuum_max_slowdown = 4
 iosat.vacuum_max_speedup = 2
 iosat.vacuum_tick = '${tick_ms}ms'
 EOC
-$node->append_conf('postgresql.conf', "io_method = sync\n")
-  if $node->pg_version >= 18;
 $node->start;
+# 18+ with io_method = worker (its default): io workers read for the vacuum,
+# so its own read_bytes stays flat; its heap scan's progress is measured
+my $aio_workers = $node->pg_version >= 18
+  && $node->safe_psql('postgres', 'SHOW io_method') eq 'worker';
+note('io_method: ' . ($node->pg_version >= 18 ? $node->safe_psql('postgres', 'SHOW io_method') : 'none (before 18)'));
 
 mkdir("$dev->{mnt}/ts") or die "mkdir $dev->{mnt}/ts: $!";
 # vt: the vacuumed table, autovacuum off until its dead tuples are there;
@@ -117,9 +120,11 @@ sub proc_io
 }
 
 # MB/s of read_bytes (fetched from the device) over SECONDS
+# (with io workers: MB/s of heap pages scanned, pg_stat_progress_vacuum)
 sub read_rate
 {
 	my ($pid, $seconds) = @_;
+	return scan_rate($pid, $seconds) if $aio_workers;
 	my $a = proc_io($pid);
 	my $t0 = time();
 	usleep($seconds * 1e6);
@@ -127,6 +132,19 @@ sub read_rate
 	my $dt = time() - $t0;
 	return undef unless $a && $b;
 	return ($b->{read_bytes} - $a->{read_bytes}) / $dt / 1e6;
+}
+
+sub scan_rate
+{
+	my ($pid, $seconds) = @_;
+	my $q = "SELECT heap_blks_scanned FROM pg_stat_progress_vacuum WHERE pid = $pid";
+	my $a = $node->safe_psql('postgres', $q);
+	my $t0 = time();
+	usleep($seconds * 1e6);
+	my $b = $node->safe_psql('postgres', $q);
+	my $dt = time() - $t0;
+	return undef if $a eq '' || $b eq '';
+	return ($b - $a) * 8192 / $dt / 1e6;
 }
 
 sub sql { return $node->safe_psql('postgres', $_[0]) }

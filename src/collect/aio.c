@@ -1,0 +1,129 @@
+/*-------------------------------------------------------------------------
+ *
+ * aio.c
+ *	  Which backend an I/O worker is working for (PostgreSQL 18+).
+ *
+ * With io_method = worker (18's default) a backend does not read its data
+ * files itself: it hands the read to an io worker process and waits in S on
+ * IO:AioIoCompletion, while the worker is the process in D, reporting
+ * IO:DataFileRead.  The seed's question -- were the backends waiting on the
+ * disk in D or S? -- then needs the link from each worker to the backend it
+ * serves, which PostgreSQL does not publish: the worker takes a handle
+ * number from its submission queue into a local variable.
+ *
+ * What is public is each handle (pgaio_ctl->io_handles, what pg_aios
+ * shows): its owner's PGPROC number, its state, and the file descriptor
+ * and offset of its read or write -- the worker's own descriptor, as the
+ * worker reopens the file before the system call (smgr_aio_reopen).  An io
+ * worker performs one I/O at a time, synchronously (pg_preadv or
+ * pg_pwritev: storage/aio/aio_io.c), so while it is in that system call,
+ * /proc/<pid>/syscall shows its number, descriptor and offset, and the one
+ * handle in SUBMITTED state with that descriptor and offset is the one it
+ * performs.  Handles are read without a lock the way pg_get_aios() reads
+ * them: state and generation before, the fields, state and generation
+ * again; a handle that changed in between is skipped.  Cost: one read of
+ * /proc/<pid>/syscall and a pass over the handles (max_connections and
+ * auxiliary processes times io_max_concurrency) per io worker looked at.
+ *
+ * /proc/<pid>/syscall needs ptrace access to the worker (same user, and not
+ * forbidden by Yama's ptrace_scope); without it nothing is matched.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <sys/syscall.h>
+
+#include "compat.h"
+#include "collect/aio.h"
+#include "collect/kparse.h"
+#include "collect/procfs.h"
+
+#ifdef IOSAT_HAVE_AIO
+#include "storage/aio_internal.h"
+#include "storage/proc.h"
+
+/* the system calls pg_preadv and pg_pwritev make */
+static bool
+is_data_io(int64 nr)
+{
+	if (nr == SYS_pread64 || nr == SYS_preadv ||
+		nr == SYS_pwrite64 || nr == SYS_pwritev)
+		return true;
+#ifdef SYS_preadv2
+	if (nr == SYS_preadv2 || nr == SYS_pwritev2)
+		return true;
+#endif
+	return false;
+}
+
+bool
+iosat_aio_served(int worker_pid, int *owner_procno, int *owner_pid)
+{
+	char		buf[256];
+	ssize_t		len;
+	int			err;
+	KSyscall	sc;
+	int			fd;
+	uint64		offset;
+
+	if (pgaio_ctl == NULL || pgaio_ctl->io_handles == NULL)
+		return false;
+	if (iosat_proc_read(worker_pid, "syscall", buf, sizeof(buf), &len, &err,
+						NULL) != IOSAT_PROC_OK ||
+		!kparse_proc_syscall(buf, (size_t) len, &sc) ||
+		!sc.in_syscall || !is_data_io(sc.nr))
+		return false;
+	fd = (int) sc.args[0];
+	offset = sc.args[3];		/* pread64's pos; preadv's pos_l, all of it on LP64 */
+
+	for (uint32 i = 0; i < pgaio_ctl->io_handle_count; i++)
+	{
+		volatile PgAioHandle *h = &pgaio_ctl->io_handles[i];
+		uint64		gen = h->generation;
+		int			hfd;
+		uint64		hoff;
+		int			procno;
+		int			pid;
+
+		pg_read_barrier();
+		if (h->state != PGAIO_HS_SUBMITTED)
+			continue;
+		if (h->op == PGAIO_OP_READV)
+		{
+			hfd = h->op_data.read.fd;
+			hoff = h->op_data.read.offset;
+		}
+		else if (h->op == PGAIO_OP_WRITEV)
+		{
+			hfd = h->op_data.write.fd;
+			hoff = h->op_data.write.offset;
+		}
+		else
+			continue;
+		procno = h->owner_procno;
+		if (procno < 0 || procno >= (int) ProcGlobal->allProcCount)
+			continue;
+		pid = *((volatile int *) &ProcGlobal->allProcs[procno].pid);
+		pg_read_barrier();
+		if (h->generation != gen || h->state != PGAIO_HS_SUBMITTED)
+			continue;			/* completed, or reused, while we looked */
+		if (hfd == fd && hoff == offset && pid > 0)
+		{
+			*owner_procno = procno;
+			*owner_pid = pid;
+			return true;
+		}
+	}
+	return false;
+}
+
+#else							/* !IOSAT_HAVE_AIO */
+
+bool
+iosat_aio_served(int worker_pid, int *owner_procno, int *owner_pid)
+{
+	return false;
+}
+
+#endif
