@@ -721,6 +721,7 @@ kparse_proc_syscall(const char *buf, size_t len, KSyscall *out)
 	memset(out, 0, sizeof(*out));
 	if (take_literal(&c, "running"))
 	{
+		out->nr = -1;			/* in no system call */
 		skip_space(&c);
 		return c.p == c.end;
 	}
