@@ -24,7 +24,7 @@ SELECT p.oid::regprocedure AS function, p.proretset AS returns_set,
        has_function_privilege('public', p.oid, 'EXECUTE') AS public_may_call
   FROM pg_proc p JOIN pg_depend d ON d.objid = p.oid AND d.classid = 'pg_proc'::regclass
   JOIN pg_extension e ON e.oid = d.refobjid AND e.extname = 'iosat'
- ORDER BY 1::text;
+ ORDER BY p.oid::regprocedure::text COLLATE "C";
 
 \set VERBOSITY sqlstate
 \set unitless 'SELECT replace(:''LAST_ERROR_MESSAGE'', '' ms'', '''') AS message'
