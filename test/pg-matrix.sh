@@ -265,12 +265,13 @@ pool_fallback() {
 pool_download() {
     local pkg=$1 v=$2 dl=$3 url f
     url="$MIRROR/pool/main/${pkg:0:1}/$pkg"
+    POOL_ONLY=1
+    [ -f "$dl/${pkg}_${v#*:}.dsc" ] && return 0     # fetched before; checked at extraction
     log "PostgreSQL: $pkg $v from $url"
     curl -fsS -o "$dl/${pkg}_${v#*:}.dsc" "$url/${pkg}_${v#*:}.dsc" >> "$RESULTS/pg${pkg#postgresql-}-download.log" 2>&1 || { rm -f "$dl/${pkg}_${v#*:}.dsc"; return 1; }
     for f in $(awk '/^Files:/ { on = 1; next } /^[^ ]/ { on = 0 } on { print $3 }' "$dl/${pkg}_${v#*:}.dsc"); do
         curl -fsS -o "$dl/$f" "$url/$f" >> "$RESULTS/pg${pkg#postgresql-}-download.log" 2>&1 || { rm -f "$dl/${pkg}_${v#*:}.dsc"; return 1; }
     done
-    POOL_ONLY=1
 }
 
 # ------------------------------------------------------- build one PostgreSQL
@@ -300,11 +301,9 @@ build_pg() {
     fi
     # Cached prefix of the newest version: nothing to fetch.  (A prefix of
     # an older version is still used while the newest cannot be downloaded.)
-    local built; built=$(cat "$prefix/.iosat-pg-source" 2>/dev/null)
     local newest; newest=$(echo "$candidates" | head -1)
-    if [ -x "$prefix/bin/pg_config" ] && [ "$built" = "$pkg $newest | $(configure_flags "$ver")" ]; then
-        log "PostgreSQL $ver: cached build of $pkg $newest in $prefix"
-        R_SRC[$ver]=$newest; PGCONFIG[$ver]=$prefix/bin/pg_config; R_PG[$ver]=cached
+    if use_cached "$ver" "$prefix" "$pkg $newest | $(configure_flags "$ver")" "$pkg $newest"; then
+        R_SRC[$ver]=$newest
         return 0
     fi
 
@@ -340,11 +339,7 @@ build_pg() {
     fi
     R_SRC[$ver]=$srcver
     local want="$pkg $srcver | $(configure_flags "$ver")"
-    if [ -x "$prefix/bin/pg_config" ] && [ "$built" = "$want" ]; then
-        log "PostgreSQL $ver: cached build of $pkg $srcver in $prefix"
-        PGCONFIG[$ver]=$prefix/bin/pg_config; R_PG[$ver]=cached
-        return 0
-    fi
+    use_cached "$ver" "$prefix" "$want" "$pkg $srcver" && return 0
     local work=$CACHE/build/pg$ver
     rm -rf "$work"; mkdir -p "$work"
     # dpkg-source checks the .dsc's OpenPGP signature (debian-keyring) and the
@@ -367,6 +362,14 @@ build_pg() {
     log "PostgreSQL $ver: source $pkg $srcver extracted (signature: $sig)"
 
     compile_pg "$ver" "$prefix" "$work" "$want"
+}
+
+# the prefix $2 already holds a build of $3 (what .iosat-pg-source records)
+use_cached() {
+    local ver=$1 prefix=$2 want=$3 what=$4
+    [ -x "$prefix/bin/pg_config" ] && [ "$(cat "$prefix/.iosat-pg-source" 2>/dev/null)" = "$want" ] || return 1
+    log "PostgreSQL $ver: cached build of $what in $prefix"
+    PGCONFIG[$ver]=$prefix/bin/pg_config; R_PG[$ver]=cached
 }
 
 # configure, make and make install the tree in $3/src into the prefix $2;
@@ -402,14 +405,9 @@ compile_pg() {
 build_pg_git() {
     local ver=$1 prefix=$2 gitdir commit
     read -r gitdir commit <<<"$PG16_GIT"
-    local want="git $commit | $(configure_flags "$ver")" built
-    built=$(cat "$prefix/.iosat-pg-source" 2>/dev/null)
+    local want="git $commit | $(configure_flags "$ver")"
     R_SRC[$ver]="16.2 git ${commit:0:7}"
-    if [ -x "$prefix/bin/pg_config" ] && [ "$built" = "$want" ]; then
-        log "PostgreSQL $ver: cached build of $commit in $prefix"
-        PGCONFIG[$ver]=$prefix/bin/pg_config; R_PG[$ver]=cached
-        return 0
-    fi
+    use_cached "$ver" "$prefix" "$want" "$commit" && return 0
     local work=$CACHE/build/pg$ver
     rm -rf "$work"; mkdir -p "$work/src"
     if ! git --git-dir="$gitdir" archive --format=tar "$commit" -- . ':(exclude)bld' 2>"$RESULTS/pg$ver-extract.log" |

@@ -132,6 +132,20 @@ take_fixed(Cursor *c, double *out)
 	return true;
 }
 
+static bool
+hex_digit(char ch, unsigned *d)
+{
+	if (ch >= '0' && ch <= '9')
+		*d = (unsigned) (ch - '0');
+	else if (ch >= 'a' && ch <= 'f')
+		*d = (unsigned) (ch - 'a' + 10);
+	else if (ch >= 'A' && ch <= 'F')
+		*d = (unsigned) (ch - 'A' + 10);
+	else
+		return false;
+	return true;
+}
+
 /* "0x1f": hexadecimal with its prefix, as the kernel prints %lx; overflow is an error */
 static bool
 take_hex(Cursor *c, uint64_t *out)
@@ -145,14 +159,9 @@ take_hex(Cursor *c, uint64_t *out)
 	start = c->p;
 	while (c->p < c->end)
 	{
-		char		ch = *c->p;
 		unsigned	d;
 
-		if (ch >= '0' && ch <= '9')
-			d = (unsigned) (ch - '0');
-		else if (ch >= 'a' && ch <= 'f')
-			d = (unsigned) (ch - 'a' + 10);
-		else
+		if (!hex_digit(*c->p, &d))
 			break;
 		if (v > (UINT64_MAX >> 4))
 			return false;
@@ -526,16 +535,9 @@ status_hex(Cursor *c, uint64_t *out)
 	skip_blanks(c);
 	while (c->p < c->end && !is_space(*c->p))
 	{
-		char		ch = *c->p;
 		unsigned	d;
 
-		if (ch >= '0' && ch <= '9')
-			d = (unsigned) (ch - '0');
-		else if (ch >= 'a' && ch <= 'f')
-			d = (unsigned) (ch - 'a' + 10);
-		else if (ch >= 'A' && ch <= 'F')
-			d = (unsigned) (ch - 'A' + 10);
-		else
+		if (!hex_digit(*c->p, &d))
 			return false;
 		if (++digits > 16)
 			return false;
