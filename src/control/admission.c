@@ -139,9 +139,11 @@ static uint64 wrapper_queryid = 0;
 
 /*
  * REFRESH MATERIALIZED VIEW locks the view (and creates its new heap)
- * before its query starts: what its transaction held before the REFRESH
- * is looked at when it starts (while the device is saturated; locks.c),
- * and that verdict is the one its query is admitted by.
+ * before its query starts, and so does CREATE MATERIALIZED VIEW on 17+
+ * (it creates the view, with an xid, then fills it as a refresh does):
+ * what its transaction held before the statement is looked at when it
+ * starts (while the device is saturated; locks.c), and that verdict is the
+ * one its query is admitted by.
  */
 static bool wrapper_locks_looked = false;
 static const char *wrapper_locks_held = NULL;
@@ -1142,6 +1144,15 @@ end_gated_utility(PlannedStmt *pstmt, int64 blocks_at_start, bool ok)
 		release_slot_of(pstmt);
 }
 
+/* a wrapper that takes locks (and an xid) of its own before its query starts */
+static bool
+locks_before_query(Node *stmt)
+{
+	return IsA(stmt, RefreshMatViewStmt) ||
+		(IsA(stmt, CreateTableAsStmt) &&
+		 ((CreateTableAsStmt *) stmt)->objtype == OBJECT_MATVIEW);
+}
+
 static void
 iosat_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 					 bool readOnlyTree, ProcessUtilityContext context,
@@ -1167,7 +1178,7 @@ iosat_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 		wrapper_queryid = (uint64) pstmt->queryId;
 		if (IsA(pstmt->utilityStmt, DeclareCursorStmt))
 			in_declare_cursor = true;
-		if (IsA(pstmt->utilityStmt, RefreshMatViewStmt) &&
+		if (locks_before_query(pstmt->utilityStmt) &&
 			iosat_admission_mode != IOSAT_ADMISSION_OFF &&
 			pg_atomic_read_u32(&iosat_shared->gate.saturated) != 0)
 		{
