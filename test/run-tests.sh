@@ -173,7 +173,9 @@ case ${IOSAT_DEB:-1} in
 	0) echo "== test/packaging/deb.sh: skipped (IOSAT_DEB=0)" ;;
 	1)
 		echo "== test/packaging/deb.sh (as root)"
+		t0=$SECONDS
 		IOSAT_TEST_LOCK_HELD=1 IOSAT_DEB_FIGURES=$figures run_reaped bash "$repo/test/packaging/deb.sh" || status=1
+		echo "deb.sh: the stage took $((SECONDS - t0)) s" >>"$figures"
 		;;
 	*)
 		echo "run-tests.sh: IOSAT_DEB must be 0 or 1, not '$IOSAT_DEB'" >&2
