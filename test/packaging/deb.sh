@@ -61,6 +61,8 @@ installed_pkgs=()
 backup_list=""
 failed=0
 figures=()
+pin_dir_before=""
+group_before=""
 
 say() { printf '== %s\n' "$*"; }
 ok() { printf 'ok   %s\n' "$*"; }
@@ -120,6 +122,14 @@ cleanup() {
 	if [[ -n $runtime_dir_made ]]; then
 		rm -rf "$runtime_dir_made"
 	fi
+	# what a purge that failed its checks left (they have said so): the
+	# pin directory and the group, if they were not here before
+	if [[ -n $work && -z $pin_dir_before && -d $PIN_DIR ]] && ! pgrep -x iosatd >/dev/null; then
+		rm -rf --one-file-system "$PIN_DIR"
+	fi
+	if [[ -n $work && -z $group_before ]] && getent group iosat >/dev/null; then
+		groupdel iosat
+	fi
 	restore_backups
 	if [[ -n $work && -n ${IOSAT_KEEP:-} ]]; then
 		echo "deb.sh: kept $work (IOSAT_KEEP)"
@@ -145,6 +155,8 @@ if pgrep -x iosatd >/dev/null && [[ -e $PIN_DIR/meta ]]; then
 	exit 2
 fi
 
+[[ -e $PIN_DIR ]] && pin_dir_before=1
+group_before=$(getent group iosat || true)
 work=$(mktemp -d /tmp/iosat-deb.XXXXXX)
 chmod 755 "$work"
 backup_list=$work/backups.txt
