@@ -11,14 +11,19 @@
 #     the few root-only operations (loop devices, throttles, caches, iosatd,
 #     a FUSE-backed volume that stops answering) through one audited helper,
 #     test/lib/rootctl (and stallfs, built here next to it), via sudo;
-# then the root-side suites (BPF, fuzzing).  It removes everything it
-# created — the temp build tree, the sudoers drop-in, loop devices, mounts,
-# FUSE daemons, cgroups — on exit, including after Ctrl-C.
+# then the root-side suites (BPF, fuzzing), and last the Debian packages
+# (test/packaging/deb.sh: build, lintian, install, a cluster with iosat and
+# iosatd run as its unit says, stop and restart, purge).  It removes
+# everything it created — the temp build tree, the sudoers drop-in, loop
+# devices, mounts, FUSE daemons, cgroups, the packages — on exit, including
+# after Ctrl-C.
 #
 # IOSAT_TAP="test/t/010_sampler_fixture.pl ..." limits the TAP tests run
 # ("none": none of them, pg_regress only); IOSAT_ROOT_SUITES="test/root/fuzz.t
-# ..." limits the root-side suites ("none": none of them); IOSAT_KEEP=1 keeps
-# the temporary tree (logs in tmp_check/log) for a look.  Runs on one machine
+# ..." limits the root-side suites ("none": none of them); IOSAT_DEB=0 skips
+# the packages' stage (about 3 minutes; 1, the default, runs it);
+# IOSAT_KEEP=1 keeps the temporary tree (logs in tmp_check/log) for a look.
+# Runs on one machine
 # take turns (flock on /run/lock/iosat-test.lock; IOSAT_TEST_LOCK names
 # another file): they share the installed iosat.so, the sudoers drop-in and
 # the loop devices that cleanup destroys.
@@ -168,6 +173,24 @@ for t in $root_suites; do
 	cat "$work/suite.err" >&2
 	grep -E '^(# )?[A-Za-z0-9_ .-]+ total: ' "$work/suite.err" | sed 's/^# //' >>"$figures" || true
 done
+
+# the Debian packages, last: installing postgresql-NN-iosat replaces the
+# iosat.so that `make install` put in place (deb.sh puts it back after the
+# purge). deb.sh works on a copy of the checkout (git's files), and under
+# this run's lock (IOSAT_TEST_LOCK_HELD: it must not wait for it).
+case ${IOSAT_DEB:-1} in
+	0) echo "== test/packaging/deb.sh: skipped (IOSAT_DEB=0)" ;;
+	1)
+		echo "== test/packaging/deb.sh (as root)"
+		t0=$SECONDS
+		IOSAT_TEST_LOCK_HELD=1 IOSAT_DEB_FIGURES=$figures run_reaped bash "$repo/test/packaging/deb.sh" || status=1
+		echo "deb.sh: the stage took $((SECONDS - t0)) s" >>"$figures"
+		;;
+	*)
+		echo "run-tests.sh: IOSAT_DEB must be 0 or 1, not '$IOSAT_DEB'" >&2
+		status=1
+		;;
+esac
 
 if [[ -s $figures ]]; then
 	echo "== figures"

@@ -325,6 +325,14 @@ iosat_bpf_refresh(iosat_bpf_reader *r, uint64_t max_age_ns, char *err, size_t er
 		goto fail;
 
 	r->meta = m;
+	if (m.flags & IOSAT_META_F_STOPPED)
+	{
+		/* pins left by a clean stop: no daemon, as if they were gone */
+		seterr(err, errlen, "iosatd pid %u was stopped; its pins are left for the next start",
+			   m.daemon_pid);
+		st = IOSAT_BPF_MISSING;
+		goto fail;
+	}
 	now = iosat_bpf_now_ns();
 	r->age_ns = now > m.heartbeat_ns ? now - m.heartbeat_ns : 0;
 	limit = max_age_ns;

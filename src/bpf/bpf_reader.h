@@ -71,10 +71,12 @@ extern void iosat_bpf_init(iosat_bpf_reader *r, const char *dir);
  * Check the pins and the heartbeat, (re)opening as needed.  max_age_ns: the
  * heartbeat may be at most this old (0: 3 heartbeat intervals, at least 3 s).
  * With check_pid, a daemon killed without cleanup is seen as stale at the
- * next refresh (a cleanly stopped one removes its pins: missing).
+ * next refresh; a cleanly stopped one marks its meta IOSAT_META_F_STOPPED
+ * and leaves its pins for the next start: missing.
  * Returns IOSAT_BPF_OK or a negative status; err (may be NULL) receives a
  * one-line reason.  On STALE the maps stay open and readable (values are
- * frozen at the daemon's death); on other errors the reader is closed.
+ * frozen at the daemon's death); on other errors the reader is closed (r->meta
+ * keeps what a stopped daemon's meta said).
  */
 extern int	iosat_bpf_refresh(iosat_bpf_reader *r, uint64_t max_age_ns,
 							  char *err, size_t errlen);

@@ -82,6 +82,9 @@
 #define IOSAT_META_F_MERGE		0x04	/* block_rq_merge attached (scheduler merges tracked) */
 #define IOSAT_META_F_FROZEN		0x08	/* data maps frozen against user-space writes */
 #define IOSAT_META_F_CAPS_DROPPED 0x10	/* daemon runs without capabilities after load */
+#define IOSAT_META_F_STOPPED	0x20	/* daemon stopped cleanly (SIGTERM/SIGINT) and left
+										 * its pins for the next start: readers say
+										 * "missing" at once (older readers: "stale") */
 
 /* iosat_proc_stats.flags */
 #define IOSAT_PROC_F_KTHREAD	0x01	/* kernel thread (kworker, jbd2, loop, ...) */

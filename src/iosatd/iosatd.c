@@ -7,7 +7,16 @@
  * maps against user-space writes, pins meta/disks/procs under PIN_DIR
  * (default /sys/fs/bpf/iosat: directory 0750, maps 0440, owner root, group
  * GROUP = postgres) and then only runs the heartbeat program once per
- * interval until SIGTERM/SIGINT, when it removes its pins.
+ * interval until SIGTERM/SIGINT.  Then it runs the heartbeat a last time
+ * with IOSAT_META_F_STOPPED, which readers take as "missing" at once, and
+ * exits 0 leaving its pins (and the directory, with its owner and mode) for
+ * the next start, which replaces them as below.
+ *
+ * Logging: with -f, one line per message on stderr; when stderr is the
+ * journal (systemd sets JOURNAL_STREAM to its device:inode), each line
+ * starts with its syslog priority, "<3>" to "<7>" (sd-daemon(3)), and
+ * carries no timestamp or pid of its own, which the journal adds.  Without
+ * -f, syslog once the daemon is ready.
  *
  * Restart-safe: new pins are created under temporary names and renamed over
  * the old ones (atomic per file; meta last), so a reader sees either the old
@@ -87,6 +96,7 @@ static struct
 
 static volatile sig_atomic_t stop_signal;
 static bool use_syslog;
+static bool use_journal;		/* stderr is the journal: "<prio>message" lines */
 
 /* ------------------------------------------------------------------ logging */
 
@@ -114,16 +124,56 @@ logmsg(int level, const char *fmt,...)
 		syslog(prio[level], "%s", msg);
 	else
 	{
-		struct timespec ts;
-		struct tm	tm;
-		char		tbuf[32];
+		char		line[1100];
+		int			n;
 
-		clock_gettime(CLOCK_REALTIME, &ts);
-		localtime_r(&ts.tv_sec, &tm);
-		strftime(tbuf, sizeof(tbuf), "%Y-%m-%d %H:%M:%S", &tm);
-		fprintf(stderr, "%s.%03ld iosatd[%d]: %s: %s\n", tbuf, ts.tv_nsec / 1000000,
-				(int) getpid(), names[level], msg);
+		if (use_journal)
+			n = snprintf(line, sizeof(line), "<%d>%s\n", prio[level], msg);
+		else
+		{
+			struct timespec ts;
+			struct tm	tm;
+			char		tbuf[32];
+
+			clock_gettime(CLOCK_REALTIME, &ts);
+			localtime_r(&ts.tv_sec, &tm);
+			strftime(tbuf, sizeof(tbuf), "%Y-%m-%d %H:%M:%S", &tm);
+			n = snprintf(line, sizeof(line), "%s.%03ld iosatd[%d]: %s: %s\n", tbuf,
+						 ts.tv_nsec / 1000000, (int) getpid(), names[level], msg);
+		}
+		if (n >= (int) sizeof(line))
+		{
+			n = sizeof(line) - 1;
+			line[n - 1] = '\n';
+		}
+		/* one write a line: lines of concurrent writers do not interleave */
+		if (n > 0 && write(STDERR_FILENO, line, n) != n)
+		{
+			/* nowhere left to say it */
+		}
 	}
+}
+
+/*
+ * Is stderr the journal?  systemd connects a service's stderr to a journal
+ * stream and sets JOURNAL_STREAM to that stream's "device:inode"; a child
+ * that inherited the variable but not the stream (stderr redirected) does not
+ * match.
+ */
+static bool
+stderr_is_journal(void)
+{
+	const char *e = getenv("JOURNAL_STREAM");
+	unsigned long long dev,
+				ino;
+	char		end;
+	struct stat sb;
+
+	if (!e || sscanf(e, "%llu:%llu%c", &dev, &ino, &end) != 2)
+		return false;
+	if (fstat(STDERR_FILENO, &sb) != 0)
+		return false;
+	return (unsigned long long) sb.st_dev == dev && (unsigned long long) sb.st_ino == ino;
 }
 
 static int
@@ -652,7 +702,12 @@ check_existing(void)
 	iosat_bpf_init(&r, opt.pin_dir);
 	st = iosat_bpf_refresh(&r, 0, err, sizeof(err));
 	if (st == IOSAT_BPF_MISSING)
+	{
+		if (r.meta.flags & IOSAT_META_F_STOPPED)
+			logmsg(LOG_INFO_, "replacing the pins that iosatd pid %u left in %s when it stopped",
+				   r.meta.daemon_pid, opt.pin_dir);
 		return 0;
+	}
 	if (st == IOSAT_BPF_OK && r.meta.daemon_pid != (__u32) getpid())
 	{
 		char		p[64],
@@ -893,7 +948,8 @@ usage(FILE *out)
 {
 	fprintf(out,
 			"usage: iosatd [options]\n"
-			"  -f, --foreground      stay in the foreground, log to stderr (else daemonize, syslog)\n"
+			"  -f, --foreground      stay in the foreground, log to stderr (the journal's format\n"
+			"                        where JOURNAL_STREAM names stderr; else daemonize, syslog)\n"
 			"  -v, --verbose         more logging (-vv: libbpf debug)\n"
 			"  -d, --pin-dir DIR     pin directory (default %s)\n"
 			"  -g, --group GROUP     group allowed to read the pins (default %s)\n"
@@ -935,6 +991,7 @@ main(int argc, char **argv)
 	struct timespec next;
 	gid_t		gid = 0;
 	bool		group_given = false;
+	bool		keep_pins = false;
 	unsigned	flags = 0;
 	int			c,
 				i,
@@ -1010,6 +1067,7 @@ main(int argc, char **argv)
 				IOSAT_BPF_DIR_MAX);
 		return 2;
 	}
+	use_journal = stderr_is_journal();
 	libbpf_set_print(libbpf_log);
 	if (geteuid() != 0)
 	{
@@ -1144,10 +1202,30 @@ main(int argc, char **argv)
 			;
 	}
 	if (stop_signal)
-		logmsg(LOG_INFO_, "%s: shutting down", strsignal(stop_signal));
+	{
+		/*
+		 * A last heartbeat that says "stopped": readers fall back to /sys at
+		 * their next refresh, as if the pins were gone, and the pins stay for
+		 * the next start (a restart replaces them without a window in which
+		 * the directory is missing).  If it fails, the pins go as before.
+		 */
+		hb.flags |= IOSAT_META_F_STOPPED;
+		c = heartbeat(skel, false);
+		if (c == 0)
+		{
+			keep_pins = true;
+			logmsg(LOG_INFO_, "%s: stopping; pins left in %s for the next start "
+				   "(marked stopped: readers fall back to /sys)",
+				   strsignal(stop_signal), opt.pin_dir);
+		}
+		else
+			logmsg(LOG_WARN_, "%s: stopping; cannot mark the pins stopped (%s): removing them",
+				   strsignal(stop_signal), strerror(-c));
+	}
 
 out:
-	unpin_all();
+	if (!keep_pins)
+		unpin_all();
 	detach_all();
 	if (skel)
 		iosat_bpf__destroy(skel);

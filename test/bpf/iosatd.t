@@ -13,7 +13,11 @@
 # direct-I/O reader; latency percentiles; mq-deadline with merges; the
 # postgres user can read but not write; frozen maps refuse even root;
 # kill -9 makes the heartbeat stale; a restart replaces the pins and an open
-# reader follows; raw_tp fallback; clean SIGTERM removes the pins.
+# reader follows; raw_tp fallback; the lifecycle as systemd drives it: a
+# clean SIGTERM exits 0 and leaves the pins, marked stopped (readers say
+# "missing"), the next start replaces them, the pidfile keeps a second
+# daemon out, and with stderr on the journal (JOURNAL_STREAM) every line
+# starts with its syslog priority.
 set -u
 export LC_ALL=C
 export PATH=/usr/sbin:/usr/bin:/sbin:/bin:$PATH
@@ -316,14 +320,78 @@ else
 	nok "raw_tp fallback loads"; sed 's/^/#   /' "$WORK/d4.log"
 fi
 
-# --- clean stop ----------------------------------------------------------------------------
+# --- lifecycle: stop, start, restart (what systemctl does with the unit) -------------
+# A clean stop (SIGTERM: systemctl stop, the first half of a restart) leaves
+# the pins, marked stopped, for the next start.
 if [[ -n $DPID ]]; then
+	PID4=$DPID
+	ino4=$(stat -c %i "$PINDIR/meta")
 	kill -TERM "$DPID"; wait "$DPID"; rc=$?; DPID=
 	check "SIGTERM: clean exit (status $rc)" test "$rc" -eq 0
-	check "SIGTERM: pins and pin dir removed" test ! -e "$PINDIR"
+	check "SIGTERM: pins left for the next start (meta inode $ino4)" \
+		test "$(stat -c %i "$PINDIR/meta" 2>/dev/null)" = "$ino4" -a -e "$PINDIR/disks" -a -e "$PINDIR/procs"
+	check "SIGTERM: pin dir kept, 0750 ($(stat -c %a "$PINDIR" 2>/dev/null))" test "$(stat -c %a "$PINDIR" 2>/dev/null)" = 750
 	check "SIGTERM: pidfile removed" test ! -e "$WORK/iosatd.pid"
-	st=$(status_of)
-	check "after stop the reader reports missing ($st)" test "$st" = missing
+	grep -q "pins left in $PINDIR for the next start" "$WORK/d4.log" && ok "SIGTERM: the stop is logged" ||
+		{ nok "SIGTERM: the stop is logged"; tail -3 "$WORK/d4.log" | sed 's/^/#   /'; }
+	out=$("$BPFSTAT" -d "$PINDIR" -s 2>&1)
+	check "after a clean stop the reader reports missing at once, not stale ($(echo "$out" | head -1 | kv status))" \
+		test "$(echo "$out" | head -1 | kv status)" = missing
+	check "... because iosatd pid $PID4 was stopped" bash -c "echo '$out' | grep -q 'reason=iosatd pid $PID4 was stopped'"
+
+	# start again, stderr on a "journal stream": systemd sets JOURNAL_STREAM
+	# to the device:inode of the stream it gives the service as stderr
+	: >"$WORK/d5.log"
+	if JOURNAL_STREAM=$(stat -c %d:%i "$WORK/d5.log") start_daemon "$WORK/d5.log"; then
+		ok "start after a clean stop"
+	else
+		nok "start after a clean stop"; sed 's/^/#   /' "$WORK/d5.log"
+	fi
+	PID5=$DPID
+	ino5=$(stat -c %i "$PINDIR/meta" 2>/dev/null)
+	check "the start replaced the pins left (meta inode $ino4 -> $ino5), status ok" \
+		test -n "$ino5" -a "$ino5" != "$ino4" -a "$(status_of)" = ok
+	grep -q "replacing the pins that iosatd pid $PID4 left in $PINDIR when it stopped" "$WORK/d5.log" &&
+		ok "the start logged whose pins it replaced" || nok "the start logged whose pins it replaced"
+
+	# the pidfile keeps a second daemon out (also with --force), pins untouched
+	: >"$WORK/d6.log"
+	JOURNAL_STREAM=$(stat -c %d:%i "$WORK/d6.log") \
+		"$IOSATD" -f -i 500 -d "$PINDIR" "${GROUP_OPT[@]}" -p "$WORK/iosatd.pid" --force >>"$WORK/d6.log" 2>&1
+	rc=$?
+	check "a second iosatd with the same pidfile exits 1 ($rc), even with --force" test "$rc" -eq 1
+	check "... says the pidfile is locked by pid $PID5, at priority err (<3>)" \
+		grep -q "^<3>pidfile $WORK/iosatd.pid is locked by another iosatd (pid $PID5)" "$WORK/d6.log"
+	check "... and left the running daemon's pins alone" \
+		test "$(stat -c %i "$PINDIR/meta")" = "$ino5" -a "$(status_of)" = ok
+
+	# restart: SIGTERM, then start again
+	kill -TERM "$DPID"; wait "$DPID"; rc=$?; DPID=
+	check "restart: the stop exits 0 ($rc)" test "$rc" -eq 0
+	if JOURNAL_STREAM=$(stat -c %d:%i "$WORK/d5.log") start_daemon "$WORK/d5.log.2"; then
+		ok "restart: started again"
+	else
+		nok "restart: started again"; sed 's/^/#   /' "$WORK/d5.log.2"
+	fi
+	check "restart: status ok, meta names the new pid $DPID" \
+		test "$(status_of)" = ok -a "$("$BPFSTAT" -d "$PINDIR" -s | kv pid)" = "$DPID"
+	# JOURNAL_STREAM naming another file than stderr: the usual format
+	if grep -q '^<' "$WORK/d5.log.2"; then
+		nok "JOURNAL_STREAM that is not stderr: plain timestamped lines"; head -2 "$WORK/d5.log.2" | sed 's/^/#   /'
+	else
+		check "JOURNAL_STREAM that is not stderr: plain timestamped lines" \
+			grep -qE '^[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9:.]+ iosatd\[[0-9]+\]: info: maps pinned' "$WORK/d5.log.2"
+	fi
+	kill -TERM "$DPID"; wait "$DPID"; rc=$?; DPID=
+
+	# the journal's format: every line "<prio>message", no timestamp or pid
+	bad=$(grep -cv '^<[0-7]>[^<]' "$WORK/d5.log")
+	check "journal format: every line starts with a syslog priority ($(wc -l <"$WORK/d5.log") lines, $bad without)" \
+		test "$bad" -eq 0 -a -s "$WORK/d5.log"
+	check "journal format: <6> for info (maps pinned, stopping)" \
+		bash -c "grep -q '^<6>maps pinned in $PINDIR' '$WORK/d5.log' && grep -q '^<6>Terminated: stopping; pins left' '$WORK/d5.log'"
+	check "journal format: no timestamp or pid of its own" bash -c "! grep -qE '^<[0-7]>[0-9]{4}-|iosatd\[' '$WORK/d5.log'"
+	sed 's/^/#   journal: /' "$WORK/d5.log"
 fi
 
 # --- unit file -----------------------------------------------------------------------------

@@ -18,21 +18,29 @@
 #  5. iosatd: with systemd as PID 1, the unit must be enabled and active;
 #     without it, the script supervises iosatd itself: it makes the unit's
 #     RuntimeDirectory, applies its CapabilityBoundingSet and
-#     NoNewPrivileges (setpriv), and runs its ExecStart in the background,
-#     waiting for the pidfile; then iosat_status.bpf_status must become
-#     'ok', and iosat-bpfstat -s must work as postgres (group iosat);
-#  6. stops iosatd (SIGTERM: its pins go) and the cluster, purges both
-#     packages and checks that nothing is left: their files, the unit's
-#     enablement links, the group, the pin and runtime directories;
-#  7. prints figures: package sizes, build time, lintian's counts.
+#     NoNewPrivileges (setpriv), and runs its ExecStart in the background
+#     with stderr on a file that JOURNAL_STREAM names (as systemd does with
+#     the journal's stream), waiting for the pidfile; then
+#     iosat_status.bpf_status must become 'ok', and iosat-bpfstat -s must
+#     work as postgres (group iosat);
+#  6. the unit's lifecycle: stop (SIGTERM: exit 0, pins left marked
+#     stopped, bpf_status 'missing'), start (pins replaced, 'ok' again), and
+#     every log line in the journal's format (<prio>message);
+#  7. stops iosatd and the cluster, purges both packages and checks that
+#     nothing is left: their files, the unit's enablement links, the group,
+#     the pin and runtime directories;
+#  8. prints figures: package sizes, build time, lintian's counts, the
+#     times to bpf_status 'ok' (also to $IOSAT_DEB_FIGURES if set).
 #
 # Files the packages replace that no package owns (an iosat.so from
 # `make install`) are saved before the installation and put back at the
 # end.  Everything the script creates goes on exit, also after Ctrl-C;
 # the build dependencies and lintian stay installed.  IOSAT_KEEP=1 keeps
 # the work directory (build tree, .debs, logs).  From the installation on,
-# runs take turns with test/run-tests.sh (same lock): both replace the
-# installed iosat.so.
+# runs take turns with test/run-tests.sh (same lock, IOSAT_TEST_LOCK names
+# another file): both replace the installed iosat.so.  run-tests.sh runs
+# this script as one of its stages with IOSAT_TEST_LOCK_HELD=1: the lock is
+# its own, held for the whole run, and this script does not wait for it.
 set -euo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -53,6 +61,8 @@ installed_pkgs=()
 backup_list=""
 failed=0
 figures=()
+pin_dir_before=""
+group_before=""
 
 say() { printf '== %s\n' "$*"; }
 ok() { printf 'ok   %s\n' "$*"; }
@@ -112,6 +122,14 @@ cleanup() {
 	if [[ -n $runtime_dir_made ]]; then
 		rm -rf "$runtime_dir_made"
 	fi
+	# what a purge that failed its checks left (they have said so): the
+	# pin directory and the group, if they were not here before
+	if [[ -n $work && -z $pin_dir_before && -d $PIN_DIR ]] && ! pgrep -x iosatd >/dev/null; then
+		rm -rf --one-file-system "$PIN_DIR"
+	fi
+	if [[ -n $work && -z $group_before ]] && getent group iosat >/dev/null; then
+		groupdel iosat
+	fi
 	restore_backups
 	if [[ -n $work && -n ${IOSAT_KEEP:-} ]]; then
 		echo "deb.sh: kept $work (IOSAT_KEEP)"
@@ -131,11 +149,14 @@ for p in iosatd $(dpkg-query -W -f='${Package}\n' 'postgresql-*-iosat' 2>/dev/nu
 	echo "deb.sh: $p is installed; this test installs and purges it, remove it first" >&2
 	exit 2
 done
-if [[ -e $PIN_DIR/meta ]]; then
-	echo "deb.sh: $PIN_DIR/meta exists: another iosatd is running; stop it first" >&2
+if pgrep -x iosatd >/dev/null && [[ -e $PIN_DIR/meta ]]; then
+	# (pins a stopped or killed iosatd left are replaced, then purged)
+	echo "deb.sh: an iosatd is running and $PIN_DIR/meta exists: stop it first" >&2
 	exit 2
 fi
 
+[[ -e $PIN_DIR ]] && pin_dir_before=1
+group_before=$(getent group iosat || true)
 work=$(mktemp -d /tmp/iosat-deb.XXXXXX)
 chmod 755 "$work"
 backup_list=$work/backups.txt
@@ -208,11 +229,22 @@ lint_w=$(grep -c '^W: ' "$work/lintian.txt" || true)
 lint_i=$(grep -c '^I: ' "$work/lintian.txt" || true)
 check "lintian: no errors ($lint_e)" test "$lint_e" -eq 0
 figures+=("lintian $(lintian --version | awk '{print $2}'): ${lint_e} errors, ${lint_w} warnings, ${lint_i} info")
+# the package's upstream version is the SQL's: debian/changelog follows iosat.control
+want=$(sed -n "s/^default_version = '\(.*\)'/\1/p" "$repo/iosat.control")
+for d in "${debs[@]}"; do
+	v=$(dpkg-deb -f "$d" Version)
+	check "$(basename "$d"): version $v is iosat.control's $want" test "${v%-*}" = "$want"
+done
 
 # ---------------------------------------------------------------- install
 # from here on, turns with test/run-tests.sh: both replace the installed iosat.so
-exec 9>/run/lock/iosat-test.lock
-if ! flock -n 9; then
+# (run as a stage of run-tests.sh, the lock is already that run's)
+exec 9>"${IOSAT_TEST_LOCK:-/run/lock/iosat-test.lock}"
+if flock -n 9; then
+	:
+elif [[ ${IOSAT_TEST_LOCK_HELD:-} == 1 ]]; then
+	echo "deb.sh: the lock is held by the test run this is a stage of (IOSAT_TEST_LOCK_HELD)"
+else
 	echo "deb.sh: another iosat test run is under way; waiting for it"
 	flock 9
 fi
@@ -274,7 +306,7 @@ fi
 
 # ---------------------------------------------------------------- iosatd
 start_iosatd() {
-	local execstart rdir rmode caps setpriv_args=() pidfile
+	local execstart rdir rmode caps setpriv_args=() pidfile stream
 	if [[ $pid1 == systemd ]]; then
 		check "iosatd active under systemd" systemctl is-active --quiet iosatd.service
 		return
@@ -298,12 +330,13 @@ start_iosatd() {
 		echo "setpriv cannot apply ${setpriv_args[*]}: running ExecStart without them"
 		setpriv_args=()
 	fi
-	echo "starting: ${setpriv_args[*]:+setpriv ${setpriv_args[*]} }${argv[*]}"
-	if ((${#setpriv_args[@]})); then
-		setpriv "${setpriv_args[@]}" "${argv[@]}" >"$work/iosatd.log" 2>&1 &
-	else
-		"${argv[@]}" >"$work/iosatd.log" 2>&1 &
-	fi
+	# systemd gives the service the journal's stream as stdout and stderr
+	# and names it in JOURNAL_STREAM (device:inode); here the stream is a file
+	touch "$work/iosatd.log"
+	stream=$(stat -c %d:%i "$work/iosatd.log")
+	((${#setpriv_args[@]})) && argv=(setpriv "${setpriv_args[@]}" "${argv[@]}")
+	echo "starting: ${argv[*]}"
+	JOURNAL_STREAM=$stream "${argv[@]}" >>"$work/iosatd.log" 2>&1 9>&- &
 	iosatd_pid=$!
 	local i
 	for ((i = 0; i < 150; i++)); do
@@ -320,7 +353,83 @@ start_iosatd() {
 	fi
 }
 
+# the stop half of `systemctl stop` and `restart`: SIGTERM (KillSignal=)
+# and a wait; where systemd runs, systemctl itself
+stop_unit() {
+	if [[ $pid1 == systemd ]]; then
+		systemctl stop iosatd.service
+	else
+		stop_iosatd
+	fi
+}
+start_unit() {
+	if [[ $pid1 == systemd ]]; then
+		systemctl start iosatd.service
+		check "iosatd active under systemd" systemctl is-active --quiet iosatd.service
+	else
+		start_iosatd
+	fi
+}
+
+# wait_bpf_status VERSION WANT: until iosat_status.bpf_status is WANT (30 s);
+# sets st and ms (how long it took)
+wait_bpf_status() {
+	local t0 i
+	t0=$(date +%s%N)
+	for ((i = 0; i < 150; i++)); do
+		st=$(psql_pg "$1" "SELECT bpf_status FROM iosat_status")
+		[[ $st == "$2" ]] && break
+		sleep 0.2
+	done
+	ms=$((($(date +%s%N) - t0) / 1000000))
+}
+
+# stop and start again as systemctl would, against the cluster of VERSION
+lifecycle() {
+	local v=$1 ino0 ino1 rc=0 note i n
+	say "iosatd: stop, start (as systemctl stop, start; a restart is both)"
+	ino0=$(stat -c %i "$PIN_DIR/meta")
+	stop_unit || rc=$?
+	check "stop: exit status 0 ($rc)" test "$rc" -eq 0
+	check "stop: pins left for the next start (meta inode $ino0)" \
+		test "$(stat -c %i "$PIN_DIR/meta" 2>/dev/null)" = "$ino0"
+	check "stop: pin directory kept, root:iosat 0750" \
+		test "$(stat -c '%U:%G %a' "$PIN_DIR" 2>/dev/null)" = "root:iosat 750"
+	check "stop: pidfile gone" test ! -e /run/iosatd/iosatd.pid
+	wait_bpf_status "$v" missing
+	check "stop: bpf_status 'missing' (was '$st' after ${ms} ms)" test "$st" = missing
+	note=$(psql_pg "$v" "SELECT bpf_note FROM iosat_status")
+	check "stop: bpf_note says why ($note)" grep -q "was stopped; its pins are left for the next start" <<<"$note"
+	figures+=("PostgreSQL $v: bpf_status missing ${ms} ms after iosatd's stop")
+	for ((i = 0; i < 25; i++)); do
+		n=$(psql_pg "$v" "SELECT count(*) FROM iosat_devices WHERE source = 'bpf'")
+		((n == 0)) && break
+		sleep 0.2
+	done
+	check "stop: iosat_devices back on /sys ($n on bpf)" test "$n" -eq 0
+	start_unit
+	wait_bpf_status "$v" ok
+	check "start: bpf_status ok again (was '$st' after ${ms} ms)" test "$st" = ok
+	figures+=("PostgreSQL $v: bpf_status ok again ${ms} ms after a start that replaced the pins")
+	ino1=$(stat -c %i "$PIN_DIR/meta" 2>/dev/null)
+	check "start: the pins left were replaced (meta inode $ino0 -> $ino1)" test -n "$ino1" -a "$ino1" != "$ino0"
+}
+
+# journal_format: every line iosatd wrote starts with its syslog priority
+journal_format() {
+	local log=$1 n bad
+	n=$(wc -l <"$log")
+	bad=$(grep -cv '^<[0-7]>' "$log" || true)
+	check "iosatd's log in the journal's format: $n lines, $bad without a <prio> prefix" \
+		test "$n" -gt 0 -a "$bad" -eq 0
+	check "iosatd's log: <6>maps pinned, <6>...stopping; pins left, <6>replacing the pins" \
+		bash -c "grep -q '^<6>maps pinned in $PIN_DIR' '$log' && grep -q '^<6>Terminated: stopping; pins left' '$log' &&
+			grep -q '^<6>replacing the pins that iosatd pid [0-9]* left in $PIN_DIR' '$log'"
+	sed 's/^/   iosatd: /' "$log"
+}
+
 # ---------------------------------------------------------------- clusters
+lifecycle_done=""
 for d in "${ext_debs[@]}"; do
 	pkg=$(dpkg-deb -f "$d" Package)
 	v=${pkg#postgresql-}
@@ -337,7 +446,7 @@ for d in "${ext_debs[@]}"; do
 		shared_preload_libraries = 'iosat'
 	EOF
 	pg_ctl=/usr/lib/postgresql/$v/bin/pg_ctl
-	as_pg "$pg_ctl" -D "$pg_data" -l "$work/pg/server$v.log" -w -t 60 start >/dev/null ||
+	as_pg "$pg_ctl" -D "$pg_data" -l "$work/pg/server$v.log" -w -t 60 start >/dev/null 9>&- ||
 		{ cat "$work/pg/server$v.log"; exit 1; }
 	check "CREATE EXTENSION iosat" psql_pg "$v" "CREATE EXTENSION iosat"
 	want=$(sed -n "s/^default_version = '\(.*\)'/\1/p" "$repo/iosat.control")
@@ -351,13 +460,7 @@ for d in "${ext_debs[@]}"; do
 	echo "bpf_status before iosatd: $st"
 
 	[[ -n $iosatd_pid || $pid1 == systemd ]] || { say "iosatd"; start_iosatd; }
-	t0=$(date +%s%N)
-	for ((i = 0; i < 150; i++)); do
-		st=$(psql_pg "$v" "SELECT bpf_status FROM iosat_status")
-		[[ $st == ok ]] && break
-		sleep 0.2
-	done
-	ms=$((($(date +%s%N) - t0) / 1000000))
+	wait_bpf_status "$v" ok
 	check "iosat_status.bpf_status = ok (was '$st' after ${ms} ms)" test "$st" = ok
 	figures+=("PostgreSQL $v: bpf_status ok ${ms} ms after iosatd's pidfile")
 	# a disk enters iosatd's map with its first request: give it some
@@ -371,6 +474,7 @@ for d in "${ext_debs[@]}"; do
 	check "iosat_devices: $n device(s) with source = bpf" test "$n" -ge 1
 	psql_pg "$v" "SELECT device, status, source, r_lat_p99_ms, w_lat_p99_ms, bpf_w_iops FROM iosat_devices" |
 		sed 's/^/   /'
+	[[ -n $lifecycle_done ]] || { lifecycle "$v"; lifecycle_done=1; }
 	stop_cluster fast
 done
 
@@ -384,8 +488,9 @@ if [[ $pid1 != systemd && -n $iosatd_pid ]]; then
 	rc=0
 	stop_iosatd || rc=$?
 	check "iosatd: SIGTERM, exit status 0 ($rc)" test "$rc" -eq 0
-	check "iosatd: pins and pin directory gone" test ! -e "$PIN_DIR"
+	check "iosatd: pins left, marked stopped" bash -c "[[ -e $PIN_DIR/meta ]] && ! iosat-bpfstat -s >/dev/null"
 	check "iosatd: pidfile gone" test ! -e /run/iosatd/iosatd.pid
+	journal_format "$work/iosatd.log"
 fi
 apt-get purge -y -qq "${installed_pkgs[@]}" >"$work/purge.log" 2>&1 || { cat "$work/purge.log"; exit 1; }
 for p in "${installed_pkgs[@]}"; do
@@ -411,6 +516,9 @@ restore_backups
 
 say "figures"
 printf '%s\n' "${figures[@]}"
+if [[ -n ${IOSAT_DEB_FIGURES:-} ]]; then
+	printf 'deb.sh: %s\n' "${figures[@]}" >>"$IOSAT_DEB_FIGURES"
+fi
 if ((failed)); then
 	echo "deb.sh: $failed check(s) failed"
 	exit 1
