@@ -585,7 +585,8 @@ EOC
 	my $sampler0 = look($obs, $devname);
 	rootctl('fuse-fail', $FUSE);
 	my ($out, $failed) = $late->query($heavy);
-	like($late->{stderr}, qr/could not read block .*Input\/output error/,
+	# (17+: "could not read blocks N..M")
+	like($late->{stderr}, qr/could not read blocks? .*Input\/output error/,
 		'a statement reading the device gets PostgreSQL\'s read error');
 	$late->{stderr} = '';
 	usleep(3 * $INTERVAL_MS * 1000);
