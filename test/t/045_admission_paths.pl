@@ -59,8 +59,9 @@ sub queues_then_runs
 	my ($what, $sql) = @_;
 	my $holder = hold_admission_slot($node, 300);
 	# the waits learned so far (a count of queryids would miss a statement
-	# that shares one with an earlier case: on 18.6 the SELECT INTO added
-	# none to the CREATE TABLE AS before it)
+	# that shares one with an earlier case: 18 gives the inner query of a
+	# CREATE TABLE AS, SELECT INTO or COPY (query) a queryid of its own, the
+	# same for the three here, SELECT * FROM t, and iosat learns under it)
 	my $waits_q = 'SELECT coalesce(sum(times_queued), 0) FROM iosat_queries WHERE calls > 0';
 	my $queued_before = $node->safe_psql('postgres', $waits_q);
 	my $h = async_psql($node, $sql, user => 'worker');
