@@ -372,7 +372,8 @@ use_cached() {
     PGCONFIG[$ver]=$prefix/bin/pg_config; R_PG[$ver]=cached
 }
 
-# configure, make and make install the tree in $3/src into the prefix $2;
+# configure, make and make install the tree in $3/src into the prefix $2
+# (with contrib's pg_prewarm, which test/bench/storm.sh loads its data with);
 # $4 is what the prefix records as its source.
 compile_pg() {
     local ver=$1 prefix=$2 work=$3 want=$4
@@ -383,7 +384,8 @@ compile_pg() {
     if ( cd "$work/build" &&
          nice -n "$NICE" ../src/configure --prefix="$prefix" $(configure_flags "$ver") &&
          nice -n "$NICE" make -s -j"$JOBS" &&
-         nice -n "$NICE" make -s install ) > "$RESULTS/pg$ver-build.log" 2>&1
+         nice -n "$NICE" make -s install &&
+         nice -n "$NICE" make -s -C contrib/pg_prewarm install ) > "$RESULTS/pg$ver-build.log" 2>&1
     then
         echo "$want" > "$prefix/.iosat-pg-source"
         PGCONFIG[$ver]=$prefix/bin/pg_config
