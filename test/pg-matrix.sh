@@ -563,7 +563,10 @@ run_tap() {
 # whole file before anything runs (editing it during a run is then safe).
 main() {
     if [ -n "$REV" ]; then
-        git -C "$REPO" rev-parse --verify -q "$REV^{commit}" >/dev/null || die "IOSAT_MATRIX_REV=$REV is not a commit of $REPO"
+        # resolved once: every version tests the same commit, however long
+        # the run and whatever is committed meanwhile
+        REV=$(git -C "$REPO" rev-parse --verify -q "$REV^{commit}") || die "IOSAT_MATRIX_REV=$REV is not a commit of $REPO"
+        REV=${REV:0:12}
     fi
     install_deps
     setup_private_apt
