@@ -18,7 +18,8 @@
  * worker performs one I/O at a time, synchronously (pg_preadv or
  * pg_pwritev: storage/aio/aio_io.c), so while it is in that system call,
  * /proc/<pid>/syscall shows its number, descriptor and offset, and the one
- * handle in SUBMITTED state with that descriptor and offset is the one it
+ * handle in SUBMITTED state with that descriptor, offset and memory (its
+ * iovecs, or the one buffer of a single-block read) is the one it
  * performs.  Handles are read without a lock the way pg_get_aios() reads
  * them: state and generation before, the fields, state and generation
  * again; a handle that changed in between is skipped.  Cost: one read of
@@ -57,6 +58,24 @@ is_data_io(int64 nr)
 	return false;
 }
 
+/*
+ * The system call's second argument is the handle's own memory: its iovec
+ * array (preadv, pwritev), or, for one block (pg_preadv calls pread), the
+ * buffer it names.  Both are in shared memory, at the same address in
+ * every process (fork).  fd numbers and offsets alone are not enough: a
+ * handle not yet taken by a worker holds its owner's fd, one taken by
+ * another worker that worker's, and every segment file starts at offset 0.
+ */
+static bool
+same_buffers(int64 nr, uint64 arg, uint32 iovec_off)
+{
+	struct iovec *iov = &pgaio_ctl->iovecs[iovec_off];
+
+	if (nr == SYS_pread64 || nr == SYS_pwrite64)
+		return arg == (uint64) (uintptr_t) iov->iov_base;
+	return arg == (uint64) (uintptr_t) iov;
+}
+
 bool
 iosat_aio_served(int worker_pid, int *owner_procno, int *owner_pid)
 {
@@ -83,6 +102,7 @@ iosat_aio_served(int worker_pid, int *owner_procno, int *owner_pid)
 		uint64		gen = h->generation;
 		int			hfd;
 		uint64		hoff;
+		uint32		iovec_off;
 		int			procno;
 		int			pid;
 
@@ -101,6 +121,7 @@ iosat_aio_served(int worker_pid, int *owner_procno, int *owner_pid)
 		}
 		else
 			continue;
+		iovec_off = h->iovec_off;
 		procno = h->owner_procno;
 		if (procno < 0 || procno >= (int) ProcGlobal->allProcCount)
 			continue;
@@ -108,7 +129,9 @@ iosat_aio_served(int worker_pid, int *owner_procno, int *owner_pid)
 		pg_read_barrier();
 		if (h->generation != gen || h->state != PGAIO_HS_SUBMITTED)
 			continue;			/* completed, or reused, while we looked */
-		if (hfd == fd && hoff == offset && pid > 0)
+		if (hfd == fd && hoff == offset && pid > 0 &&
+			iovec_off < pgaio_ctl->iovec_count &&
+			same_buffers(sc.nr, sc.args[1], iovec_off))
 		{
 			*owner_procno = procno;
 			*owner_pid = pid;

@@ -484,6 +484,7 @@ arm(void)
 		timeout_registered = true;
 	}
 	armed_ms = ms;
+	have_usage = false;			/* the first tick takes a reading, counts nothing */
 	enable_timeout_every(tick_id,
 						 TimestampTzPlusMilliseconds(GetCurrentTimestamp(), ms),
 						 ms);
@@ -524,8 +525,8 @@ claim_slot(IosatVacKind kind)
 	pg_atomic_write_u32(&s->held, 0);
 	pg_atomic_write_u32(&s->inactive, 0);
 	pg_atomic_write_u32(&s->free_factor, 0);
-	pg_atomic_write_u32(&s->spent, 0);
-	spent_acc = 0;
+	/* this process's count goes on (the sampler's rate spans a re-claim) */
+	pg_atomic_write_u32(&s->spent, spent_acc);
 	have_usage = false;
 	/* the exit callback first: a slot is never published without it */
 	if (!exit_registered)
