@@ -39,6 +39,7 @@ int			iosat_latency_target_ms = -1;
 int			iosat_queue_depth_target = 0;
 int			iosat_admission_mode = IOSAT_ADMISSION_OFF;
 int			iosat_cheap_reads = 100;
+int			iosat_cheap_writes = 100;
 int			iosat_cheap_cost = 10000;
 int			iosat_queue_timeout_ms = 10000;
 int			iosat_max_queued = 64;
@@ -426,8 +427,17 @@ iosat_define_gucs(void)
 
 	DefineCustomIntVariable("iosat.cheap_reads",
 							"Blocks read per execution under which a statement is cheap.",
-							"Cheap statements are never queued. Learned per queryid at ExecutorEnd.",
+							"A statement is cheap when both its reads and its writes are under their thresholds. Cheap statements are never queued nor paced. Learned per queryid at ExecutorEnd.",
 							&iosat_cheap_reads,
+							100, 0, INT_MAX,
+							PGC_SUSET,
+							0,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("iosat.cheap_writes",
+							"Blocks dirtied per execution under which a statement is cheap.",
+							"Counts shared and local buffers the statement dirtied and temporary-file blocks it wrote. A statement is cheap when both its reads and its writes are under their thresholds. Learned per queryid at ExecutorEnd.",
+							&iosat_cheap_writes,
 							100, 0, INT_MAX,
 							PGC_SUSET,
 							0,

@@ -51,6 +51,7 @@ extern int	iosat_profile_max_entries;
 /* admission control */
 extern int	iosat_admission_mode;
 extern int	iosat_cheap_reads;
+extern int	iosat_cheap_writes;
 extern int	iosat_cheap_cost;
 extern int	iosat_queue_timeout_ms;
 extern int	iosat_max_queued;

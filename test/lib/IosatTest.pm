@@ -151,6 +151,7 @@ iosat.iops_limit = 100
 iosat.latency_target = '20ms'
 iosat.admission = 'queue'
 iosat.cheap_reads = 1000000000
+iosat.cheap_writes = 1000000000
 iosat.cheap_cost = 1000000000
 iosat.queue_timeout = '20s'
 max_connections = 60
@@ -164,8 +165,10 @@ INSERT INTO t SELECT g, 0 FROM generate_series(1, 1000) g;
 CREATE ROLE worker LOGIN SUPERUSER;
 CREATE ROLE exempt_role LOGIN;
 ALTER ROLE worker SET iosat.cheap_reads = 0;
+ALTER ROLE worker SET iosat.cheap_writes = 0;
 ALTER ROLE worker SET iosat.cheap_cost = 0;
 ALTER ROLE exempt_role SET iosat.cheap_reads = 0;
+ALTER ROLE exempt_role SET iosat.cheap_writes = 0;
 ALTER ROLE exempt_role SET iosat.cheap_cost = 0;
 GRANT ALL ON t TO worker, exempt_role;
 CREATE FUNCTION nested_heavy() RETURNS bigint LANGUAGE plpgsql AS
