@@ -189,8 +189,8 @@ static void
 count_heavy_done(const IosatStmtIo *io)
 {
 	pg_atomic_fetch_add_u64(&iosat_shared->gate.heavy_done, 1);
-	pg_atomic_fetch_add_u64(&iosat_shared->gate.heavy_blocks,
-							io->blocks_read + io->blocks_dirtied);
+	pg_atomic_fetch_add_u64(&iosat_shared->gate.heavy_blocks, io->blocks_read);
+	pg_atomic_fetch_add_u64(&iosat_shared->gate.heavy_dirtied, io->blocks_dirtied);
 }
 
 static inline IosatBackendSlot *

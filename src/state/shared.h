@@ -204,6 +204,7 @@ typedef struct IosatGate
 	pg_atomic_uint32 running_heavy; /* as counted at the last verdict */
 	pg_atomic_uint64 heavy_done;	/* heavy statements that ended normally */
 	pg_atomic_uint64 heavy_blocks;	/* ... and the blocks they read */
+	pg_atomic_uint64 heavy_dirtied; /* ... and dirtied (temp blocks written) */
 	pg_atomic_uint64 saturation_events;
 	IosatVerdict verdict;
 

@@ -166,6 +166,8 @@ iosat_controller_srf(PG_FUNCTION_ARGS)
 	iosat_put(&row, Float8GetDatum(v.paced_bps));
 	iosat_put(&row, Int64GetDatum((int64) pg_atomic_read_u64(&g->heavy_done)));
 	iosat_put(&row, Int64GetDatum((int64) pg_atomic_read_u64(&g->heavy_blocks)));
+	/* 1.5 */
+	iosat_put(&row, Int64GetDatum((int64) pg_atomic_read_u64(&g->heavy_dirtied)));
 
 	Assert(row.n == row.natts);
 	tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, row.values, row.nulls);

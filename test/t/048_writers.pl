@@ -125,6 +125,7 @@ no_slot_left($node, 'queued writer');
 ok($node->poll_query_until('postgres', "SELECT pace_rate = $RATE FROM iosat_admission"),
 	"pace rate at iosat.pacing_min_rate ($RATE blocks/s)");
 my $paced_before = $node->safe_psql('postgres', 'SELECT paced FROM iosat_admission');
+my $dirtied_before = $node->safe_psql('postgres', 'SELECT heavy_blocks_dirtied FROM iosat_controller');
 $t0 = time;
 $node->safe_psql('postgres', $BULK, extra_params => [ '-U', 'worker' ]);
 my $t = time - $t0;
@@ -136,6 +137,10 @@ cmp_ok($t, '>=', $least,
 		$t, $wt_blocks, $RATE));
 cmp_ok($node->safe_psql('postgres', 'SELECT paced FROM iosat_admission'), '>', $paced_before,
 	'and counted as paced');
+my $dirtied = $node->safe_psql('postgres', 'SELECT heavy_blocks_dirtied FROM iosat_controller')
+  - $dirtied_before;
+cmp_ok($dirtied, '>=', 0.9 * $wt_blocks,
+	"iosat_controller counts what the heavy writer dirtied ($dirtied blocks)");
 
 # --- a writer with a lock waiter is not paced ----------------------------
 # the writer updates wt from its first block (id 1 first); a second session
