@@ -225,6 +225,32 @@ SQL
 # process WATCHED (a pid, or a backend_type such as 'startup'): how many
 # samples found it waiting on EVTYPE, of how many, and the longest run of
 # such samples (one wait, or several back to back)
+# create, in NODE's database postgres, the SQL function qid_of(sql text):
+# the queryid of a statement (EXPLAIN VERBOSE's Query Identifier; iosat
+# computes queryids, compute_query_id = auto); query_id NODE, SQL calls it
+push @EXPORT, 'create_qid_of', 'query_id';
+
+sub create_qid_of
+{
+	my ($node) = @_;
+	$node->safe_psql('postgres', <<'SQL');
+CREATE FUNCTION qid_of(sql text) RETURNS bigint LANGUAGE plpgsql AS $$
+DECLARE j json;
+BEGIN
+  EXECUTE 'EXPLAIN (VERBOSE, FORMAT JSON) ' || sql INTO j;
+  RETURN (j->0->>'Query Identifier')::bigint;
+END $$;
+SQL
+	return;
+}
+
+sub query_id
+{
+	my ($node, $sql) = @_;
+	my $q = $sql =~ s/'/''/gr;
+	return $node->safe_psql('postgres', "SELECT qid_of('$q')");
+}
+
 push @EXPORT, 'create_wait_runs';
 
 sub create_wait_runs

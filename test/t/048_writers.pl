@@ -32,14 +32,9 @@ ALTER ROLE writer SET iosat.cheap_reads = 1000000000;
 ALTER ROLE writer SET iosat.cheap_cost = 1000000000;
 ALTER ROLE writer SET iosat.cheap_writes = 100;
 GRANT ALL ON wt, sink TO worker, writer;
-CREATE FUNCTION qid_of(sql text) RETURNS bigint LANGUAGE plpgsql AS $$
-DECLARE j json;
-BEGIN
-  EXECUTE 'EXPLAIN (VERBOSE, FORMAT JSON) ' || sql INTO j;
-  RETURN (j->0->>'Query Identifier')::bigint;
-END $$;
 SQL
 create_wait_runs($node);
+create_qid_of($node);
 my $wt_blocks = $node->safe_psql('postgres',
 	"SELECT pg_relation_size('wt') / current_setting('block_size')::int");
 cmp_ok($wt_blocks, '>', 200, "wt has $wt_blocks blocks (cached: 16MB of shared_buffers)");
@@ -49,12 +44,7 @@ my $ONE = 'UPDATE wt SET v = v + 1 WHERE id = 42';
 my $SORT = 'SELECT * FROM big ORDER BY pad, id OFFSET 1000000';
 my $LOAD = "INSERT INTO sink SELECT g, repeat('s', 200) FROM generate_series(1, 100000000) g";
 
-sub qid
-{
-	my ($sql) = @_;
-	my $q = $sql =~ s/'/''/gr;
-	return $node->safe_psql('postgres', "SELECT qid_of('$q')");
-}
+sub qid { return query_id($node, $_[0]) }
 
 # what iosat_queries learned of SQL: "calls|read/call|dirtied/call|written|wal|heavy"
 # as the role writer judges it (iosat.cheap_writes = 100)
