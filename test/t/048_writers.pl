@@ -137,23 +137,30 @@ cmp_ok($dirtied, '>=', 0.9 * $wt_blocks,
 	"iosat_controller counts what the heavy writer dirtied ($dirtied blocks)");
 
 # --- a writer with a lock waiter is not paced ----------------------------
-# the writer updates wt from its first block (id 1 first); a second session
-# then waits on row 1, that is on the writer's transaction id: from then
-# on the writer does not sleep at its pacing points, and ends as fast as
-# it can
+# a second session updates a row the paced writer has updated already (its
+# visible version's xmax is the writer's xid), and so waits on the writer's
+# transaction id: from then on the writer does not sleep at its pacing
+# points, and ends as fast as it can
 clean();
 my $w = start_paced($node, $BULK);
 my $wpid = $node->safe_psql('postgres',
 	"SELECT pid FROM pg_stat_activity WHERE query = '$BULK' AND wait_event_type = 'Extension'");
-my $waiter = async_psql($node, "UPDATE wt SET v = -1 WHERE id = 1;");
+my $row = $node->safe_psql('postgres', <<"SQL");
+SELECT id FROM wt
+ WHERE xmax::text = (SELECT backend_xid::text FROM pg_stat_activity WHERE pid = $wpid)
+ LIMIT 1
+SQL
+like($row, qr/^\d+$/, "the paced writer has updated row $row");
+my $WAIT = "UPDATE wt SET v = -1 WHERE id = $row";
+my $waiter = async_psql($node, "$WAIT;");
 ok( $node->poll_query_until('postgres', <<"SQL"),
 SELECT count(*) = 1 FROM pg_stat_activity
- WHERE query = 'UPDATE wt SET v = -1 WHERE id = 1' AND wait_event_type = 'Lock'
+ WHERE query = '$WAIT' AND wait_event_type = 'Lock'
 SQL
-	'a second session waits for a row the paced writer updated');
+	'a second session waits for that row');
 my $wait_from = time;
 my $waiter_pid = $node->safe_psql('postgres',
-	"SELECT pid FROM pg_stat_activity WHERE query = 'UPDATE wt SET v = -1 WHERE id = 1'");
+	"SELECT pid FROM pg_stat_activity WHERE query = '$WAIT'");
 # while the waiter waits, how long was the writer ever paced at a stretch?
 my ($hits, $samples, $longest) = split /\|/, $node->safe_psql('postgres',
 	"SELECT * FROM wait_runs($waiter_pid, '$wpid', 'Extension')");
