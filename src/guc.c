@@ -31,6 +31,7 @@ int			iosat_sample_interval_ms = 500;
 int			iosat_smoothing_ms = 2000;
 int			iosat_iops_limit = 0;
 int			iosat_read_iops_limit = 0;
+int			iosat_write_iops_limit = 0;
 char	   *iosat_devices = NULL;
 char	   *iosat_sysfs_root = NULL;
 char	   *iosat_procfs_root = NULL;
@@ -380,6 +381,15 @@ iosat_define_gucs(void)
 							"Provisioned ceiling of read IOPS, for volumes that budget reads and writes apart.",
 							"0 means none: reads count only against iosat.iops_limit.",
 							&iosat_read_iops_limit,
+							0, 0, 100000000,
+							PGC_SIGHUP,
+							0,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("iosat.write_iops_limit",
+							"Provisioned ceiling of write IOPS, for volumes that budget reads and writes apart.",
+							"0 means none: writes count only against iosat.iops_limit.",
+							&iosat_write_iops_limit,
 							0, 0, 100000000,
 							PGC_SIGHUP,
 							0,

@@ -31,6 +31,7 @@ extern int	iosat_sample_interval_ms;
 extern int	iosat_smoothing_ms;
 extern int	iosat_iops_limit;
 extern int	iosat_read_iops_limit;
+extern int	iosat_write_iops_limit;
 extern char *iosat_device_iops_limits;
 extern int	iosat_latency_target_ms;
 extern int	iosat_queue_depth_target;

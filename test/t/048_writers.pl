@@ -10,7 +10,9 @@
 #     reads and dirties, but not while someone waits for one of its locks:
 #     a row-lock waiter does not wait longer because of pacing;
 #   - cancel and statement_timeout end a paced writer at once, and nothing
-#     is left behind.
+#     is left behind;
+#   - writes alone saturate a volume whose write budget
+#     (iosat.write_iops_limit) they exceed.
 use strict;
 use warnings;
 use PostgreSQL::Test::Utils;
@@ -194,5 +196,23 @@ is($node->safe_psql('postgres', 'SELECT count(*) FROM wt WHERE v < 0 OR v > 100'
 no_slot_left($node, 'paced writers');
 
 $calm->();
+
+# --- write pressure alone: a volume that budgets writes apart ------------
+# fake0 writes 80 times a second, reads nothing: over 95% of
+# iosat.write_iops_limit = 50, it is saturated by its writes
+$node->safe_psql('postgres',
+	'ALTER SYSTEM SET iosat.write_iops_limit = 50; SELECT pg_reload_conf()');
+my $load = $fx->start_load('fake0', $c, wr_ios => 80, wr_ticks => 80);
+ok($node->poll_query_until('postgres', 'SELECT saturated FROM iosat_admission'),
+	'writes alone over iosat.write_iops_limit: saturated');
+like($node->safe_psql('postgres', 'SELECT reason FROM iosat_admission'),
+	qr/write IOPS of 50 provisioned for writes/, 'and the reason says so');
+kill 'TERM', $load;
+waitpid($load, 0);
+ok($node->poll_query_until('postgres', 'SELECT NOT saturated FROM iosat_admission'),
+	'the writes stop: saturation over');
+$node->safe_psql('postgres',
+	'ALTER SYSTEM RESET iosat.write_iops_limit; SELECT pg_reload_conf()');
+
 $node->stop;
 done_testing();
