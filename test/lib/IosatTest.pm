@@ -128,8 +128,8 @@ sub step_clock
 }
 
 # A node whose only device is a fixture "fake0", admission in queue mode,
-# everything cheap for the superuser observing the views and heavy for the
-# role "worker" (a superuser: may SET iosat.*; superusers are not exempt);
+# everything cheap for the superuser observing the views and heavy (by its
+# reads: nothing is heavy by its writes here) for the role "worker" (a superuser: may SET iosat.*; superusers are not exempt);
 # a table t of 1000 rows and a few functions.  Returns ($node, $fixture,
 # \%counters, $saturate, $calm): $saturate->() starts a child that makes
 # fake0 look saturated (300 reads/s at 200 ms), $calm->() stops it.
@@ -165,10 +165,8 @@ INSERT INTO t SELECT g, 0 FROM generate_series(1, 1000) g;
 CREATE ROLE worker LOGIN SUPERUSER;
 CREATE ROLE exempt_role LOGIN;
 ALTER ROLE worker SET iosat.cheap_reads = 0;
-ALTER ROLE worker SET iosat.cheap_writes = 0;
 ALTER ROLE worker SET iosat.cheap_cost = 0;
 ALTER ROLE exempt_role SET iosat.cheap_reads = 0;
-ALTER ROLE exempt_role SET iosat.cheap_writes = 0;
 ALTER ROLE exempt_role SET iosat.cheap_cost = 0;
 GRANT ALL ON t TO worker, exempt_role;
 CREATE FUNCTION nested_heavy() RETURNS bigint LANGUAGE plpgsql AS
