@@ -191,4 +191,21 @@ iosat_next_own_proclock(int partition, PROCLOCK *prev)
 #endif
 #define IOSAT_FP_RELID(slot)	(MyProc->fpRelId[(slot)])
 
+/*
+ * Whether this backend holds the lock TAG in any mode, from its own lock
+ * table (no shared lock).  17 added LockHeldByMe's "or stronger".
+ */
+static inline bool
+iosat_lock_held_by_me(const LOCKTAG *tag)
+{
+#if PG_VERSION_NUM >= 170000
+	return LockHeldByMe(tag, 1, true);
+#else
+	for (LOCKMODE mode = 1; mode <= MaxLockMode; mode++)
+		if (LockHeldByMe(tag, mode))
+			return true;
+	return false;
+#endif
+}
+
 #endif							/* IOSAT_COMPAT_H */

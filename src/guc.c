@@ -31,6 +31,7 @@ int			iosat_sample_interval_ms = 500;
 int			iosat_smoothing_ms = 2000;
 int			iosat_iops_limit = 0;
 int			iosat_read_iops_limit = 0;
+int			iosat_write_iops_limit = 0;
 char	   *iosat_devices = NULL;
 char	   *iosat_sysfs_root = NULL;
 char	   *iosat_procfs_root = NULL;
@@ -39,6 +40,7 @@ int			iosat_latency_target_ms = -1;
 int			iosat_queue_depth_target = 0;
 int			iosat_admission_mode = IOSAT_ADMISSION_OFF;
 int			iosat_cheap_reads = 100;
+int			iosat_cheap_writes = 100;
 int			iosat_cheap_cost = 10000;
 int			iosat_queue_timeout_ms = 10000;
 int			iosat_max_queued = 64;
@@ -384,6 +386,15 @@ iosat_define_gucs(void)
 							0,
 							NULL, NULL, NULL);
 
+	DefineCustomIntVariable("iosat.write_iops_limit",
+							"Provisioned ceiling of write IOPS, for volumes that budget reads and writes apart.",
+							"0 means none: writes count only against iosat.iops_limit.",
+							&iosat_write_iops_limit,
+							0, 0, 100000000,
+							PGC_SIGHUP,
+							0,
+							NULL, NULL, NULL);
+
 	DefineCustomStringVariable("iosat.device_iops_limits",
 							   "Per-device IOPS ceilings that override iosat.iops_limit.",
 							   "A comma-separated list of device:iops, e.g. \"nvme1n1:3000, nvme2n1:16000\".",
@@ -426,8 +437,17 @@ iosat_define_gucs(void)
 
 	DefineCustomIntVariable("iosat.cheap_reads",
 							"Blocks read per execution under which a statement is cheap.",
-							"Cheap statements are never queued. Learned per queryid at ExecutorEnd.",
+							"A statement is cheap when both its reads and its writes are under their thresholds. Cheap statements are never queued nor paced. Learned per queryid at ExecutorEnd.",
 							&iosat_cheap_reads,
+							100, 0, INT_MAX,
+							PGC_SUSET,
+							0,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("iosat.cheap_writes",
+							"Blocks dirtied per execution under which a statement is cheap.",
+							"Counts shared and local buffers the statement dirtied and temporary-file blocks it wrote. A statement is cheap when both its reads and its writes are under their thresholds. Learned per queryid at ExecutorEnd.",
+							&iosat_cheap_writes,
 							100, 0, INT_MAX,
 							PGC_SUSET,
 							0,

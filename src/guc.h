@@ -31,6 +31,7 @@ extern int	iosat_sample_interval_ms;
 extern int	iosat_smoothing_ms;
 extern int	iosat_iops_limit;
 extern int	iosat_read_iops_limit;
+extern int	iosat_write_iops_limit;
 extern char *iosat_device_iops_limits;
 extern int	iosat_latency_target_ms;
 extern int	iosat_queue_depth_target;
@@ -51,6 +52,7 @@ extern int	iosat_profile_max_entries;
 /* admission control */
 extern int	iosat_admission_mode;
 extern int	iosat_cheap_reads;
+extern int	iosat_cheap_writes;
 extern int	iosat_cheap_cost;
 extern int	iosat_queue_timeout_ms;
 extern int	iosat_max_queued;

@@ -536,13 +536,16 @@ run_tap() {
         local log="$RESULTS/pg$ver-tap${m:+-$m}.log" conf=""
         [ "$m" = default ] && log="$RESULTS/pg$ver-tap.log"
         if [ "$m" != default ] && [ "$m" != worker ]; then
-            conf="$tmp/io_method_$m.conf"
+            # readable by the postgres user the tests run as ($tmp is not)
+            conf=$(mktemp /tmp/iosat-io_method-XXXXXX.conf)
             echo "io_method = $m" > "$conf"; chmod 644 "$conf"
         fi
         log "PostgreSQL $ver: test/run-tests.sh (TAP${IOSAT_TAP:+: $IOSAT_TAP}; io_method $m; log $log)"
-        ( cd "$tmp/iosat" && IOSAT_PG_CONFIG="${PGCONFIG[$ver]}" IOSAT_ROOT_SUITES=none IOSAT_DEB=0 \
+        # env: an assignment that comes out of an expansion is not one
+        ( cd "$tmp/iosat" && env IOSAT_PG_CONFIG="${PGCONFIG[$ver]}" IOSAT_ROOT_SUITES=none IOSAT_DEB=0 \
             ${conf:+TEMP_CONFIG="$conf"} timeout 3600 bash test/run-tests.sh ) > "$log" 2>&1
         rc=$?
+        [ -n "$conf" ] && rm -f "$conf"
         local files tests
         files=$(grep -oE 'Files=[0-9]+' "$log" | tail -1 | cut -d= -f2)
         tests=$(grep -oE 'Tests=[0-9]+' "$log" | tail -1 | cut -d= -f2)

@@ -152,7 +152,7 @@ figures=$work/figures.txt
 echo "== pg_regress and TAP (as postgres)"
 # (stderr goes through tee into installcheck.err; stdout stays as it is)
 # shellcheck disable=SC2016 # expanded by the inner bash
-run_reaped bash -c 'set -o pipefail; { runuser -u postgres -- env IOSAT_ROOTCTL="$IOSAT_ROOTCTL" PATH="$PATH" ${PG_CONFIG:+PG_CONFIG="$PG_CONFIG"} \
+run_reaped bash -c 'set -o pipefail; { runuser -u postgres -- env IOSAT_ROOTCTL="$IOSAT_ROOTCTL" PATH="$PATH" ${PG_CONFIG:+PG_CONFIG="$PG_CONFIG"} ${TEMP_CONFIG:+TEMP_CONFIG="$TEMP_CONFIG"} \
 	make installcheck ${IOSAT_TAP:+IOSAT_TAP="$IOSAT_TAP"} 2>&1 1>&3 3>&- |
 	tee "$1" >&2; } 3>&1' installcheck "$work/installcheck.err" || status=1
 grep -E '^(# )?[A-Za-z0-9_ .-]+ total: ' "$work/installcheck.err" | sed 's/^# //' >>"$figures" || true

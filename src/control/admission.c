@@ -115,7 +115,7 @@ typedef struct Tracked
 	QueryDesc  *qd;
 	ResourceOwner owner;		/* the portal's: released if ExecutorEnd is not reached */
 	uint64		queryid;
-	int64		blocks_at_start;
+	IosatStmtIo io;				/* at its start */
 	bool		capped;			/* runs with iosat.heavy_io_concurrency */
 } Tracked;
 
@@ -181,12 +181,16 @@ count(IosatCounter c)
 	pg_atomic_fetch_add_u64(&iosat_adm->counters[c], 1);
 }
 
-/* a heavy statement ended normally, having read BLOCKS (iosat_controller) */
+/*
+ * a heavy statement ended normally, having read and dirtied what io says
+ * (iosat_controller)
+ */
 static void
-count_heavy_done(int64 blocks)
+count_heavy_done(const IosatStmtIo *io)
 {
 	pg_atomic_fetch_add_u64(&iosat_shared->gate.heavy_done, 1);
-	pg_atomic_fetch_add_u64(&iosat_shared->gate.heavy_blocks, (uint64) Max(blocks, 0));
+	pg_atomic_fetch_add_u64(&iosat_shared->gate.heavy_blocks, io->blocks_read);
+	pg_atomic_fetch_add_u64(&iosat_shared->gate.heavy_dirtied, io->blocks_dirtied);
 }
 
 static inline IosatBackendSlot *
@@ -369,10 +373,29 @@ leave_queue(void)
 		wake_next_if_room();
 }
 
+/*
+ * What tracked[i] did is learned, and it is forgotten.  Also when it ends
+ * in an error (a cancel, statement_timeout, a failed bulk write): a heavy
+ * statement that never completes is still learned as heavy, from what it
+ * did before it ended.
+ */
+static void
+learn_tracked(int i, uint64 rows, bool count_done)
+{
+	IosatStmtIo io = tracked[i].io;
+
+	iosat_stmt_io_since(&io);
+	iosat_query_record(tracked[i].queryid, &io, rows);
+	if (count_done)
+		count_heavy_done(&io);
+	tracked[i] = tracked[--ntracked];
+}
+
 static void
 forget_tracked(void)
 {
-	ntracked = 0;
+	while (ntracked > 0)
+		learn_tracked(ntracked - 1, 0, false);
 }
 
 /* resource owner release: the portal that took a slot is going away */
@@ -387,7 +410,7 @@ resowner_release(ResourceReleasePhase phase, bool isCommit, bool isTopLevel,
 			drop_held(i);
 	for (int i = ntracked - 1; i >= 0; i--)
 		if (tracked[i].owner == CurrentResourceOwner)
-			tracked[i] = tracked[--ntracked];
+			learn_tracked(i, 0, false);
 }
 
 static void
@@ -504,12 +527,18 @@ role_is_exempt(void)
 	return result;
 }
 
-/* heavy by its learned reads per call (rpc, -1 if none), else by its plan */
+/*
+ * Heavy by its learned reads or writes per call, else (no history) by its
+ * plan's cost
+ */
 static bool
-is_heavy(QueryDesc *qd, double rpc)
+is_heavy(QueryDesc *qd, uint64 queryid)
 {
-	if (rpc >= 0)
-		return rpc >= iosat_cheap_reads;
+	double		reads;
+	double		dirtied;
+
+	if (iosat_query_per_call(queryid, &reads, &dirtied))
+		return iosat_io_is_heavy(reads, dirtied);
 	return qd->plannedstmt->planTree != NULL &&
 		qd->plannedstmt->planTree->total_cost >= iosat_cheap_cost;
 }
@@ -964,8 +993,7 @@ iosat_ExecutorStart(QueryDesc *queryDesc, int eflags)
 			queryid = wrapper_queryid;
 		if (iosat_admission_mode != IOSAT_ADMISSION_OFF)
 		{
-			double		rpc = iosat_query_reads_per_call(queryid);
-			bool		heavy = is_heavy(queryDesc, rpc);
+			bool		heavy = is_heavy(queryDesc, queryid);
 
 			admit(queryDesc, queryDesc->plannedstmt->rtable, queryid, heavy);
 			pace = heavy && iosat_pacing && !role_is_exempt() &&
@@ -980,7 +1008,7 @@ iosat_ExecutorStart(QueryDesc *queryDesc, int eflags)
 			tracked[ntracked].qd = queryDesc;
 			tracked[ntracked].owner = CurrentResourceOwner;
 			tracked[ntracked].queryid = queryid;
-			tracked[ntracked].blocks_at_start = iosat_blocks_read_now();
+			iosat_stmt_io_now(&tracked[ntracked].io);
 			tracked[ntracked].capped = cap;
 			ntracked++;
 		}
@@ -1074,13 +1102,8 @@ iosat_ExecutorEnd(QueryDesc *queryDesc)
 	{
 		if (tracked[i].qd == queryDesc)
 		{
-			int64		blocks = iosat_blocks_read_now() - tracked[i].blocks_at_start;
-			uint64		rows = queryDesc->estate ? queryDesc->estate->es_processed : 0;
-
-			iosat_query_record(tracked[i].queryid, blocks > 0 ? blocks : 0, rows);
-			if (find_held(queryDesc) >= 0)
-				count_heavy_done(blocks);
-			tracked[i] = tracked[--ntracked];
+			learn_tracked(i, queryDesc->estate ? queryDesc->estate->es_processed : 0,
+						  find_held(queryDesc) >= 0);
 			break;
 		}
 	}
@@ -1096,20 +1119,24 @@ iosat_ExecutorEnd(QueryDesc *queryDesc)
 /*
  * A top-level utility statement that is gated as a whole (utility.h):
  * admitted before it starts (and takes its locks), its slot held to its
- * end, what it read learned under its queryid.  Returns whether it is
- * tracked (then end_gated_utility() must follow).
+ * end, what it read and wrote learned under its queryid (also when it
+ * fails).  Returns whether it is tracked (then end_gated_utility() must
+ * follow).
  */
 static bool
-start_gated_utility(PlannedStmt *pstmt, double blocks, int64 *blocks_at_start)
+start_gated_utility(PlannedStmt *pstmt, double blocks, IosatStmtIo *at_start)
 {
 	uint64		queryid = (uint64) pstmt->queryId;
-	double		rpc;
+	double		reads;
+	double		dirtied;
 	bool		heavy;
 
 	if (iosat_admission_mode == IOSAT_ADMISSION_OFF)
 		return false;
-	rpc = iosat_query_reads_per_call(queryid);
-	heavy = rpc >= 0 ? rpc >= iosat_cheap_reads : blocks >= iosat_cheap_reads;
+	if (iosat_query_per_call(queryid, &reads, &dirtied))
+		heavy = iosat_io_is_heavy(reads, dirtied);
+	else
+		heavy = blocks >= iosat_cheap_reads;
 	register_callbacks();
 	admit(pstmt, NIL, queryid, heavy);
 
@@ -1125,21 +1152,17 @@ start_gated_utility(PlannedStmt *pstmt, double blocks, int64 *blocks_at_start)
 		if (i >= 0)
 			held[i].owner = NULL;
 	}
-	*blocks_at_start = iosat_blocks_read_now();
+	iosat_stmt_io_now(at_start);
 	return true;
 }
 
 static void
-end_gated_utility(PlannedStmt *pstmt, int64 blocks_at_start, bool ok)
+end_gated_utility(PlannedStmt *pstmt, IosatStmtIo *at_start, bool ok)
 {
-	if (ok)
-	{
-		int64		blocks = iosat_blocks_read_now() - blocks_at_start;
-
-		iosat_query_record((uint64) pstmt->queryId, blocks > 0 ? blocks : 0, 0);
-		if (find_held(pstmt) >= 0)
-			count_heavy_done(blocks);
-	}
+	iosat_stmt_io_since(at_start);
+	iosat_query_record((uint64) pstmt->queryId, at_start, 0);
+	if (ok && find_held(pstmt) >= 0)
+		count_heavy_done(at_start);
 	if (nheld > 0)
 		release_slot_of(pstmt);
 }
@@ -1163,7 +1186,7 @@ iosat_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 	double		blocks = -1;
 	bool		gated = false;
 	bool		ok = false;
-	int64		blocks_at_start = 0;
+	IosatStmtIo at_start = {0};
 	bool		was_wrapper = in_toplevel_wrapper;
 	bool		was_declare_cursor = in_declare_cursor;
 	uint64		was_wrapper_queryid = wrapper_queryid;
@@ -1187,7 +1210,7 @@ iosat_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 		}
 	}
 	else if (kind == IOSAT_UTILITY_GATED)
-		gated = start_gated_utility(pstmt, blocks, &blocks_at_start);
+		gated = start_gated_utility(pstmt, blocks, &at_start);
 
 	nesting_level++;
 	PG_TRY();
@@ -1209,7 +1232,7 @@ iosat_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 		wrapper_locks_looked = was_locks_looked;
 		wrapper_locks_held = was_locks_held;
 		if (gated)
-			end_gated_utility(pstmt, blocks_at_start, ok);
+			end_gated_utility(pstmt, &at_start, ok);
 	}
 	PG_END_TRY();
 }

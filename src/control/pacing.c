@@ -62,11 +62,22 @@
  *
  * Never paced: cheap statements, statements of exempt roles, nested
  * executors, and any point where the process holds an LWLock or is in a
- * critical section (interrupts held off), or its transaction has an xid
- * (a parallel worker has its leader's): a transaction that has
- * written may hold row locks that others wait for, and holding it back
- * would spread the wait (CockroachDB lets lock holders go first for the
- * same reason).  With no fresh verdict (a dead sampler) nothing is paced.
+ * critical section (interrupts held off).
+ *
+ * Writers.  A statement is heavy by its reads or by its writes, and the
+ * pacing point counts both: blocks read, buffers dirtied and temporary
+ * blocks written (iosat_blocks_io_now).  A transaction that has written
+ * may hold row locks (its xid), relation and advisory locks that others
+ * wait for, and holding it back while they wait would lengthen every wait
+ * on them: the incident's lock amplification (CockroachDB lets lock holders
+ * go first for the same reason).  So a paced sleep is not taken while any
+ * backend waits in the lock manager for a lock this one holds (the same
+ * pass over the PGPROCs as for a pin waiter, each waiter's lock tag looked
+ * up in this backend's lock table), and not for PIN_YIELD_MS after: a
+ * waiter waits for a paced sleep at most PIN_POLL_MS.  A parallel
+ * statement of a transaction that has written is not paced (its workers
+ * cannot see who waits for the leader's locks).  With no fresh verdict (a
+ * dead sampler) nothing is paced.
  *
  * A parallel statement is paced as one: its leader and workers share one
  * budget at the pace rate (see "Parallel statements" below).
@@ -171,7 +182,7 @@ static int	par_procno = -1;
 static inline void
 pace_point(void)
 {
-	if (unlikely(iosat_blocks_read_now() >= next_check))
+	if (unlikely(iosat_blocks_io_now() >= next_check))
 		pace_account();
 }
 
@@ -181,33 +192,70 @@ pace_count(IosatCounter c, uint64 n)
 	pg_atomic_fetch_add_u64(&iosat_adm->counters[c], n);
 }
 
-/* the statement may sleep here: nothing held that others could wait on */
+/*
+ * The statement may sleep here: no LWLock, no critical section; and not a
+ * parallel statement (leader or worker) of a transaction that has written:
+ * the leader's locks are not in its workers' lock tables, so a worker
+ * cannot tell who waits for them (see lock_waited).
+ */
 static inline bool
 may_sleep_here(void)
 {
 	return InterruptHoldoffCount == 0 && CritSectionCount == 0 &&
-		!TransactionIdIsValid(GetTopTransactionIdIfAny());
+		!((IsParallelWorker() || par_procno >= 0) &&
+		  TransactionIdIsValid(GetTopTransactionIdIfAny()));
 }
 
 /*
- * Someone may be waiting for a buffer pin this backend holds: a backend of
- * this database, or the startup process (a standby's replay), waits for a
- * cleanup lock (wait class BufferPin).  Which buffer it waits on is not
- * known cheaply, so any such waiter counts.  One pass over the PGPROCs,
- * reading a word of each, without a lock; only on the way into or through
- * a paced sleep.
+ * Someone waits for what this backend holds:
+ *	- a buffer pin: a backend of this database, or the startup process (a
+ *	  standby's replay), waits for a cleanup lock (wait class BufferPin).
+ *	  Which buffer it waits on is not known cheaply, so any such waiter
+ *	  counts;
+ *	- a lock: a backend waits in the lock manager (wait class Lock) for a
+ *	  lock this backend holds in some mode (its transaction id, which a
+ *	  row-lock waiter waits on; a relation; an advisory lock ...), by the
+ *	  tag of the lock the waiter's PGPROC waits on, looked up in this
+ *	  backend's own lock table (no shared lock).  The tag is read without
+ *	  the partition lock: a waiter that just got its lock may leave a stale
+ *	  tag, which costs at most a pacing sleep not taken.  A wait on a
+ *	  virtual transaction id (CREATE INDEX CONCURRENTLY, a standby's
+ *	  snapshot) counts whoever it is for.
+ * One pass over the PGPROCs, reading a word of each (and the lock tag of
+ * those waiting on a lock), without a lock; only on the way into or
+ * through a paced sleep.
  */
 static bool
-cleanup_lock_waited(void)
+lock_waited(PGPROC *proc, uint32 ev)
+{
+	LOCK	   *lock;
+	LOCKTAG		tag;
+
+	if ((ev & 0xFF000000) != PG_WAIT_LOCK)
+		return false;
+	lock = *(LOCK *volatile *) &proc->waitLock;
+	if (lock == NULL)
+		return false;			/* not waiting any more */
+	memcpy(&tag, (const void *) &lock->tag, sizeof(tag));
+	if (tag.locktag_type == LOCKTAG_VIRTUALTRANSACTION)
+		return true;
+	return iosat_lock_held_by_me(&tag);
+}
+
+static bool
+someone_waits_for_me(void)
 {
 	for (uint32 i = 0; i < ProcGlobal->allProcCount; i++)
 	{
 		PGPROC	   *proc = &ProcGlobal->allProcs[i];
 		uint32		ev = *(volatile uint32 *) &proc->wait_event_info;
 
-		if ((ev & 0xFF000000) == IOSAT_WAIT_CLASS_BUFFERPIN && proc != MyProc &&
-			proc->pid != 0 &&
+		if (ev == 0 || proc == MyProc || proc->pid == 0)
+			continue;
+		if ((ev & 0xFF000000) == IOSAT_WAIT_CLASS_BUFFERPIN &&
 			(proc->databaseId == MyDatabaseId || proc->databaseId == InvalidOid))
+			return true;
+		if (lock_waited(proc, ev))
 			return true;
 	}
 	return false;
@@ -243,17 +291,17 @@ replay_waits_on_conflict(void)
 }
 
 /*
- * A paced sleep must not hold a pin someone waits for: not within
- * PIN_YIELD_MS of seeing a cleanup-lock waiter, nor when there is one now;
+ * A paced sleep must not hold a pin or a lock someone waits for: not
+ * within PIN_YIELD_MS of seeing such a waiter, nor when there is one now;
  * nor, on a standby, while replay waits for a conflict it would end by
  * cancelling queries.
  */
 static bool
-yield_to_pin_waiter(int64 now)
+yield_to_waiter(int64 now)
 {
 	if (now < pin_yield_until)
 		return true;
-	if (!cleanup_lock_waited() && !replay_waits_on_conflict())
+	if (!someone_waits_for_me() && !replay_waits_on_conflict())
 		return false;
 	pin_yield_until = now + (int64) PIN_YIELD_MS * 1000;
 	return true;
@@ -317,7 +365,7 @@ static void
 pace_account(void)
 {
 	IosatGate  *g = &iosat_shared->gate;
-	int64		blocks = iosat_blocks_read_now();
+	int64		blocks = iosat_blocks_io_now();
 	bool		start_slow = false;
 	int64		now;
 	int64		slept_from;
@@ -379,7 +427,7 @@ pace_account(void)
 	last_time = now;
 	if (tokens >= 0)
 		return;
-	if (!may_sleep_here() || yield_to_pin_waiter(now))
+	if (!may_sleep_here() || yield_to_waiter(now))
 	{
 		/* forgiven, not owed: no debt to pay later in one long sleep */
 		tokens = 0;
@@ -405,7 +453,7 @@ pace_account(void)
 			last_time = 0;
 			break;
 		}
-		if (yield_to_pin_waiter(now))
+		if (yield_to_waiter(now))
 		{
 			tokens = 0;
 			last_time = now;
@@ -594,7 +642,7 @@ iosat_pace_statement(QueryDesc *queryDesc)
 		return;
 	wrap_plan(queryDesc);
 	/* reads before this statement are not its own */
-	last_blocks = iosat_blocks_read_now();
+	last_blocks = iosat_blocks_io_now();
 	next_check = last_blocks + PACE_QUANTUM;
 	stmt_counted = false;
 	slow_start_pending = true;
@@ -618,8 +666,9 @@ iosat_pace_statement(QueryDesc *queryDesc)
  * for them: leader and workers together read at the pace rate, as one
  * paced process would.  The rules of a pacing point hold in each process
  * on its own: no sleep with an LWLock, in a critical section, in a
- * transaction with an xid (a worker has its leader's), or while someone
- * waits for a buffer pin; a process that may not sleep charges nothing.
+ * transaction with an xid (a worker has its leader's, and cannot see who
+ * waits for the leader's locks), or while someone waits for a buffer pin
+ * or a lock it holds; a process that may not sleep charges nothing.
  *
  * The leader's blocks.  When its workers finish, PostgreSQL adds their
  * buffer usage to the leader's (ExecParallelFinish), so the leader's
@@ -652,7 +701,7 @@ par_release(void)
 		iosat_pace_release(par_procno, par_owner);
 	else
 		iosat_pace_detach(par_procno, par_owner,
-						  Max(iosat_blocks_read_now() - last_blocks, 0));
+						  Max(iosat_blocks_io_now() - last_blocks, 0));
 	par_procno = -1;
 	par_owner = 0;
 	par_estate = NULL;
@@ -772,7 +821,7 @@ iosat_pace_parallel_worker(QueryDesc *queryDesc)
 	par_owner = owner;
 	par_procno = IOSAT_PROCNO(leader);
 	wrap_plan(queryDesc);
-	last_blocks = iosat_blocks_read_now();
+	last_blocks = iosat_blocks_io_now();
 	next_check = last_blocks + PACE_QUANTUM;
 	slow_start_pending = false;
 	slow_cap = 0;
@@ -818,7 +867,7 @@ pace_account_shared(void)
 {
 	IosatGate  *g = &iosat_shared->gate;
 	IosatPaceSlot *s = iosat_pace_slot(par_procno);
-	int64		blocks = iosat_blocks_read_now();
+	int64		blocks = iosat_blocks_io_now();
 	int64		n = blocks - last_blocks;
 	int64		now;
 	int64		target;
@@ -853,7 +902,7 @@ pace_account_shared(void)
 	if (rate == 0)
 		return;
 	/* forgiven, not charged: no debt for the others to pay */
-	if (!may_sleep_here() || yield_to_pin_waiter(now))
+	if (!may_sleep_here() || yield_to_waiter(now))
 		return;
 	target = iosat_pace_charge(s, n, rate, Max((double) PACE_QUANTUM, rate / 10.0), now);
 	if (target <= now)
@@ -869,7 +918,7 @@ pace_account_shared(void)
 
 		now = pace_nap(ms, slept_from, &s->slept_us);
 		slept_from = now;
-		if (shared_allowed_rate(s, now) == 0 || yield_to_pin_waiter(now))
+		if (shared_allowed_rate(s, now) == 0 || yield_to_waiter(now))
 			break;
 	}
 }

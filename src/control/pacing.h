@@ -1,9 +1,9 @@
 /*-------------------------------------------------------------------------
  *
  * pacing.h
- *	  Read pacing of running heavy statements (pacing.c): while the storage
- *	  is pressed, a heavy statement that is already running reads at most
- *	  the governor's pace rate.
+ *	  Pacing of running heavy statements (pacing.c): while the storage is
+ *	  pressed, a heavy statement that is already running reads and dirties
+ *	  at most the governor's pace rate.
  *
  *-------------------------------------------------------------------------
  */
@@ -15,12 +15,19 @@
 #include "executor/execdesc.h"
 #include "executor/instrument.h"
 
-/* blocks this backend has read from storage (buffer misses, temp files) */
+/*
+ * The I/O this backend has caused, in blocks: read from storage (buffer
+ * misses, temporary files), buffers dirtied (each a write to come, from
+ * this backend, the background writer, the checkpointer or the kernel)
+ * and temporary-file blocks written.  What pacing counts.
+ */
 static inline int64
-iosat_blocks_read_now(void)
+iosat_blocks_io_now(void)
 {
 	return pgBufferUsage.shared_blks_read + pgBufferUsage.local_blks_read +
-		pgBufferUsage.temp_blks_read;
+		pgBufferUsage.temp_blks_read +
+		pgBufferUsage.shared_blks_dirtied + pgBufferUsage.local_blks_dirtied +
+		pgBufferUsage.temp_blks_written;
 }
 
 /* backend: pace this statement, right after its ExecutorStart */

@@ -8,8 +8,9 @@
  * Saturation.  A device that serves the cluster is pressed when
  *	- its IOPS (reads + writes, smoothed) reach ENTER_IOPS of its ceiling
  *	  (iosat.iops_limit, or its entry in iosat.device_iops_limits), or its
- *	  read IOPS reach ENTER_IOPS of iosat.read_iops_limit (volumes that
- *	  budget reads and writes apart, as Google's persistent disks do), and
+ *	  read IOPS reach ENTER_IOPS of iosat.read_iops_limit, or its write
+ *	  IOPS of iosat.write_iops_limit (volumes that budget reads and writes
+ *	  apart, as Google's persistent disks do), and
  *	  its latency has risen above its usual level (iops_weight), or
  *	- its read latency (smoothed await) exceeds its threshold:
  *	  iosat.latency_target, or by default LATENCY_FACTOR times the latency
@@ -125,6 +126,7 @@ typedef enum SignalKind
 {
 	SIG_IOPS,					/* reads + writes, against the device's ceiling */
 	SIG_READ_IOPS,				/* reads, against iosat.read_iops_limit */
+	SIG_WRITE_IOPS,				/* writes, against iosat.write_iops_limit */
 	SIG_LATENCY,				/* read await, against iosat.latency_target */
 	SIG_QUEUE,					/* aqu-sz, against iosat.queue_depth_target */
 	NUM_SIGNALS
@@ -134,6 +136,7 @@ typedef enum SignalKind
 static const char *const signal_why[NUM_SIGNALS] = {
 	[SIG_IOPS] = "%.0f IOPS of %.0f provisioned",
 	[SIG_READ_IOPS] = "%.0f read IOPS of %.0f provisioned for reads",
+	[SIG_WRITE_IOPS] = "%.0f write IOPS of %.0f provisioned for writes",
 	[SIG_LATENCY] = "read latency %.1f ms over the %.0f ms target",
 	[SIG_QUEUE] = "queue depth %.1f over the target of %.0f",
 };
@@ -210,6 +213,8 @@ device_signals(const IosatDevice *d, Signal *sig)
 			   (double) d->iops_limit, ENTER_IOPS, EXIT_IOPS, w);
 	set_signal(&sig[SIG_READ_IOPS], d->smooth.r_iops,
 			   (double) iosat_read_iops_limit, ENTER_IOPS, EXIT_IOPS, w);
+	set_signal(&sig[SIG_WRITE_IOPS], d->smooth.w_iops,
+			   (double) iosat_write_iops_limit, ENTER_IOPS, EXIT_IOPS, w);
 	set_signal(&sig[SIG_LATENCY], lat, d->latency_threshold_ms, 1.0, EXIT_LATENCY, 1.0);
 	set_signal(&sig[SIG_QUEUE], d->smooth.aqu_sz,
 			   (double) iosat_queue_depth_target, 1.0, EXIT_QUEUE, 1.0);

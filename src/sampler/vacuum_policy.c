@@ -9,7 +9,8 @@
  *
  * The signal is the governor's pressure: the largest ratio, over the
  * devices, of a smoothed figure to its threshold (IOPS to 95 % of the
- * ceiling, read IOPS to 95 % of iosat.read_iops_limit, read latency to
+ * ceiling, read and write IOPS to 95 % of iosat.read_iops_limit and
+ * iosat.write_iops_limit, read latency to
  * iosat.latency_target, queue depth to iosat.queue_depth_target, as
  * governor.c lists them); 1 means pressed.  The multiplier m (1 = the
  * configured speed; 2 = half as many pages per second while cost-limited):

@@ -1,9 +1,10 @@
 /*-------------------------------------------------------------------------
  *
  * querystats.c
- *	  A fixed-size table of per-queryid I/O: calls, blocks read, rows
- *	  returned.  Admission control asks it whether a statement is cheap or
- *	  heavy; iosat_queries shows it.
+ *	  A fixed-size table of per-queryid I/O: calls, blocks read, dirtied
+ *	  and written, WAL bytes, rows returned.  Admission control asks it
+ *	  whether a statement is cheap or heavy (by its reads or its writes);
+ *	  iosat_queries shows it.
  *
  * Open addressing: a queryid lives within PROBE_WINDOW slots of its home
  * slot.  Lookups (ExecutorStart) read atomics and take no lock.  Every
@@ -33,11 +34,11 @@
  * Each backend keeps a small direct-mapped cache of the queryids it ran
  * recently.  For a queryid in the table it sums calls and publishes them
  * when the queryid is first seen (so history exists at once), when a call
- * read at least iosat.cheap_reads blocks (a heavy statement is learned at
- * once), every PUBLISH_EVERY calls, when another queryid takes the cache
- * line, and at backend exit: at some 100k statements a second, three
- * atomic adds per statement on a cache line that every backend reads at
- * ExecutorStart cost about 1% of throughput.  A queryid that found its
+ * was heavy (read iosat.cheap_reads blocks or dirtied iosat.cheap_writes:
+ * a heavy statement is learned at once), every PUBLISH_EVERY calls, when
+ * another queryid takes the cache line, and at backend exit: at some 100k
+ * statements a second, atomic adds on every statement to a cache line that
+ * every backend reads at ExecutorStart cost about 1% of throughput.  A queryid that found its
  * window full is remembered as untracked: its lookups and calls then touch
  * no shared memory, except that at its 2nd, 4th, 8th ... call in this
  * backend (then every UNTRACKED_RETRY calls), and at once for a heavy
@@ -67,13 +68,18 @@
 
 StaticAssertDecl(offsetof(IosatQueryTable, entries) % PG_CACHE_LINE_SIZE == 0,
 				 "iosat query entries must start on a cache line");
+#ifndef PG_HAVE_ATOMIC_U64_SIMULATION
+StaticAssertDecl(offsetof(IosatQueryEntry, rejected) == IOSAT_QUERY_LINE &&
+				 sizeof(IosatQueryEntry) == 2 * IOSAT_QUERY_LINE,
+				 "what ExecutorStart reads of an iosat query entry must fill its first cache line");
+#endif
 
 typedef struct LocalQuery
 {
 	uint64		queryid;		/* 0: free */
 	bool		untracked;		/* its window was full: not in the table */
 	uint64		calls;			/* not published yet */
-	uint64		blocks_read;
+	IosatStmtIo io;
 	uint64		rows;
 } LocalQuery;
 
@@ -115,6 +121,9 @@ iosat_querystats_shmem_init(void)
 			pg_atomic_init_u64(&e->queryid, 0);
 			pg_atomic_init_u64(&e->calls, 0);
 			pg_atomic_init_u64(&e->blocks_read, 0);
+			pg_atomic_init_u64(&e->blocks_dirtied, 0);
+			pg_atomic_init_u64(&e->blocks_written, 0);
+			pg_atomic_init_u64(&e->wal_bytes, 0);
 			pg_atomic_init_u64(&e->rows, 0);
 			pg_atomic_init_u64(&e->queued, 0);
 			pg_atomic_init_u64(&e->rejected, 0);
@@ -211,6 +220,9 @@ hand_over(IosatQueryEntry *e, uint64 queryid)
 	pg_write_barrier();
 	pg_atomic_write_u64(&e->calls, 0);
 	pg_atomic_write_u64(&e->blocks_read, 0);
+	pg_atomic_write_u64(&e->blocks_dirtied, 0);
+	pg_atomic_write_u64(&e->blocks_written, 0);
+	pg_atomic_write_u64(&e->wal_bytes, 0);
 	pg_atomic_write_u64(&e->rows, 0);
 	pg_atomic_write_u64(&e->queued, 0);
 	pg_atomic_write_u64(&e->rejected, 0);
@@ -237,7 +249,7 @@ add_u64(pg_atomic_uint64 *counter, uint64 n)
  * table, nothing added.
  */
 static bool
-add_counts(uint64 queryid, bool evict, uint64 calls, uint64 blocks,
+add_counts(uint64 queryid, bool evict, uint64 calls, const IosatStmtIo *io,
 		   uint64 rows, IosatDecision d)
 {
 	/* a few tries: each failure means a concurrent claim, eviction or reset */
@@ -268,7 +280,13 @@ add_counts(uint64 queryid, bool evict, uint64 calls, uint64 blocks,
 		else if (pg_atomic_read_u32(&e->referenced) == 0)
 			pg_atomic_write_u32(&e->referenced, 1);
 		add_u64(&e->calls, calls);
-		add_u64(&e->blocks_read, blocks);
+		if (io != NULL)
+		{
+			add_u64(&e->blocks_read, io->blocks_read);
+			add_u64(&e->blocks_dirtied, io->blocks_dirtied);
+			add_u64(&e->blocks_written, io->blocks_written);
+			add_u64(&e->wal_bytes, io->wal_bytes);
+		}
 		add_u64(&e->rows, rows);
 		if (d != IOSAT_DEC_NONE)
 		{
@@ -299,51 +317,56 @@ local_untracked(uint64 queryid)
 }
 
 /*
- * Lock-free, no allocation: blocks per call learned for queryid, or -1.
- * *window_full: not found and no free slot in its window.
+ * Lock-free, no allocation: blocks read and dirtied per call learned for
+ * queryid; false when there is no history.  *window_full: not found and no
+ * free slot in its window.
  */
-static double
-reads_per_call(uint64 queryid, bool *window_full)
+static bool
+per_call(uint64 queryid, bool *window_full, double *reads, double *dirtied)
 {
 	IosatQueryEntry *free_slot;
 	IosatQueryEntry *e;
 	uint64		calls;
-	uint64		blocks;
+	uint64		r;
+	uint64		d;
 
 	*window_full = false;
 	if (queryid == 0 || table == NULL)
-		return -1;
+		return false;
 	if (local_untracked(queryid))
 	{
 		*window_full = true;
-		return -1;
+		return false;
 	}
 	e = lookup(queryid, &free_slot);
 	if (e == NULL)
 	{
 		*window_full = (free_slot == NULL);
-		return -1;
+		return false;
 	}
 	if (pg_atomic_read_u32(&e->referenced) == 0)
 		pg_atomic_write_u32(&e->referenced, 1);
 	pg_read_barrier();
 	calls = pg_atomic_read_u64(&e->calls);
-	blocks = pg_atomic_read_u64(&e->blocks_read);
+	r = pg_atomic_read_u64(&e->blocks_read);
+	d = pg_atomic_read_u64(&e->blocks_dirtied);
 	pg_read_barrier();
 	/* evicted or reset while we read: its counters may be another's */
 	if (calls == 0 || pg_atomic_read_u64(&e->queryid) != queryid)
-		return -1;
-	return (double) blocks / calls;
+		return false;
+	*reads = (double) r / calls;
+	*dirtied = (double) d / calls;
+	return true;
 }
 
-double
-iosat_query_reads_per_call(uint64 queryid)
+bool
+iosat_query_per_call(uint64 queryid, double *reads, double *dirtied)
 {
 	bool		window_full;
-	double		rpc = reads_per_call(queryid, &window_full);
+	bool		known = per_call(queryid, &window_full, reads, dirtied);
 
 	missing_queryid = window_full ? queryid : 0;
-	return rpc;
+	return known;
 }
 
 static void
@@ -368,12 +391,12 @@ publish_local(LocalQuery *p, bool evict)
 {
 	if (p->calls == 0)
 		return;
-	p->untracked = !add_counts(p->queryid, evict, p->calls, p->blocks_read,
+	p->untracked = !add_counts(p->queryid, evict, p->calls, &p->io,
 							   p->rows, IOSAT_DEC_NONE);
 	if (!p->untracked)
 	{
 		p->calls = 0;
-		p->blocks_read = 0;
+		memset(&p->io, 0, sizeof(p->io));
 		p->rows = 0;
 	}
 }
@@ -413,14 +436,15 @@ retry_due(uint64 calls)
 }
 
 /*
- * One execution of queryid ended, having read blocks and processed rows.
- * The caller must not be in a signal handler: the cache is not re-entrant.
+ * One execution of queryid ended, having done io and processed rows.  The
+ * caller must not be in a signal handler: the cache is not re-entrant.
  */
 void
-iosat_query_record(uint64 queryid, uint64 blocks, uint64 rows)
+iosat_query_record(uint64 queryid, const IosatStmtIo *io, uint64 rows)
 {
 	LocalQuery *p;
-	bool		heavy = blocks >= (uint64) iosat_cheap_reads;
+	bool		heavy = iosat_io_is_heavy((double) io->blocks_read,
+										  (double) io->blocks_dirtied);
 	bool		full = (queryid == missing_queryid);
 	bool		tried = false;
 
@@ -441,20 +465,28 @@ iosat_query_record(uint64 queryid, uint64 blocks, uint64 rows)
 		retire_local(p);
 		p->queryid = queryid;
 		if (!full && !heavy)
-			learned = reads_per_call(queryid, &full) >= 0;
+		{
+			double		r;
+			double		d;
+
+			learned = per_call(queryid, &full, &r, &d);
+		}
 		if (full && !heavy)
 			p->untracked = true;	/* no room: not before it recurs */
 		else if (!learned)
 		{
 			/* no history yet, or a heavy call: learn it at once */
-			if (add_counts(queryid, heavy, 1, blocks, rows, IOSAT_DEC_NONE))
+			if (add_counts(queryid, heavy, 1, io, rows, IOSAT_DEC_NONE))
 				return;
 			p->untracked = true;
 			tried = true;
 		}
 	}
 	p->calls++;
-	p->blocks_read += blocks;
+	p->io.blocks_read += io->blocks_read;
+	p->io.blocks_dirtied += io->blocks_dirtied;
+	p->io.blocks_written += io->blocks_written;
+	p->io.wal_bytes += io->wal_bytes;
 	p->rows += rows;
 	if (tried)
 		return;
@@ -484,7 +516,7 @@ iosat_query_note_decision(uint64 queryid, IosatDecision d)
 			return;
 	}
 	/* a queued or refused statement may evict: it is what a DBA looks for */
-	(void) add_counts(queryid, counted, 0, 0, 0, d);
+	(void) add_counts(queryid, counted, 0, NULL, 0, d);
 }
 
 bool
@@ -497,7 +529,10 @@ iosat_query_snapshot(int i, IosatQuerySnapshot *snap)
 	SpinLockAcquire(&e->mutex);
 	snap->queryid = pg_atomic_read_u64(&e->queryid);
 	snap->calls = pg_atomic_read_u64(&e->calls);
-	snap->blocks_read = pg_atomic_read_u64(&e->blocks_read);
+	snap->io.blocks_read = pg_atomic_read_u64(&e->blocks_read);
+	snap->io.blocks_dirtied = pg_atomic_read_u64(&e->blocks_dirtied);
+	snap->io.blocks_written = pg_atomic_read_u64(&e->blocks_written);
+	snap->io.wal_bytes = pg_atomic_read_u64(&e->wal_bytes);
 	snap->rows = pg_atomic_read_u64(&e->rows);
 	snap->queued = pg_atomic_read_u64(&e->queued);
 	snap->rejected = pg_atomic_read_u64(&e->rejected);

@@ -204,6 +204,7 @@ typedef struct IosatGate
 	pg_atomic_uint32 running_heavy; /* as counted at the last verdict */
 	pg_atomic_uint64 heavy_done;	/* heavy statements that ended normally */
 	pg_atomic_uint64 heavy_blocks;	/* ... and the blocks they read */
+	pg_atomic_uint64 heavy_dirtied; /* ... and dirtied (temp blocks written) */
 	pg_atomic_uint64 saturation_events;
 	IosatVerdict verdict;
 
@@ -306,19 +307,27 @@ typedef enum IosatDecision
  * One queryid's figures.  Read without a lock; written only under mutex,
  * and only while queryid is still the one the writer looked up (see
  * querystats.c), except the clock bit "referenced", which lookups set and
- * eviction sweeps clear without it.  64 bytes: one cache line.
+ * eviction sweeps clear without it.  Two cache lines of 64 bytes (x86-64,
+ * most arm64): the first holds what ExecutorStart reads (queryid, calls,
+ * blocks read and dirtied), the second what only iosat_queries shows.
  */
+#define IOSAT_QUERY_LINE 64
 typedef struct IosatQueryEntry
 {
 	pg_atomic_uint64 queryid;	/* 0: free */
 	pg_atomic_uint64 calls;
-	pg_atomic_uint64 blocks_read;
-	pg_atomic_uint64 rows;
-	pg_atomic_uint64 queued;	/* times it waited in the queue */
-	pg_atomic_uint64 rejected;	/* times it was refused (full, timeout, reject) */
+	pg_atomic_uint64 blocks_read;	/* shared, local and temporary */
+	pg_atomic_uint64 blocks_dirtied;	/* buffers dirtied + temp blocks written */
 	pg_atomic_uint32 last_decision;
 	pg_atomic_uint32 referenced;	/* clock bit: looked up since the last sweep */
 	slock_t		mutex;			/* claim, evict, add, reset, consistent read */
+	pg_atomic_uint64 rows;
+	pg_atomic_uint64 queued;	/* times it waited in the queue */
+	/* the second cache line */
+	pg_atomic_uint64 rejected;	/* times it was refused (full, timeout, reject) */
+	pg_atomic_uint64 blocks_written;	/* written by the backend itself */
+	pg_atomic_uint64 wal_bytes;
+	char		pad[IOSAT_QUERY_LINE - 3 * sizeof(pg_atomic_uint64)];
 } IosatQueryEntry;
 
 typedef struct IosatQueryTable

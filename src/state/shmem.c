@@ -73,6 +73,7 @@ iosat_shmem_init(void)
 		pg_atomic_init_u64(&iosat_shared->gate.paced_blocks, 0);
 		pg_atomic_init_u64(&iosat_shared->gate.heavy_done, 0);
 		pg_atomic_init_u64(&iosat_shared->gate.heavy_blocks, 0);
+		pg_atomic_init_u64(&iosat_shared->gate.heavy_dirtied, 0);
 		pg_atomic_init_u32(&iosat_shared->gate.pressure_milli, 0);
 		pg_atomic_init_u32(&iosat_shared->gate.busy_milli, 0);
 		for (int i = 0; i < IOSAT_MAX_DEVICES; i++)

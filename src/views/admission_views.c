@@ -166,6 +166,8 @@ iosat_controller_srf(PG_FUNCTION_ARGS)
 	iosat_put(&row, Float8GetDatum(v.paced_bps));
 	iosat_put(&row, Int64GetDatum((int64) pg_atomic_read_u64(&g->heavy_done)));
 	iosat_put(&row, Int64GetDatum((int64) pg_atomic_read_u64(&g->heavy_blocks)));
+	/* 1.5 */
+	iosat_put(&row, Int64GetDatum((int64) pg_atomic_read_u64(&g->heavy_dirtied)));
 
 	Assert(row.n == row.natts);
 	tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, row.values, row.nulls);
@@ -192,11 +194,11 @@ iosat_queries_srf(PG_FUNCTION_ARGS)
 		iosat_set_values_init(&row, rsinfo->setDesc);
 		iosat_put(&row, Int64GetDatum((int64) q.queryid));
 		iosat_put(&row, Int64GetDatum((int64) q.calls));
-		iosat_put(&row, Int64GetDatum((int64) q.blocks_read));
+		iosat_put(&row, Int64GetDatum((int64) q.io.blocks_read));
 		iosat_put(&row, Int64GetDatum((int64) q.rows));
 		if (q.calls > 0)
 		{
-			iosat_put(&row, Float8GetDatum((double) q.blocks_read / q.calls));
+			iosat_put(&row, Float8GetDatum((double) q.io.blocks_read / q.calls));
 			iosat_put(&row, Float8GetDatum((double) q.rows / q.calls));
 		}
 		else
@@ -205,12 +207,21 @@ iosat_queries_srf(PG_FUNCTION_ARGS)
 			iosat_put_null(&row);
 		}
 		/* blocks read per row returned; all of them when nothing came back */
-		iosat_put(&row, Float8GetDatum((double) q.blocks_read / Max(q.rows, 1)));
+		iosat_put(&row, Float8GetDatum((double) q.io.blocks_read / Max(q.rows, 1)));
 		iosat_put(&row, BoolGetDatum(q.calls > 0 &&
-									 (double) q.blocks_read / q.calls >= iosat_cheap_reads));
+									 iosat_io_is_heavy((double) q.io.blocks_read / q.calls,
+													   (double) q.io.blocks_dirtied / q.calls)));
 		iosat_put(&row, Int64GetDatum((int64) q.queued));
 		iosat_put(&row, Int64GetDatum((int64) q.rejected));
 		iosat_put_text(&row, iosat_decision_name(q.last_decision));
+		/* 1.5 */
+		iosat_put(&row, Int64GetDatum((int64) q.io.blocks_dirtied));
+		iosat_put(&row, Int64GetDatum((int64) q.io.blocks_written));
+		iosat_put(&row, Int64GetDatum((int64) q.io.wal_bytes));
+		if (q.calls > 0)
+			iosat_put(&row, Float8GetDatum((double) q.io.blocks_dirtied / q.calls));
+		else
+			iosat_put_null(&row);
 		Assert(row.n == row.natts);
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, row.values, row.nulls);
 	}

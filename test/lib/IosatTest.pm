@@ -128,8 +128,8 @@ sub step_clock
 }
 
 # A node whose only device is a fixture "fake0", admission in queue mode,
-# everything cheap for the superuser observing the views and heavy for the
-# role "worker" (a superuser: may SET iosat.*; superusers are not exempt);
+# everything cheap for the superuser observing the views and heavy (by its
+# reads: nothing is heavy by its writes here) for the role "worker" (a superuser: may SET iosat.*; superusers are not exempt);
 # a table t of 1000 rows and a few functions.  Returns ($node, $fixture,
 # \%counters, $saturate, $calm): $saturate->() starts a child that makes
 # fake0 look saturated (300 reads/s at 200 ms), $calm->() stops it.
@@ -151,6 +151,7 @@ iosat.iops_limit = 100
 iosat.latency_target = '20ms'
 iosat.admission = 'queue'
 iosat.cheap_reads = 1000000000
+iosat.cheap_writes = 1000000000
 iosat.cheap_cost = 1000000000
 iosat.queue_timeout = '20s'
 max_connections = 60
@@ -222,6 +223,32 @@ SQL
 # process WATCHED (a pid, or a backend_type such as 'startup'): how many
 # samples found it waiting on EVTYPE, of how many, and the longest run of
 # such samples (one wait, or several back to back)
+# create, in NODE's database postgres, the SQL function qid_of(sql text):
+# the queryid of a statement (EXPLAIN VERBOSE's Query Identifier; iosat
+# computes queryids, compute_query_id = auto); query_id NODE, SQL calls it
+push @EXPORT, 'create_qid_of', 'query_id';
+
+sub create_qid_of
+{
+	my ($node) = @_;
+	$node->safe_psql('postgres', <<'SQL');
+CREATE FUNCTION qid_of(sql text) RETURNS bigint LANGUAGE plpgsql AS $$
+DECLARE j json;
+BEGIN
+  EXECUTE 'EXPLAIN (VERBOSE, FORMAT JSON) ' || sql INTO j;
+  RETURN (j->0->>'Query Identifier')::bigint;
+END $$;
+SQL
+	return;
+}
+
+sub query_id
+{
+	my ($node, $sql) = @_;
+	my $q = $sql =~ s/'/''/gr;
+	return $node->safe_psql('postgres', "SELECT qid_of('$q')");
+}
+
 push @EXPORT, 'create_wait_runs';
 
 sub create_wait_runs

@@ -277,12 +277,19 @@ SQL
 			30,
 			'scan cancelled'),
 		'the scan ended on cancel');
-	is( $node->safe_psql('postgres', <<"SQL"),
+	# a read the worker took before the cancel completes after it (the
+	# handle is the backend's until then): wait for the link to go
+	ok( wait_until(
+			sub {
+				$node->safe_psql('postgres', <<"SQL") == 0;
 SELECT count(*) FROM iosat_backends
  WHERE pid = $spid AND aio_worker_pid IS NOT NULL
     OR aio_for_pid = $spid
 SQL
-		'0', 'after it, no io worker is linked to that backend');
+			},
+			30,
+			'io worker links of the cancelled scan gone'),
+		'after it, no io worker is linked to that backend');
 	eval { $scan->quit };
 }
 

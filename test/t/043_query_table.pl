@@ -16,15 +16,8 @@ iosat.admission = 'monitor'
 max_connections = 30
 EOC
 $node->start;
-$node->safe_psql('postgres', <<'SQL');
-CREATE EXTENSION iosat;
-CREATE FUNCTION qid_of(sql text) RETURNS bigint LANGUAGE plpgsql AS $$
-DECLARE j json;
-BEGIN
-  EXECUTE 'EXPLAIN (VERBOSE, FORMAT JSON) ' || sql INTO j;
-  RETURN (j->0->>'Query Identifier')::bigint;
-END $$;
-SQL
+$node->safe_psql('postgres', 'CREATE EXTENSION iosat');
+create_qid_of($node);
 
 # SELECT 1, 2, ..., K: one queryid per K on every version (a target list
 # is never squashed, as IN-lists are on 18)
@@ -34,12 +27,7 @@ sub select_k
 	return 'SELECT ' . join(',', 1 .. $k);
 }
 
-sub qid_of
-{
-	my ($sql) = @_;
-	my $q = $sql =~ s/'/''/gr;
-	return $node->safe_psql('postgres', "SELECT qid_of('$q')");
-}
+sub qid_of { return query_id($node, $_[0]) }
 
 sub calls_of
 {

@@ -62,16 +62,23 @@ my $sleeper = "SELECT pid FROM pg_stat_activity WHERE query LIKE 'SELECT pg_slee
 }
 
 # --- kill -9 of a backend: the postmaster restarts everything; the gate
-# comes back clean and working
+# comes back clean and working.  The restart is seen by the sampler's pid:
+# until the postmaster has noticed the death, the old processes (the old
+# sampler among them) still answer, and a query then is killed mid-way.
+sub sampler_pid
+{
+	return $node->safe_psql('postgres', 'SELECT sampler_pid FROM iosat_status');
+}
+
 sub after_crash
 {
-	my ($what) = @_;
+	my ($what, $old_sampler) = @_;
+	ok( $node->poll_query_until('postgres',
+			"SELECT sampler_pid IS NOT NULL AND sampler_pid <> $old_sampler AND NOT stale FROM iosat_status"),
+		"$what: sampler back");
 	ok( $node->poll_query_until('postgres',
 			'SELECT heavy_running = 0 AND queued = 0 AND saturated FROM iosat_admission'),
 		"$what: gate clean and saturated again after the crash restart");
-	ok( $node->poll_query_until('postgres',
-			'SELECT sampler_pid IS NOT NULL AND NOT stale FROM iosat_status'),
-		"$what: sampler back");
 	is($node->safe_psql('postgres', 'SELECT count(*) FROM t', extra_params => [ '-U', 'worker' ]),
 		'1000', "$what: heavy statements run again");
 	push @faults, $what;
@@ -81,17 +88,19 @@ sub after_crash
 	my $waiter = async_psql($node, 'SELECT 42;', user => 'worker');
 	$node->poll_query_until('postgres', 'SELECT queued = 1 FROM iosat_admission');
 	my $pid = $node->safe_psql('postgres', $queued_pids);
+	my $sampler = sampler_pid();
 	kill 'KILL', $pid;
 	finish_psql($waiter);
 	finish_psql($holder);
-	after_crash('kill -9 of a queued backend');
+	after_crash('kill -9 of a queued backend', $sampler);
 }
 {
 	my $holder = hold_slot();
 	my $pid = $node->safe_psql('postgres', $sleeper);
+	my $sampler = sampler_pid();
 	kill 'KILL', $pid;
 	finish_psql($holder);
-	after_crash('kill -9 of a running heavy backend');
+	after_crash('kill -9 of a running heavy backend', $sampler);
 }
 
 # --- the sampler terminated (SIGTERM, as an operator would: it has no
@@ -111,9 +120,9 @@ sub after_crash
 
 # --- the sampler killed: a crash restart, and iosat comes back
 {
-	my $pid = $node->safe_psql('postgres', 'SELECT sampler_pid FROM iosat_status');
+	my $pid = sampler_pid();
 	kill 'KILL', $pid;
-	after_crash('kill -9 of the sampler');
+	after_crash('kill -9 of the sampler', $pid);
 }
 
 # --- a loop device detached under the running sampler
