@@ -192,6 +192,20 @@ iosat_next_own_proclock(int partition, PROCLOCK *prev)
 #define IOSAT_FP_RELID(slot)	(MyProc->fpRelId[(slot)])
 
 /*
+ * Whether a virtual-transaction lock tag is this backend's own vxid (17
+ * numbers processes by ProcNumber, and keeps the vxid in PGPROC.vxid).
+ */
+#if PG_VERSION_NUM >= 170000
+#define IOSAT_IS_MY_VXID_TAG(tag) \
+	((tag)->locktag_field1 == (uint32) MyProcNumber && \
+	 (tag)->locktag_field2 == MyProc->vxid.lxid)
+#else
+#define IOSAT_IS_MY_VXID_TAG(tag) \
+	((tag)->locktag_field1 == (uint32) MyBackendId && \
+	 (tag)->locktag_field2 == MyProc->lxid)
+#endif
+
+/*
  * Whether this backend holds the lock TAG in any mode, from its own lock
  * table (no shared lock).  17 added LockHeldByMe's "or stronger".
  */

@@ -374,18 +374,21 @@ leave_queue(void)
 }
 
 /*
- * What tracked[i] did is learned, and it is forgotten.  Also when it ends
- * in an error (a cancel, statement_timeout, a failed bulk write): a heavy
- * statement that never completes is still learned as heavy, from what it
- * did before it ended.
+ * What tracked[i] did is learned, and it is forgotten.  One that ended in
+ * an error (a cancel, statement_timeout, a failed bulk write) is learned
+ * only if what it did until then is heavy on its own: a heavy statement
+ * that never completes is still known as heavy at its next run, while the
+ * cheap failures (a lock_timeout, a serialization failure, an error in
+ * ExecutorStart) do not pull a heavy statement's average down.
  */
 static void
-learn_tracked(int i, uint64 rows, bool count_done)
+learn_tracked(int i, uint64 rows, bool count_done, bool failed)
 {
 	IosatStmtIo io = tracked[i].io;
 
 	iosat_stmt_io_since(&io);
-	iosat_query_record(tracked[i].queryid, &io, rows);
+	if (!failed || iosat_io_is_heavy((double) io.blocks_read, (double) io.blocks_dirtied))
+		iosat_query_record(tracked[i].queryid, &io, rows);
 	if (count_done)
 		count_heavy_done(&io);
 	tracked[i] = tracked[--ntracked];
@@ -395,7 +398,7 @@ static void
 forget_tracked(void)
 {
 	while (ntracked > 0)
-		learn_tracked(ntracked - 1, 0, false);
+		learn_tracked(ntracked - 1, 0, false, true);
 }
 
 /* resource owner release: the portal that took a slot is going away */
@@ -410,7 +413,7 @@ resowner_release(ResourceReleasePhase phase, bool isCommit, bool isTopLevel,
 			drop_held(i);
 	for (int i = ntracked - 1; i >= 0; i--)
 		if (tracked[i].owner == CurrentResourceOwner)
-			learn_tracked(i, 0, false);
+			learn_tracked(i, 0, false, !isCommit);
 }
 
 static void
@@ -421,6 +424,12 @@ xact_callback(XactEvent event, void *arg)
 		leave_queue();
 		release_all_slots();
 		forget_tracked();
+		/*
+		 * At exit this abort comes after the cache's own flush (registered
+		 * later, so run earlier): publish what it just learned
+		 */
+		if (proc_exit_inprogress)
+			iosat_query_flush();
 	}
 }
 
@@ -1103,7 +1112,7 @@ iosat_ExecutorEnd(QueryDesc *queryDesc)
 		if (tracked[i].qd == queryDesc)
 		{
 			learn_tracked(i, queryDesc->estate ? queryDesc->estate->es_processed : 0,
-						  find_held(queryDesc) >= 0);
+						  find_held(queryDesc) >= 0, false);
 			break;
 		}
 	}
@@ -1160,7 +1169,9 @@ static void
 end_gated_utility(PlannedStmt *pstmt, IosatStmtIo *at_start, bool ok)
 {
 	iosat_stmt_io_since(at_start);
-	iosat_query_record((uint64) pstmt->queryId, at_start, 0);
+	if (ok || iosat_io_is_heavy((double) at_start->blocks_read,
+								(double) at_start->blocks_dirtied))
+		iosat_query_record((uint64) pstmt->queryId, at_start, 0);
 	if (ok && find_held(pstmt) >= 0)
 		count_heavy_done(at_start);
 	if (nheld > 0)

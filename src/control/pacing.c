@@ -219,8 +219,9 @@ may_sleep_here(void)
  *	  backend's own lock table (no shared lock).  The tag is read without
  *	  the partition lock: a waiter that just got its lock may leave a stale
  *	  tag, which costs at most a pacing sleep not taken.  A wait on a
- *	  virtual transaction id (CREATE INDEX CONCURRENTLY, a standby's
- *	  snapshot) counts whoever it is for.
+ *	  virtual transaction id (CREATE INDEX CONCURRENTLY waiting for older
+ *	  snapshots) is compared with this backend's own, which is not in its
+ *	  lock table.
  * One pass over the PGPROCs, reading a word of each (and the lock tag of
  * those waiting on a lock), without a lock; only on the way into or
  * through a paced sleep.
@@ -238,7 +239,7 @@ lock_waited(PGPROC *proc, uint32 ev)
 		return false;			/* not waiting any more */
 	memcpy(&tag, (const void *) &lock->tag, sizeof(tag));
 	if (tag.locktag_type == LOCKTAG_VIRTUALTRANSACTION)
-		return true;
+		return IOSAT_IS_MY_VXID_TAG(&tag);
 	return iosat_lock_held_by_me(&tag);
 }
 

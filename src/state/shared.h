@@ -192,7 +192,7 @@ typedef struct IosatVerdict
 	TimestampTz since;			/* saturated since, or 0 */
 	double		usual_await_ms; /* that device's learned latency (0: unknown) */
 	double		latency_threshold_ms;	/* its latency threshold (0: none) */
-	double		paced_bps;		/* blocks/s read by paced statements */
+	double		paced_bps;		/* blocks/s read and dirtied by paced statements */
 } IosatVerdict;
 
 typedef struct IosatGate

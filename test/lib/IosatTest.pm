@@ -216,13 +216,6 @@ SQL
 	return @fixture;
 }
 
-# create, in NODE's database postgres, the SQL function
-#   wait_runs(target int, watched text, evtype text,
-#             OUT hits int, OUT samples int, OUT longest_ms float8)
-# which samples, until backend TARGET is idle, the wait event type of the
-# process WATCHED (a pid, or a backend_type such as 'startup'): how many
-# samples found it waiting on EVTYPE, of how many, and the longest run of
-# such samples (one wait, or several back to back)
 # create, in NODE's database postgres, the SQL function qid_of(sql text):
 # the queryid of a statement (EXPLAIN VERBOSE's Query Identifier; iosat
 # computes queryids, compute_query_id = auto); query_id NODE, SQL calls it
@@ -249,6 +242,13 @@ sub query_id
 	return $node->safe_psql('postgres', "SELECT qid_of('$q')");
 }
 
+# create, in NODE's database postgres, the SQL function
+#   wait_runs(target int, watched text, evtype text,
+#             OUT hits int, OUT samples int, OUT longest_ms float8)
+# which samples, until backend TARGET is idle, the wait event type of the
+# process WATCHED (a pid, or a backend_type such as 'startup'): how many
+# samples found it waiting on EVTYPE, of how many, and the longest run of
+# such samples (one wait, or several back to back)
 push @EXPORT, 'create_wait_runs';
 
 sub create_wait_runs

@@ -11,8 +11,8 @@
 #     a row-lock waiter does not wait longer because of pacing;
 #   - cancel and statement_timeout end a paced writer at once, and nothing
 #     is left behind;
-#   - writes alone saturate a volume whose write budget
-#     (iosat.write_iops_limit) they exceed.
+#   - writes saturate a volume whose write budget (iosat.write_iops_limit)
+#     they exceed, whatever its reads do.
 use strict;
 use warnings;
 use PostgreSQL::Test::Utils;
@@ -198,13 +198,16 @@ no_slot_left($node, 'paced writers');
 $calm->();
 
 # --- write pressure alone: a volume that budgets writes apart ------------
-# fake0 writes 80 times a second, reads nothing: over 95% of
-# iosat.write_iops_limit = 50, it is saturated by its writes
+# fake0 writes 80 times a second, over 95% of iosat.write_iops_limit = 50,
+# while it reads 50 times a second at 1 ms, its usual: the read latency
+# that confirms the other IOPS signals says nothing of a write budget, and
+# it is saturated by its writes all the same
 $node->safe_psql('postgres',
 	'ALTER SYSTEM SET iosat.write_iops_limit = 50; SELECT pg_reload_conf()');
-my $load = $fx->start_load('fake0', $c, wr_ios => 80, wr_ticks => 80);
+my $load = $fx->start_load('fake0', $c, wr_ios => 80, wr_ticks => 80,
+	rd_ios => 50, rd_ticks => 50);
 ok($node->poll_query_until('postgres', 'SELECT saturated FROM iosat_admission'),
-	'writes alone over iosat.write_iops_limit: saturated');
+	'writes over iosat.write_iops_limit, reads at their usual latency: saturated');
 like($node->safe_psql('postgres', 'SELECT reason FROM iosat_admission'),
 	qr/write IOPS of 50 provisioned for writes/, 'and the reason says so');
 kill 'TERM', $load;
