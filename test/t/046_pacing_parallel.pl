@@ -169,8 +169,16 @@ ok($node->poll_query_until('postgres', "SELECT pace_rate = $RATE FROM iosat_admi
 		$bps, $kps, $RATE));
 	cmp_ok($bps, '<', $RATE * 1.25, 'leader + workers: blocks charged per second within the pace rate');
 	cmp_ok($bps, '>', $RATE * 0.5, 'and near it');
-	cmp_ok($kps, '<', $RATE * 1.25, 'leader + workers: blocks read per second (the kernel\'s count) within the pace rate');
-	cmp_ok($kps, '>', $RATE * 0.5, 'and near it');
+	SKIP:
+	{
+		# io_uring's reads go through no read system call: the kernel counts
+		# none of them in rchar
+		skip 'io_method = io_uring: the kernel does not count io_uring reads in rchar', 2
+		  if $node->pg_version >= 18
+		  && $node->safe_psql('postgres', 'SHOW io_method') eq 'io_uring';
+		cmp_ok($kps, '<', $RATE * 1.25, 'leader + workers: blocks read per second (the kernel\'s count) within the pace rate');
+		cmp_ok($kps, '>', $RATE * 0.5, 'and near it');
+	}
 	my ($rc, $out) = finish_psql($h);
 	is($out, '0', 'paced: the parallel aggregate returns its result');
 }
