@@ -64,7 +64,8 @@ my $sleeper = "SELECT pid FROM pg_stat_activity WHERE query LIKE 'SELECT pg_slee
 # --- kill -9 of a backend: the postmaster restarts everything; the gate
 # comes back clean and working.  The restart is seen by the sampler's pid:
 # until the postmaster has noticed the death, the old processes (the old
-# sampler among them) still answer, and a query then is killed mid-way.
+# sampler among them) still answer, and a query then is killed mid-way
+# (so is a session kept open across it).
 sub sampler_pid
 {
 	return $node->safe_psql('postgres', 'SELECT sampler_pid FROM iosat_status');
@@ -73,8 +74,19 @@ sub sampler_pid
 sub after_crash
 {
 	my ($what, $old_sampler) = @_;
-	ok( $node->poll_query_until('postgres',
-			"SELECT sampler_pid IS NOT NULL AND sampler_pid <> $old_sampler AND NOT stale FROM iosat_status"),
+	# a new connection at each try: poll_query_until keeps one session open
+	# on 18, and the crash restart kills it
+	ok( wait_until(
+			sub {
+				my $r = eval {
+					$node->safe_psql('postgres',
+						"SELECT sampler_pid IS NOT NULL AND sampler_pid <> $old_sampler AND NOT stale FROM iosat_status"
+					);
+				};
+				return defined $r && $r eq 't';
+			},
+			180,
+			"$what: a new sampler"),
 		"$what: sampler back");
 	ok( $node->poll_query_until('postgres',
 			'SELECT heavy_running = 0 AND queued = 0 AND saturated FROM iosat_admission'),
