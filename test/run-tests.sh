@@ -150,11 +150,6 @@ figures=$work/figures.txt
 : >"$figures"
 
 echo "== pg_regress and TAP (as postgres)"
-# PostgreSQL 18 with io_method = io_uring opens one ring per process slot
-# in the postmaster: 1024 descriptors (the usual soft limit) are not enough
-# for max_connections = 240 across crash restarts ("could not setup
-# io_uring queue: Too many open files"); raised as a unit's LimitNOFILE would
-ulimit -Sn "$(ulimit -Hn)" 2>/dev/null || true
 # (stderr goes through tee into installcheck.err; stdout stays as it is)
 # shellcheck disable=SC2016 # expanded by the inner bash
 run_reaped bash -c 'set -o pipefail; { runuser -u postgres -- env IOSAT_ROOTCTL="$IOSAT_ROOTCTL" PATH="$PATH" ${PG_CONFIG:+PG_CONFIG="$PG_CONFIG"} ${TEMP_CONFIG:+TEMP_CONFIG="$TEMP_CONFIG"} \
