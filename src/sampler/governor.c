@@ -40,6 +40,11 @@
  * latency spike; its known weakness, a sawtooth around the limit, is
  * damped here by the smoothing of the signal and the cut's rate limit.
  *
+ * Heavy work held.  The policies are told whether iosat is holding heavy
+ * statements back (one queued, or a paced statement slept since the last
+ * sample): the vacuum policy then gives them the headroom before it speeds
+ * a vacuum past its configured costs (vacuum_policy.c).
+ *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
@@ -81,6 +86,8 @@ static int64 calm_since = 0;
 static int64 last_decrease = 0;
 static int64 last_increase = 0;
 static int64 last_update = 0;
+/* IOSAT_C_PACE_US at the last sample: heavy_held */
+static uint64 last_paced_us = 0;
 static uint32 limit = 0;
 
 /*
@@ -368,6 +375,7 @@ iosat_governor_update(TimestampTz now, IosatSignal *sig)
 	int64		mono = iosat_mono_us();
 	double		dt_s = last_update > 0 ? (mono - last_update) / 1e6 : 0;
 	bool		heavy_now;
+	uint64		paced_us;
 
 	last_update = mono;
 
@@ -547,4 +555,7 @@ iosat_governor_update(TimestampTz now, IosatSignal *sig)
 	sig->stalled = stalled;
 	sig->have_signal = signalled;
 	sig->admission_off = mode_off;
+	paced_us = iosat_admission_paced_us();
+	sig->heavy_held = iosat_admission_queued() > 0 || paced_us != last_paced_us;
+	last_paced_us = paced_us;
 }

@@ -23,6 +23,8 @@ typedef struct IosatSignal
 	bool		stalled;		/* a device is stalled */
 	bool		have_signal;	/* a sampled device has a signal configured */
 	bool		admission_off;	/* iosat.admission is off or monitor */
+	bool		heavy_held;		/* heavy statements queued, or paced
+								 * statements slept since the last sample */
 } IosatSignal;
 
 extern void iosat_governor_update(TimestampTz now, IosatSignal *sig);

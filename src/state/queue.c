@@ -176,6 +176,13 @@ iosat_admission_queued(void)
 	return iosat_adm ? pg_atomic_read_u32(&iosat_adm->queued) : 0;
 }
 
+/* the time paced statements have slept, in all (IOSAT_C_PACE_US) */
+uint64
+iosat_admission_paced_us(void)
+{
+	return iosat_adm ? pg_atomic_read_u64(&iosat_adm->counters[IOSAT_C_PACE_US]) : 0;
+}
+
 /* signal the queue head (or everyone queued, when the gate opened) */
 void
 iosat_admission_wake(bool all)

@@ -30,6 +30,7 @@ extern void iosat_set_slot_running(IosatBackendSlot *s, uint32 slots, uint32 apa
 extern uint32 iosat_admission_count_running(void);
 extern uint32 iosat_admission_count_apart(void);
 extern uint32 iosat_admission_queued(void);
+extern uint64 iosat_admission_paced_us(void);
 
 /* signal the queue's head, or everyone queued (the gate opened) */
 extern void iosat_admission_wake(bool all);
