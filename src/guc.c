@@ -32,6 +32,7 @@ int			iosat_smoothing_ms = 2000;
 int			iosat_iops_limit = 0;
 int			iosat_read_iops_limit = 0;
 int			iosat_write_iops_limit = 0;
+int			iosat_throughput_limit_mb = 0;
 char	   *iosat_devices = NULL;
 char	   *iosat_sysfs_root = NULL;
 char	   *iosat_procfs_root = NULL;
@@ -393,6 +394,15 @@ iosat_define_gucs(void)
 							0, 0, 100000000,
 							PGC_SIGHUP,
 							0,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("iosat.throughput_limit",
+							"Provisioned throughput ceiling of the volumes, per second.",
+							"Reads and writes together, and the growth of the page cache the server holds dirty (writes the kernel owes the volume); 0 means none.",
+							&iosat_throughput_limit_mb,
+							0, 0, 100000000,
+							PGC_SIGHUP,
+							GUC_UNIT_MB,
 							NULL, NULL, NULL);
 
 	DefineCustomStringVariable("iosat.device_iops_limits",

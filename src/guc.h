@@ -32,6 +32,7 @@ extern int	iosat_smoothing_ms;
 extern int	iosat_iops_limit;
 extern int	iosat_read_iops_limit;
 extern int	iosat_write_iops_limit;
+extern int	iosat_throughput_limit_mb;
 extern char *iosat_device_iops_limits;
 extern int	iosat_latency_target_ms;
 extern int	iosat_queue_depth_target;

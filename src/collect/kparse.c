@@ -848,6 +848,124 @@ kparse_mountinfo_find(const char *buf, size_t len,
 	return false;
 }
 
+/*
+ * Lines "<name>[:] <u64>[ kB]" (see kparse.h).  Lines of other names are
+ * skipped unread.  A wanted name whose value is not a number, or that comes
+ * twice, is an error.
+ */
+bool
+kparse_keyvals(const char *buf, size_t len, const char *const *keys, int nkeys,
+			   uint64_t *vals)
+{
+	Cursor		c;
+
+	for (int i = 0; i < nkeys; i++)
+		vals[i] = KPARSE_ABSENT;
+	cur_init(&c, buf, len);
+	while (c.p < c.end)
+	{
+		const char *name = c.p;
+		size_t		n;
+		int			k = -1;
+
+		while (c.p < c.end && *c.p != ':' && !is_space(*c.p))
+			c.p++;
+		n = (size_t) (c.p - name);
+		for (int i = 0; i < nkeys && n > 0; i++)
+			if (strlen(keys[i]) == n && memcmp(keys[i], name, n) == 0)
+				k = i;
+		if (k >= 0)
+		{
+			uint64_t	v;
+
+			if (c.p < c.end && *c.p == ':')
+				c.p++;
+			skip_blanks(&c);
+			if (vals[k] != KPARSE_ABSENT || !take_u64(&c, &v) || v == KPARSE_ABSENT)
+				return false;
+			skip_blanks(&c);
+			(void) take_literal(&c, "kB");
+			skip_blanks(&c);
+			if (c.p < c.end && *c.p != '\n')
+				return false;
+			vals[k] = v;
+		}
+		next_line(&c);
+	}
+	return true;
+}
+
+/*
+ * /proc/<pid>/cgroup, one line per hierarchy: "<id>:<controllers>:<path>"
+ * (v1: controllers a comma list, such as "cpu,cpuacct" or "name=systemd";
+ * v2: "0::<path>").  The path runs to the end of its line and must start
+ * with '/' and hold no NUL.
+ */
+bool
+kparse_cgroup_path(const char *buf, size_t len, const char *controller,
+				   char *out, size_t outlen)
+{
+	Cursor		c;
+	size_t		cl = strlen(controller);
+
+	if (outlen == 0)
+		return false;
+	cur_init(&c, buf, len);
+	while (c.p < c.end)
+	{
+		uint64_t	id;
+		const char *list;
+		const char *path;
+		bool		match = false;
+		size_t		n = 0;
+
+		if (!take_u64(&c, &id) || !take_literal(&c, ":"))
+			return false;
+		list = c.p;
+		while (c.p < c.end && *c.p != ':' && *c.p != '\n')
+			c.p++;
+		if (c.p >= c.end || *c.p != ':')
+			return false;
+		if (cl == 0)
+			match = (id == 0 && c.p == list);
+		else
+		{
+			const char *e = c.p;
+
+			for (const char *s = list; s < e && !match;)
+			{
+				const char *t = s;
+
+				while (t < e && *t != ',')
+					t++;
+				match = ((size_t) (t - s) == cl && memcmp(s, controller, cl) == 0);
+				s = t + 1;
+			}
+		}
+		c.p++;
+		path = c.p;
+		while (c.p < c.end && *c.p != '\n')
+		{
+			if (*c.p == '\0')
+				return false;
+			c.p++;
+		}
+		if (c.p == path || *path != '/')
+			return false;
+		if (match)
+		{
+			n = (size_t) (c.p - path);
+			if (n >= outlen)
+				return false;
+			memcpy(out, path, n);
+			out[n] = '\0';
+			return true;
+		}
+		next_line(&c);
+	}
+	return false;
+}
+
 bool
 kcounter_delta(uint64_t prev, uint64_t cur, uint64_t *delta)
 {

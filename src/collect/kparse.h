@@ -155,6 +155,22 @@ extern bool kparse_mountinfo_find(const char *buf, size_t len,
 								  char *fstype, size_t fstypelen,
 								  char *source, size_t sourcelen);
 
+/*
+ * Lines "<name>[:] <value>[ kB]": a memory cgroup's memory.stat (v1 and v2,
+ * bytes) and /proc/meminfo (kB).  For each of NKEYS names, its value in
+ * VALS[i], in the file's unit, or KPARSE_ABSENT when no line has it.
+ */
+#define KPARSE_ABSENT UINT64_MAX
+extern bool kparse_keyvals(const char *buf, size_t len, const char *const *keys,
+						   int nkeys, uint64_t *vals);
+
+/*
+ * /proc/<pid>/cgroup: the cgroup path of the v1 hierarchy whose controllers
+ * include CONTROLLER, or with CONTROLLER "", of the v2 hierarchy ("0::").
+ */
+extern bool kparse_cgroup_path(const char *buf, size_t len, const char *controller,
+							   char *out, size_t outlen);
+
 /* counter delta that survives a 32-bit wrap; false when the counter reset */
 extern bool kcounter_delta(uint64_t prev, uint64_t cur, uint64_t *delta);
 

@@ -56,6 +56,7 @@
 
 #include "guc.h"
 #include "clock.h"
+#include "collect/devices.h"
 #include "sampler/governor.h"
 #include "state/queue.h"
 #include "state/rules.h"
@@ -78,6 +79,8 @@
 #define LATENCY_UNLEARNED_MS	20
 /* the IOPS signals count in full from this ratio of latency to usual */
 #define IOPS_CONFIRM			1.5
+/* 10^6-byte MB (the device rates) in 2^20-byte MB (iosat.throughput_limit) */
+#define MB_PER_MiB				(1e6 / 1048576.0)
 /* the limit never exceeds the heavy statements holding a slot plus this */
 #define LIMIT_PROBE				1
 
@@ -136,6 +139,8 @@ typedef enum SignalKind
 	SIG_WRITE_IOPS,				/* writes, against iosat.write_iops_limit */
 	SIG_LATENCY,				/* read await, against iosat.latency_target */
 	SIG_QUEUE,					/* aqu-sz, against iosat.queue_depth_target */
+	SIG_THROUGHPUT,				/* MiB/s read + written + owed, against
+								 * iosat.throughput_limit */
 	NUM_SIGNALS
 } SignalKind;
 
@@ -146,6 +151,7 @@ static const char *const signal_why[NUM_SIGNALS] = {
 	[SIG_WRITE_IOPS] = "%.0f write IOPS of %.0f provisioned for writes",
 	[SIG_LATENCY] = "read latency %.1f ms over the %.0f ms target",
 	[SIG_QUEUE] = "queue depth %.1f over the target of %.0f",
+	[SIG_THROUGHPUT] = "%.0f MB/s read, written and owed to write-back of %.0f provisioned",
 };
 
 typedef struct Signal
@@ -210,6 +216,30 @@ device_latency(const IosatDevice *d)
 	return d->smooth.r_iops > 0.5 ? d->smooth.r_await_ms : 0.0;
 }
 
+/*
+ * MB/s (2^20 bytes, as iosat.throughput_limit's unit) a device reads and
+ * writes, plus, where relation files live (the data directory and
+ * tablespaces; every sampled device when none of them holds any: the
+ * devices named in iosat.devices), the growth of the server's write debt:
+ * pages dirtied in the page cache that the kernel will write back later
+ * (collect/memcg.c), a vacuum's above all, which no device counter shows
+ * until they are written.  A debt that drains counts as the writes it makes.
+ */
+static bool debt_on_every_device = false;	/* set by iosat_governor_update */
+
+static double
+device_throughput(const IosatDevice *d)
+{
+	double		mb = (d->smooth.r_mbps + d->smooth.w_mbps) * MB_PER_MiB;
+	const IosatWriteDebt *debt = &iosat_shared->write_debt;
+
+	if ((debt_on_every_device ||
+		 (d->roles & (IOSAT_ROLE_DATA | IOSAT_ROLE_TABLESPACE)) != 0) &&
+		debt->present && debt->growth_mbps > 0)
+		mb += debt->growth_mbps * MB_PER_MiB;
+	return mb;
+}
+
 static void
 device_signals(const IosatDevice *d, Signal *sig)
 {
@@ -230,6 +260,9 @@ device_signals(const IosatDevice *d, Signal *sig)
 	set_signal(&sig[SIG_LATENCY], lat, d->latency_threshold_ms, 1.0, EXIT_LATENCY, 1.0);
 	set_signal(&sig[SIG_QUEUE], d->smooth.aqu_sz,
 			   (double) iosat_queue_depth_target, 1.0, EXIT_QUEUE, 1.0);
+	/* in full: bytes are bytes, however the volume counts its operations */
+	set_signal(&sig[SIG_THROUGHPUT], device_throughput(d),
+			   (double) iosat_throughput_limit_mb, ENTER_IOPS, EXIT_IOPS, 1.0);
 }
 
 /* is a vacuum (autovacuum worker, or a manual VACUUM iosat ticks) running? */
@@ -388,6 +421,11 @@ iosat_governor_update(TimestampTz now, IosatSignal *sig)
 	 */
 	heavy_now = iosat_admission_count_running() + iosat_admission_count_apart() > 0 ||
 		vacuum_running();
+	debt_on_every_device = true;
+	for (int i = 0; i < n; i++)
+		if (iosat_shared->devices[i].in_use &&
+			(iosat_shared->devices[i].roles & (IOSAT_ROLE_DATA | IOSAT_ROLE_TABLESPACE)) != 0)
+			debt_on_every_device = false;
 	for (int i = 0; i < n; i++)
 	{
 		IosatDevice *d = &iosat_shared->devices[i];
@@ -507,6 +545,7 @@ iosat_governor_update(TimestampTz now, IosatSignal *sig)
 		g->verdict.aqu_sz = d->smooth.aqu_sz;
 		g->verdict.usual_await_ms = d->usual_await_ms;
 		g->verdict.latency_threshold_ms = d->latency_threshold_ms;
+		g->verdict.throughput_mb = device_throughput(d);
 	}
 	else
 		g->verdict.device[0] = '\0';

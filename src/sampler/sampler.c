@@ -51,6 +51,7 @@
 #include "state/shared.h"
 #include "state/shmem.h"
 #include "collect/kparse.h"
+#include "collect/memcg.h"
 #include "sampler/governor.h"
 #include "sampler/pace_policy.h"
 #include "sampler/vacuum_policy.h"
@@ -90,6 +91,14 @@ static struct
 	double		mono_ms;
 	bool		logged_missing;
 } psi_local;
+
+static struct
+{
+	bool		have_prev;
+	uint64		bytes;
+	double		mono_ms;
+	bool		logged_missing;
+} debt_local;
 
 
 void
@@ -263,6 +272,8 @@ discover(void)
 	iosat_discover_devices(iosat_devices, list);
 	install_devices(list);
 	pfree(list);
+	/* the server may have been moved to another cgroup: find it again */
+	iosat_write_debt_forget();
 }
 
 static double
@@ -635,6 +646,57 @@ sample_psi(double now_mono, TimestampTz now)
 }
 
 /*
+ * The server's write debt (collect/memcg.c) and its growth, smoothed as the
+ * device rates are; the governor counts the growth as throughput owed.
+ */
+static void
+sample_write_debt(double now_mono, TimestampTz now)
+{
+	IosatWriteDebt *s = &iosat_shared->write_debt;
+	char		source[IOSAT_DEBT_SOURCE_LEN];
+	uint64		bytes;
+
+	if (!iosat_write_debt_read(&bytes, source, sizeof(source)))
+	{
+		if (!debt_local.logged_missing)
+		{
+			ereport(LOG,
+					(errmsg("iosat: the page cache the server holds dirty cannot be read; its write debt is not counted"),
+					 errdetail("Neither the memory cgroup's memory.stat nor /proc/meminfo gave Dirty and Writeback.")));
+			debt_local.logged_missing = true;
+		}
+		iosat_seq_begin_write(&s->changecount);
+		s->present = false;
+		s->growth_mbps = 0;
+		iosat_seq_end_write(&s->changecount);
+		debt_local.have_prev = false;
+		return;
+	}
+	debt_local.logged_missing = false;
+	iosat_seq_begin_write(&s->changecount);
+	if (debt_local.have_prev && now_mono > debt_local.mono_ms)
+	{
+		double		dt = now_mono - debt_local.mono_ms;
+		double		growth = ((double) bytes - (double) debt_local.bytes) / 1e6 /
+			(dt / 1000.0);
+		double		alpha = iosat_smoothing_ms <= 0 ? 1.0 :
+			1.0 - exp(-dt / (double) iosat_smoothing_ms);
+
+		s->growth_mbps = s->present ? smooth(s->growth_mbps, growth, alpha) : growth;
+	}
+	else
+		s->growth_mbps = 0;
+	s->present = true;
+	s->mb = bytes / 1e6;
+	strlcpy(s->source, source, sizeof(s->source));
+	s->sample_time = now;
+	iosat_seq_end_write(&s->changecount);
+	debt_local.bytes = bytes;
+	debt_local.mono_ms = now_mono;
+	debt_local.have_prev = true;
+}
+
+/*
  * Has a tablespace been created or dropped since we looked?  An inotify
  * watch on pg_tblspc answers without a system call on the data directory
  * (reading the watch's queue never waits for the file system); where inotify
@@ -793,6 +855,7 @@ iosat_sampler_main(Datum arg)
 			if (!sample_device(i, now_mono, now, sampleno))
 				lost = true;
 		sample_psi(now_mono, now);
+		sample_write_debt(now_mono, now);
 		sampleno++;
 
 		/* decide, free what dead backends left, wake the queue */

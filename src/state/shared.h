@@ -167,6 +167,21 @@ typedef struct IosatPsiState
 	TimestampTz sample_time;
 } IosatPsiState;
 
+/*
+ * The server's write debt (collect/memcg.c): the page cache its memory
+ * cgroup holds dirty or under write-back, and how fast that grows.
+ */
+#define IOSAT_DEBT_SOURCE_LEN 128
+typedef struct IosatWriteDebt
+{
+	pg_atomic_uint32 changecount;
+	bool		present;
+	double		mb;				/* MB (10^6 bytes) */
+	double		growth_mbps;	/* smoothed, MB/s; negative while it drains */
+	char		source[IOSAT_DEBT_SOURCE_LEN];
+	TimestampTz sample_time;
+} IosatWriteDebt;
+
 typedef struct IosatErrorState
 {
 	pg_atomic_uint32 changecount;
@@ -193,6 +208,8 @@ typedef struct IosatVerdict
 	double		usual_await_ms; /* that device's learned latency (0: unknown) */
 	double		latency_threshold_ms;	/* its latency threshold (0: none) */
 	double		paced_bps;		/* blocks/s read and dirtied by paced statements */
+	double		throughput_mb;	/* that device's MB/s (2^20) read, written
+								 * and owed to write-back */
 } IosatVerdict;
 
 typedef struct IosatGate
@@ -280,6 +297,7 @@ typedef struct IosatShared
 	IosatBpfState bpf;
 
 	IosatPsiState psi;
+	IosatWriteDebt write_debt;
 	IosatGate	gate;
 	IosatDevice devices[IOSAT_MAX_DEVICES];
 } IosatShared;

@@ -57,6 +57,7 @@ iosat_shmem_init(void)
 		pg_atomic_init_u64(&iosat_shared->bpf_ns_sum, 0);
 		pg_atomic_init_u32(&iosat_shared->bpf.changecount, 0);
 		pg_atomic_init_u32(&iosat_shared->psi.changecount, 0);
+		pg_atomic_init_u32(&iosat_shared->write_debt.changecount, 0);
 		pg_atomic_init_u32(&iosat_shared->gate.saturated, 0);
 		pg_atomic_init_u32(&iosat_shared->gate.limit, 0);
 		pg_atomic_init_u32(&iosat_shared->gate.admission_mode, IOSAT_MODE_UNKNOWN);
@@ -140,6 +141,13 @@ iosat_read_psi(IosatPsiState *out)
 {
 	iosat_seq_read(&iosat_shared->psi.changecount, out, &iosat_shared->psi,
 				   sizeof(IosatPsiState));
+}
+
+void
+iosat_read_write_debt(IosatWriteDebt *out)
+{
+	iosat_seq_read(&iosat_shared->write_debt.changecount, out,
+				   &iosat_shared->write_debt, sizeof(IosatWriteDebt));
 }
 
 /* the sampler records the last problem it met; readers see it in iosat_status */

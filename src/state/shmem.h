@@ -50,6 +50,7 @@ extern void iosat_seq_read(pg_atomic_uint32 *changecount, void *dst,
 /* consistent copies of records the sampler publishes */
 extern void iosat_read_device(int i, IosatDevice *out);
 extern void iosat_read_psi(IosatPsiState *out);
+extern void iosat_read_write_debt(IosatWriteDebt *out);
 extern void iosat_read_verdict(IosatVerdict *out);
 extern void iosat_set_error(const char *msg);
 extern void iosat_read_error(char *buf, Size len, TimestampTz *when);

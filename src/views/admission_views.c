@@ -168,6 +168,29 @@ iosat_controller_srf(PG_FUNCTION_ARGS)
 	iosat_put(&row, Int64GetDatum((int64) pg_atomic_read_u64(&g->heavy_blocks)));
 	/* 1.5 */
 	iosat_put(&row, Int64GetDatum((int64) pg_atomic_read_u64(&g->heavy_dirtied)));
+	/* 1.6: throughput and the write debt */
+	{
+		IosatWriteDebt debt;
+
+		iosat_read_write_debt(&debt);
+		iosat_put(&row, Float8GetDatum(v.throughput_mb));
+		if (iosat_throughput_limit_mb > 0)
+			iosat_put(&row, Int64GetDatum((int64) iosat_throughput_limit_mb));
+		else
+			iosat_put_null(&row);
+		if (debt.present)
+		{
+			iosat_put(&row, Float8GetDatum(debt.mb));
+			iosat_put(&row, Float8GetDatum(debt.growth_mbps));
+			iosat_put_text(&row, debt.source);
+		}
+		else
+		{
+			iosat_put_null(&row);
+			iosat_put_null(&row);
+			iosat_put_null(&row);
+		}
+	}
 
 	Assert(row.n >= row.natts);	/* more: a newer library, older SQL */
 	tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, row.values, row.nulls);

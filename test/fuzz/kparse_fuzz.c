@@ -638,6 +638,110 @@ t_counter(const char *buf, size_t len)
 	}
 }
 
+/*
+ * reference for kparse_keyvals: the value of the last line named KEY (its
+ * name runs to ':' or white space), parsed as the parser promises; -1: no
+ * such line, 0: a malformed one
+ */
+static int
+ref_keyval(const char *buf, size_t len, const char *key, uint64_t *out)
+{
+	size_t		kl = strlen(key);
+	int			found = -1;
+
+	for (size_t i = 0; i < len;)
+	{
+		size_t		e = i,
+					n,
+					d;
+
+		while (e < len && buf[e] != '\n')
+			e++;
+		n = i;
+		while (n < e && buf[n] != ':' && !sp(buf[n]))
+			n++;
+		if (n - i == kl && kl > 0 && memcmp(buf + i, key, kl) == 0)
+		{
+			if (found >= 0)
+				return 0;		/* twice */
+			if (n < e && buf[n] == ':')
+				n++;
+			while (n < e && (buf[n] == ' ' || buf[n] == '\t'))
+				n++;
+			d = n;
+			while (d < e && dig(buf[d]))
+				d++;
+			if (!ref_u64(buf + n, d - n, out) || *out == UINT64_MAX)
+				return 0;
+			while (d < e && (buf[d] == ' ' || buf[d] == '\t'))
+				d++;
+			if (e - d >= 2 && buf[d] == 'k' && buf[d + 1] == 'B')
+				d += 2;
+			while (d < e && (buf[d] == ' ' || buf[d] == '\t'))
+				d++;
+			if (d != e)
+				return 0;
+			found = 1;
+		}
+		i = e + 1;
+	}
+	return found;
+}
+
+/* kparse_keyvals with memory.stat's and meminfo's names, against the reference */
+static void
+t_keyvals(const char *buf, size_t len)
+{
+	static const char *const keys[] = {"dirty", "writeback", "total_dirty",
+	"file_dirty", "Dirty", "Writeback"};
+	enum
+	{
+	NK = sizeof(keys) / sizeof(keys[0])};
+	uint64_t   *vals = malloc(NK * sizeof(uint64_t));
+	int			ok = 1;
+	uint64_t	ref[NK];
+	int			got[NK];
+
+	for (int i = 0; i < NK; i++)
+	{
+		got[i] = ref_keyval(buf, len, keys[i], &ref[i]);
+		if (got[i] == 0)
+			ok = 0;
+	}
+	if (kparse_keyvals(buf, len, keys, NK, vals))
+	{
+		CHECK(ok);
+		for (int i = 0; i < NK; i++)
+			CHECK(got[i] < 0 ? vals[i] == KPARSE_ABSENT : vals[i] == ref[i]);
+	}
+	else
+		CHECK(!ok);
+	free(vals);
+}
+
+/* kparse_cgroup_path: a NUL-terminated absolute path inside its bound */
+static void
+t_cgroup(const char *buf, size_t len)
+{
+	static const char *const ctl[] = {"memory", "", "cpu"};
+
+	for (int i = 0; i < 3; i++)
+	{
+		size_t		outlen = 1 + (len % 64);
+		char	   *out = malloc(outlen);
+
+		if (kparse_cgroup_path(buf, len, ctl[i], out, outlen))
+		{
+			size_t		n = strnlen(out, outlen);
+
+			CHECK(n < outlen && n > 0 && out[0] == '/');
+			CHECK(memchr(out, '\n', n) == NULL);
+			CHECK(contains(buf, len, out, n));
+		}
+		free(out);
+	}
+}
+
 typedef void (*target_fn) (const char *, size_t);
 
 static const struct
@@ -660,6 +764,8 @@ static const struct
 	{"mountinfo", t_mountinfo},
 	{"counter", t_counter},
 	{"proc_syscall", t_proc_syscall},
+	{"keyvals", t_keyvals},
+	{"cgroup", t_cgroup},
 };
 #define NTARGETS ((int) (sizeof(targets) / sizeof(targets[0])))
 

@@ -394,6 +394,8 @@ sub new
 
 sub sysroot  { $_[0]->{sys} }
 sub procroot { $_[0]->{proc} }
+# the path of REL (as put takes it) under the fixture
+sub path     { "$_[0]->{dir}/$_[1]" }
 
 # write a file atomically, so the sampler never sees half of it
 sub put
@@ -449,11 +451,11 @@ sub set_raw_stat
 	$self->put("sys/block/$name/stat", $content);
 }
 
-# a child process that advances NAME's counters from C at per-second
-# RATES, every 10 ms, until it is sent SIGTERM; returns its pid
-sub start_load
+# a child process that calls STEP every 10 ms until it is sent SIGTERM (or
+# the test goes); returns its pid
+sub start_ticker
 {
-	my ($self, $name, $c, %rate) = @_;
+	my ($self, $step) = @_;
 	my $parent = $$;
 	my $pid = fork();
 	die "fork: $!" unless defined $pid;
@@ -462,23 +464,74 @@ sub start_load
 	# PostgreSQL::Test::Cluster dies on SIGTERM, and a dying child would
 	# tear the test's nodes down
 	$SIG{TERM} = $SIG{INT} = sub { POSIX::_exit(0) };
-	my %acc = %$c;
-	my %now = %$c;
 	my $t0 = time();
 	my $n = 0;
 	while (1)
 	{
 		$n++;
-		for my $k (keys %rate)
-		{
-			$acc{$k} += $rate{$k} / 100;
-			$now{$k} = int($acc{$k});
-		}
-		$self->set_stat($name, \%now);
+		$step->();
 		POSIX::_exit(0) if getppid() != $parent;    # orphaned: stop
 		my $sleep = $t0 + $n * 0.01 - time();
 		usleep($sleep * 1e6) if $sleep > 0;
 	}
+}
+
+# a child process that advances NAME's counters from C at per-second
+# RATES, every 10 ms, until it is sent SIGTERM; returns its pid
+sub start_load
+{
+	my ($self, $name, $c, %rate) = @_;
+	my %acc = %$c;
+	my %now = %$c;
+	return $self->start_ticker(
+		sub {
+			for my $k (keys %rate)
+			{
+				$acc{$k} += $rate{$k} / 100;
+				$now{$k} = int($acc{$k});
+			}
+			$self->set_stat($name, \%now);
+		});
+}
+
+# a memory cgroup's memory.stat under the fake sysfs root, as collect/memcg.c
+# finds it from the (real) /proc/self/cgroup the fixture's procfs links to:
+# VERSION 1 (total_dirty, total_writeback) or 2 (file_dirty, file_writeback);
+# returns the file's path under the fixture
+sub memcg_stat
+{
+	my ($self, $version) = @_;
+	open(my $fh, '<', '/proc/self/cgroup') or die "/proc/self/cgroup: $!";
+	my ($path) = map { $version == 1 ? (/^\d+:(?:[^:]*,)?memory(?:,[^:]*)?:(.*)$/) : (/^0::(.*)$/) } <$fh>;
+	close $fh;
+	die "no cgroup v$version line in /proc/self/cgroup" unless defined $path;
+	$path = '' if $path eq '/';
+	my $rel = $version == 1 ? "sys/fs/cgroup/memory$path" : "sys/fs/cgroup$path";
+	make_path("$self->{dir}/$rel");
+	return "$rel/memory.stat";
+}
+
+# write memory.stat REL (from memcg_stat) with DIRTY and WRITEBACK bytes
+sub set_memcg
+{
+	my ($self, $rel, $dirty, $writeback) = @_;
+	my ($d, $w) = (int($dirty), int($writeback));
+	$self->put($rel, $rel =~ m{/memory/}
+		? "cache 0\nrss 0\ndirty $d\nwriteback $w\ntotal_cache 0\ntotal_dirty $d\ntotal_writeback $w\n"
+		: "anon 0\nfile 0\nfile_dirty $d\nfile_writeback $w\n");
+}
+
+# a child process that grows REL's dirty bytes from DIRTY at RATE bytes a
+# second (negative: drains), every 10 ms, until it is sent SIGTERM
+sub start_dirtying
+{
+	my ($self, $rel, $dirty, $rate) = @_;
+	return $self->start_ticker(
+		sub {
+			$dirty = $dirty + $rate / 100;
+			$dirty = 0 if $dirty < 0;
+			$self->set_memcg($rel, $dirty, 0);
+		});
 }
 
 sub set_psi

@@ -1,0 +1,25 @@
+/*-------------------------------------------------------------------------
+ *
+ * memcg.h
+ *	  The server's write debt: the page cache its memory cgroup holds dirty
+ *	  or under write-back.  See collect/memcg.c.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef IOSAT_MEMCG_H
+#define IOSAT_MEMCG_H
+
+#include "postgres.h"
+
+#include "state/shared.h"
+
+
+/*
+ * The bytes the server's cgroup (or, without one, the whole system) holds
+ * dirty or under write-back; false when no source can be read.  The source
+ * is found on the first call and again after iosat_write_debt_forget().
+ */
+extern bool iosat_write_debt_read(uint64 *bytes, char *source, size_t sourcelen);
+extern void iosat_write_debt_forget(void);
+
+#endif							/* IOSAT_MEMCG_H */

@@ -1,0 +1,137 @@
+# The write debt and the throughput signal (issue #18): the page cache the
+# server holds dirty or under write-back, read from its memory cgroup (v1,
+# v2) or /proc/meminfo, and its growth counted as throughput the volume owes
+# against iosat.throughput_limit.
+#
+#  1. fixture: with nothing to read, the columns are NULL and the server
+#     says so once in its log;
+#  2. a cgroup v1 memory.stat is found and read; a debt that grows faster
+#     than the throughput ceiling saturates a device that reads and writes
+#     nothing, with the reason given; a debt that stops growing or drains
+#     does not, and the saturation ends;
+#  3. cgroup v2's file_dirty/file_writeback, then /proc/meminfo, are found
+#     when the earlier source goes;
+#  4. for real: on the data directory's device, 256 MB written to a file
+#     and not synced are counted at once (the device has written nothing
+#     yet), and the debt drains after a sync.
+use strict;
+use warnings;
+use PostgreSQL::Test::Utils;
+use Test::More;
+use Time::HiRes qw(usleep time);
+use IosatTest;
+
+my ($node, $fx) = admission_fixture('debt', <<'EOC');
+iosat.throughput_limit = '10MB'
+EOC
+
+sub ctl
+{
+	return $node->safe_psql('postgres', "SELECT $_[0] FROM iosat_controller");
+}
+
+# --- 1. nothing to read
+is(ctl("coalesce(write_debt_mb::text, 'null') || '|' || coalesce(write_debt_source, 'null')"),
+	'null|null', 'no memory.stat and no meminfo under the fixture: the write debt is NULL');
+ok(wait_until(sub { slurp_file($node->logfile) =~ /its write debt is not counted/ }, 10, 'log'),
+	'the server says why the write debt is not counted');
+my $s0 = $node->safe_psql('postgres', 'SELECT samples FROM iosat_status');
+$node->poll_query_until('postgres', "SELECT samples >= $s0 + 10 FROM iosat_status")
+  or die 'no samples';
+my @said = slurp_file($node->logfile) =~ /its write debt is not counted/g;
+is(scalar @said, 1, 'once, not at every sample');
+is(ctl('throughput_limit_mb'), '10', 'throughput_limit_mb is iosat.throughput_limit');
+
+# --- 2. cgroup v1
+my $v1 = $fx->memcg_stat(1);
+$fx->set_memcg($v1, 5_000_000, 1_000_000);
+ok( $node->poll_query_until('postgres',
+		"SELECT write_debt_source LIKE 'memory cgroup v1 /%' AND write_debt_mb = 6 FROM iosat_controller"),
+	'cgroup v1: the source is found, total_dirty + total_writeback read (6 MB)');
+is(ctl('saturated'), 'f', 'a debt that does not grow is no pressure');
+
+# 20 MiB/s of growth against a ceiling of 10 MiB/s; the device reads and
+# writes nothing
+my $grow = $fx->start_dirtying($v1, 6_000_000, 20 * 1048576);
+ok($node->poll_query_until('postgres', 'SELECT saturated FROM iosat_admission'),
+	'a debt growing at 20 MiB/s saturates a 10 MiB/s volume that reads and writes nothing');
+my ($tp, $growth, $reason) = split /\|/,
+  ctl("round(throughput_mb::numeric, 1) || '|' || round(write_debt_growth_mbps::numeric, 1) || '|' || "
+	  . "(SELECT reason FROM iosat_admission)");
+cmp_ok($tp, '>', 15, "the throughput counts the growth ($tp MiB/s, growth $growth MB/s)");
+cmp_ok($tp, '<', 25, 'and no more than it');
+like($reason, qr/owed to write-back of 10 provisioned/, "the reason says so ($reason)");
+kill 'TERM', $grow;
+waitpid($grow, 0);
+
+# the debt stays where it is: no growth, the saturation ends
+ok($node->poll_query_until('postgres', 'SELECT NOT saturated FROM iosat_admission'),
+	'a debt that stops growing: the saturation ends');
+# draining (the kernel writing it back) is no pressure either
+my $mb = ctl('write_debt_mb');
+my $drain = $fx->start_dirtying($v1, $mb * 1e6, -20 * 1048576);
+ok( $node->poll_query_until('postgres',
+		'SELECT write_debt_growth_mbps < -5 AND throughput_mb < 1 FROM iosat_controller'),
+	'a draining debt: negative growth, counted as no throughput');
+is($node->safe_psql('postgres', 'SELECT saturated FROM iosat_admission'), 'f',
+	'and not saturated');
+kill 'TERM', $drain;
+waitpid($drain, 0);
+
+# --- 3. cgroup v2, then /proc/meminfo, when the earlier source goes
+my $v2 = $fx->memcg_stat(2);
+$fx->set_memcg($v2, 2_000_000, 0);
+unlink($fx->path($v1)) or die "unlink $v1: $!";
+ok( $node->poll_query_until('postgres',
+		"SELECT write_debt_source LIKE 'memory cgroup v2 /%' AND write_debt_mb = 2 FROM iosat_controller"),
+	'cgroup v2: file_dirty + file_writeback, once the v1 file has gone');
+$fx->put('proc/meminfo', "MemTotal:       1000000 kB\nDirty:              1000 kB\nWriteback:            24 kB\nWritebackTmp:          0 kB\n");
+unlink($fx->path($v2)) or die "unlink $v2: $!";
+ok( $node->poll_query_until('postgres',
+		"SELECT write_debt_source = '/proc/meminfo (the whole system)' AND write_debt_mb = 1.048576 FROM iosat_controller"),
+	'no cgroup file: Dirty + Writeback of /proc/meminfo, in kB');
+$node->stop;
+
+# --- 4. for real: the data directory's device and the server's own cgroup
+my $real = iosat_node('debt_real', <<'EOC');
+iosat.throughput_limit = '20MB'
+iosat.sample_interval = '100ms'
+iosat.smoothing_window = '500ms'
+EOC
+$real->start;
+$real->safe_psql('postgres', 'CREATE EXTENSION iosat');
+ok( $real->poll_query_until('postgres',
+		"SELECT write_debt_source IS NOT NULL AND throughput_mb IS NOT NULL FROM iosat_controller"),
+	'real: the write debt is read');
+my $src = $real->safe_psql('postgres', 'SELECT write_debt_source FROM iosat_controller');
+note("source: $src");
+my $before = $real->safe_psql('postgres', 'SELECT write_debt_mb FROM iosat_controller');
+my $file = $real->data_dir . '/iosat_debt_test';
+my $peak_p = 0;
+my $peak_debt = 0;
+my $peak_tp = 0;
+# 256 MB into the page cache at memory speed, not synced: the device has
+# written nothing yet (dirty_expire_centisecs is 30 s)
+system('dd', 'if=/dev/zero', "of=$file", 'bs=1M', 'count=256', 'status=none') == 0
+  or die "dd: $?";
+wait_until(
+	sub {
+		my ($p, $d, $t) = split /\|/, $real->safe_psql('postgres',
+			'SELECT c.pressure, c.write_debt_mb, c.throughput_mb FROM iosat_controller c');
+		$peak_p = $p if $p > $peak_p;
+		$peak_debt = $d if $d > $peak_debt;
+		$peak_tp = $t if $t > $peak_tp;
+		return $peak_p >= 1 && $peak_debt - $before >= 200;
+	},
+	30, 'debt');
+note(sprintf('real: debt %.0f MB before, peak %.0f MB; throughput peak %.0f MiB/s; pressure peak %.2f',
+	$before, $peak_debt, $peak_tp, $peak_p));
+cmp_ok($peak_debt - $before, '>=', 200, 'real: 256 MB written and not synced show as write debt');
+cmp_ok($peak_p, '>=', 1, 'real: its growth presses a 20 MiB/s volume before the device has written it');
+system('sync');
+ok( $real->poll_query_until('postgres',
+		"SELECT write_debt_mb < $peak_debt - 200 FROM iosat_controller"),
+	'real: after a sync the debt is gone');
+unlink($file);
+$real->stop;
+done_testing();
