@@ -98,6 +98,7 @@ static struct
 	uint64		bytes;
 	double		mono_ms;
 	bool		logged_missing;
+	char		source[IOSAT_DEBT_SOURCE_LEN];
 } debt_local;
 
 
@@ -673,6 +674,10 @@ sample_write_debt(double now_mono, TimestampTz now)
 		return;
 	}
 	debt_local.logged_missing = false;
+	/* another source (the cgroup went, or moved): no growth from the jump */
+	if (strcmp(source, debt_local.source) != 0)
+		debt_local.have_prev = false;
+	strlcpy(debt_local.source, source, sizeof(debt_local.source));
 	iosat_seq_begin_write(&s->changecount);
 	if (debt_local.have_prev && now_mono > debt_local.mono_ms)
 	{

@@ -85,11 +85,13 @@ unlink($fx->path($v1)) or die "unlink $v1: $!";
 ok( $node->poll_query_until('postgres',
 		"SELECT write_debt_source LIKE 'memory cgroup v2 /%' AND write_debt_mb = 2 FROM iosat_controller"),
 	'cgroup v2: file_dirty + file_writeback, once the v1 file has gone');
+cmp_ok(abs(ctl('write_debt_growth_mbps')), '<', 1, 'a change of source is no growth');
 $fx->put('proc/meminfo', "MemTotal:       1000000 kB\nDirty:              1000 kB\nWriteback:            24 kB\nWritebackTmp:          0 kB\n");
 unlink($fx->path($v2)) or die "unlink $v2: $!";
 ok( $node->poll_query_until('postgres',
 		"SELECT write_debt_source = '/proc/meminfo (the whole system)' AND write_debt_mb = 1.048576 FROM iosat_controller"),
 	'no cgroup file: Dirty + Writeback of /proc/meminfo, in kB');
+cmp_ok(abs(ctl('write_debt_growth_mbps')), '<', 1, 'nor is this one');
 $node->stop;
 
 # --- 4. for real: the data directory's device and the server's own cgroup
