@@ -10,9 +10,11 @@
  * accumulates reaches the limit, and the buffer manager adds
  * VacuumCostPageHit, VacuumCostPageMiss or VacuumCostPageDirty to the
  * balance for every page while VacuumCostActive.  Core rewrites the delay
- * and limit of an autovacuum worker after every nap (15:
- * AutoVacuumUpdateDelay; 16+: VacuumUpdateCosts), so writing those would
- * not stick; the three page costs are written only by the GUC machinery.
+ * and limit of an autovacuum worker after every nap on 15
+ * (AutoVacuumUpdateDelay), and the limit after every nap on 16+
+ * (AutoVacuumUpdateCostLimit; the delay there only at each table and
+ * reload, VacuumUpdateCosts), so writing those would not stick; the three
+ * page costs are written only by the GUC machinery.
  * Scaling them by m makes the balance grow m times faster, so a vacuum
  * that spends its time in naps does m times fewer pages per second; the
  * same on 15 to 18.  A per-page nap cannot exceed 4 * delay, which bounds
