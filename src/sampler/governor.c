@@ -136,7 +136,10 @@ typedef enum SignalKind
 {
 	SIG_IOPS,					/* reads + writes, against the device's ceiling */
 	SIG_READ_IOPS,				/* reads, against iosat.read_iops_limit */
-	SIG_WRITE_IOPS,				/* writes, against iosat.write_iops_limit */
+	SIG_WRITE_IOPS,				/* writes (and those owed), against
+								 * iosat.write_iops_limit */
+	SIG_OWED_IOPS,				/* reads + writes + writes owed, while a
+								 * write debt grows, against the ceiling */
 	SIG_LATENCY,				/* read await, against iosat.latency_target */
 	SIG_QUEUE,					/* aqu-sz, against iosat.queue_depth_target */
 	SIG_THROUGHPUT,				/* MiB/s read + written + owed, against
@@ -148,7 +151,8 @@ typedef enum SignalKind
 static const char *const signal_why[NUM_SIGNALS] = {
 	[SIG_IOPS] = "%.0f IOPS of %.0f provisioned",
 	[SIG_READ_IOPS] = "%.0f read IOPS of %.0f provisioned for reads",
-	[SIG_WRITE_IOPS] = "%.0f write IOPS of %.0f provisioned for writes",
+	[SIG_WRITE_IOPS] = "%.0f write IOPS (with those owed to write-back) of %.0f provisioned for writes",
+	[SIG_OWED_IOPS] = "%.0f IOPS with those owed to write-back, of %.0f provisioned",
 	[SIG_LATENCY] = "read latency %.1f ms over the %.0f ms target",
 	[SIG_QUEUE] = "queue depth %.1f over the target of %.0f",
 	[SIG_THROUGHPUT] = "%.0f MB/s read, written and owed to write-back of %.0f provisioned",
@@ -227,17 +231,42 @@ device_latency(const IosatDevice *d)
  */
 static bool debt_on_every_device = false;	/* set by iosat_governor_update */
 
+/* the write debt's growth counted on D, MB/s (10^6); 0 while it drains */
 static double
-device_throughput(const IosatDevice *d)
+debt_growth(const IosatDevice *d)
 {
-	double		mb = (d->smooth.r_mbps + d->smooth.w_mbps) * MB_PER_MiB;
 	const IosatWriteDebt *debt = &iosat_shared->write_debt;
 
 	if ((debt_on_every_device ||
 		 (d->roles & (IOSAT_ROLE_DATA | IOSAT_ROLE_TABLESPACE)) != 0) &&
 		debt->present && debt->growth_mbps > 0)
-		mb += debt->growth_mbps * MB_PER_MiB;
-	return mb;
+		return debt->growth_mbps;
+	return 0.0;
+}
+
+static double
+device_throughput(const IosatDevice *d)
+{
+	return (d->smooth.r_mbps + d->smooth.w_mbps + debt_growth(d)) * MB_PER_MiB;
+}
+
+/*
+ * The write operations a second the growth of the debt will cost D: at
+ * the size its writes have now (the kernel's write-back merges adjacent
+ * pages: a vacuum's into large writes, scattered updates' hardly at all),
+ * or a page each when it writes nothing.
+ */
+static double
+device_owed_iops(const IosatDevice *d)
+{
+	double		growth = debt_growth(d);
+	double		size_mb = BLCKSZ / 1e6;
+
+	if (growth <= 0)
+		return 0.0;
+	if (d->smooth.w_iops >= 1.0 && d->smooth.w_mbps > 0)
+		size_mb = Max(size_mb, d->smooth.w_mbps / d->smooth.w_iops);
+	return growth / size_mb;
 }
 
 static void
@@ -245,9 +274,19 @@ device_signals(const IosatDevice *d, Signal *sig)
 {
 	double		lat = device_latency(d);
 	double		w = iops_weight(d, lat);
+	double		owed = device_owed_iops(d);
 
 	set_signal(&sig[SIG_IOPS], d->smooth.r_iops + d->smooth.w_iops,
 			   (double) d->iops_limit, ENTER_IOPS, EXIT_IOPS, w);
+	/*
+	 * In full while a write debt grows: a volume at its ceiling then
+	 * defers writes (the kernel throttles write-back while reads wait)
+	 * instead of making reads wait, so the read latency that confirms the
+	 * IOPS cannot rise, and the deferred writes come back after the storm.
+	 */
+	set_signal(&sig[SIG_OWED_IOPS],
+			   owed > 0 ? d->smooth.r_iops + d->smooth.w_iops + owed : 0.0,
+			   (double) d->iops_limit, ENTER_IOPS, EXIT_IOPS, 1.0);
 	set_signal(&sig[SIG_READ_IOPS], d->smooth.r_iops,
 			   (double) iosat_read_iops_limit, ENTER_IOPS, EXIT_IOPS, w);
 	/*
@@ -255,7 +294,7 @@ device_signals(const IosatDevice *d, Signal *sig)
 	 * and the read latency that confirms the other IOPS signals would not
 	 * show it
 	 */
-	set_signal(&sig[SIG_WRITE_IOPS], d->smooth.w_iops,
+	set_signal(&sig[SIG_WRITE_IOPS], d->smooth.w_iops + owed,
 			   (double) iosat_write_iops_limit, ENTER_IOPS, EXIT_IOPS, 1.0);
 	set_signal(&sig[SIG_LATENCY], lat, d->latency_threshold_ms, 1.0, EXIT_LATENCY, 1.0);
 	set_signal(&sig[SIG_QUEUE], d->smooth.aqu_sz,
@@ -546,6 +585,7 @@ iosat_governor_update(TimestampTz now, IosatSignal *sig)
 		g->verdict.usual_await_ms = d->usual_await_ms;
 		g->verdict.latency_threshold_ms = d->latency_threshold_ms;
 		g->verdict.throughput_mb = device_throughput(d);
+		g->verdict.owed_iops = device_owed_iops(d);
 	}
 	else
 		g->verdict.device[0] = '\0';

@@ -9,7 +9,8 @@
 -- the growth of the write debt where relation files live),
 -- throughput_limit_mb (iosat.throughput_limit), write_debt_mb (the page
 -- cache the server's memory cgroup holds dirty or under write-back),
--- write_debt_growth_mbps and write_debt_source.  The function's result
+-- write_debt_growth_mbps, write_debt_iops (the write operations a second
+-- that growth will cost the device) and write_debt_source.  The function's result
 -- changes, so it and the view over it are dropped and created again with
 -- their privileges (nothing else depends on them).
 --
@@ -40,6 +41,7 @@ CREATE FUNCTION iosat_controller(
     OUT throughput_limit_mb int8,
     OUT write_debt_mb float8,
     OUT write_debt_growth_mbps float8,
+    OUT write_debt_iops float8,
     OUT write_debt_source text
 )
 RETURNS SETOF record

@@ -210,6 +210,8 @@ typedef struct IosatVerdict
 	double		paced_bps;		/* blocks/s read and dirtied by paced statements */
 	double		throughput_mb;	/* that device's MB/s (2^20) read, written
 								 * and owed to write-back */
+	double		owed_iops;		/* the write operations a second the write
+								 * debt's growth will cost it */
 } IosatVerdict;
 
 typedef struct IosatGate

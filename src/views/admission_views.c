@@ -182,10 +182,12 @@ iosat_controller_srf(PG_FUNCTION_ARGS)
 		{
 			iosat_put(&row, Float8GetDatum(debt.mb));
 			iosat_put(&row, Float8GetDatum(debt.growth_mbps));
+			iosat_put(&row, Float8GetDatum(v.owed_iops));
 			iosat_put_text(&row, debt.source);
 		}
 		else
 		{
+			iosat_put_null(&row);
 			iosat_put_null(&row);
 			iosat_put_null(&row);
 			iosat_put_null(&row);

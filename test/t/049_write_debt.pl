@@ -9,6 +9,8 @@
 #     than the throughput ceiling saturates a device that reads and writes
 #     nothing, with the reason given; a debt that stops growing or drains
 #     does not, and the saturation ends;
+#     the growth, in writes of the size the device's writes have, counts
+#     against the IOPS ceiling in full;
 #  3. cgroup v2's file_dirty/file_writeback, then /proc/meminfo, are found
 #     when the earlier source goes;
 #  4. for real: on the data directory's device, 256 MB written to a file
@@ -24,6 +26,8 @@ use IosatTest;
 my ($node, $fx) = admission_fixture('debt', <<'EOC');
 iosat.throughput_limit = '10MB'
 EOC
+# the throughput signal alone first: no IOPS ceiling (the fixture's 100)
+$node->safe_psql('postgres', 'ALTER SYSTEM SET iosat.iops_limit = 0; SELECT pg_reload_conf()');
 
 sub ctl
 {
@@ -77,6 +81,37 @@ is($node->safe_psql('postgres', 'SELECT saturated FROM iosat_admission'), 'f',
 	'and not saturated');
 kill 'TERM', $drain;
 waitpid($drain, 0);
+
+# --- 2b. the IOPS the debt's growth will cost, at the size the device's
+# writes have now: 50 writes a second of 64 KiB, and a debt growing at
+# 4 MiB/s (64 more writes of that size) against a ceiling of 100 IOPS
+# (95 pressed); no throughput ceiling
+$node->safe_psql('postgres',
+	"ALTER SYSTEM SET iosat.iops_limit = 100; ALTER SYSTEM SET iosat.throughput_limit = 0; SELECT pg_reload_conf()");
+$node->poll_query_until('postgres', 'SELECT throughput_limit_mb IS NULL FROM iosat_controller')
+  or die 'reload';
+open(my $sf, '<', $fx->sysroot . '/block/fake0/stat') or die "stat: $!";
+my @f = split ' ', scalar <$sf>;
+close $sf;
+my $writes = $fx->start_load('fake0', { rd_ios => $f[0], rd_ticks => $f[3], wr_ios => $f[4], wr_sectors => $f[6], wr_ticks => $f[7] },
+	wr_ios => 50, wr_sectors => 50 * 128, wr_ticks => 50);
+ok($node->poll_query_until('postgres', 'SELECT NOT saturated FROM iosat_admission'),
+	'50 writes a second of 64 KiB against 100 IOPS: not saturated');
+$mb = ctl('write_debt_mb');
+$grow = $fx->start_dirtying($v1, $mb * 1e6, 4 * 1048576);
+ok($node->poll_query_until('postgres', 'SELECT saturated FROM iosat_admission'),
+	'a debt growing by 64 such writes a second: saturated (114 of 100 IOPS)');
+my ($owed, $why) = split /\|/,
+  ctl("round(write_debt_iops::numeric) || '|' || (SELECT reason FROM iosat_admission)");
+cmp_ok($owed, '>', 45, "the writes owed, at the device's write size: $owed a second (64 expected)");
+cmp_ok($owed, '<', 85, 'not at a page each (512)');
+like($why, qr/IOPS with those owed to write-back, of 100 provisioned/, "the reason says so ($why)");
+kill 'TERM', $grow;
+waitpid($grow, 0);
+ok($node->poll_query_until('postgres', 'SELECT NOT saturated AND write_debt_iops = 0 FROM iosat_admission, iosat_controller'),
+	'the debt stops growing: nothing owed, the saturation ends');
+kill 'TERM', $writes;
+waitpid($writes, 0);
 
 # --- 3. cgroup v2, then /proc/meminfo, when the earlier source goes
 my $v2 = $fx->memcg_stat(2);
