@@ -74,6 +74,8 @@
 #define USUAL_DOWN_S			30.0
 #define USUAL_UP_S				15.0
 #define USUAL_UP_SATURATED_S	600.0
+/* the first seconds of latency a device shows are learned whatever runs */
+#define USUAL_LEARN_S			30.0
 #define LATENCY_FACTOR			2.0
 #define LATENCY_FLOOR_MS		10.0
 #define LATENCY_UNLEARNED_MS	20
@@ -323,7 +325,14 @@ vacuum_running(void)
  * (heavy), and
  * over USUAL_UP_SATURATED_S while saturated, so that a storm does not
  * become the usual, yet a device whose load has grown for
- * good is not judged saturated for ever.  LATENCY_FLOOR_MS keeps a usual
+ * good is not judged saturated for ever.  For its first USUAL_LEARN_S of
+ * latency a device's rise is followed over USUAL_UP_S whatever runs: a
+ * server (re)started into its daily load first sees the latency of an
+ * idle device, and measured against that, the load's ordinary latency
+ * confirmed IOPS near the ceiling, saturation held the usual at its
+ * ten-minute pace, and the device stayed judged saturated (the storm
+ * matrix's autovacuum baseline, reject, 2026-12-04 21:38: 100% of its
+ * samples, the usual stuck at 3.9 ms under 7-ms reads).  LATENCY_FLOOR_MS keeps a usual
  * learned on an idle device (a fraction of a millisecond) from making
  * the busy latency that follows look like a storm.  The sampler is its only
  * writer.
@@ -347,14 +356,19 @@ learn_usual_latency(IosatDevice *d, bool saturated, bool heavy, double dt_s)
 	}
 	else
 	{
+		bool		learning = d->usual_learned_s < USUAL_LEARN_S;
+
 		if (lat < d->usual_await_ms)
 			tau = USUAL_DOWN_S;
+		else if (learning)
+			tau = USUAL_UP_S;
 		else if (heavy)
 			return;				/* what heavy statements add is not usual */
 		else
 			tau = saturated ? USUAL_UP_SATURATED_S : USUAL_UP_S;
 		d->usual_await_ms += (lat - d->usual_await_ms) * (1.0 - exp(-dt_s / tau));
 	}
+	d->usual_learned_s += dt_s;
 }
 
 /* is any signal configured for this device? */
