@@ -84,7 +84,8 @@
 # Configurations (--configs; default stock,queue,reject, and pgbouncer on
 # `read`): test/bench/configs/<name>.conf, the same file for every scenario;
 # @CEILING@ in it becomes what the docs tell a DBA to set for the volume
-# (shared: iosat.iops_limit = N; split: iosat.read_iops_limit = R and
+# (shared: iosat.iops_limit = N and iosat.throughput_limit = '<--mbps>MB'; split:
+# iosat.read_iops_limit = R and
 # iosat.write_iops_limit = W).
 # --short: scenario read, stock and queue, 10+25+40+45 s (~7 min): the demo.
 # full:    8 scenarios x 3 configurations + pgbouncer, 10+20+40+45 s each.
@@ -545,7 +546,7 @@ run_config() {
 	bench_log "=== $SCN / $CFG"
 	stop_server
 	if [[ $VOLUME == shared ]]; then
-		ceiling="iosat.iops_limit = $IOPS"
+		ceiling="iosat.iops_limit = $IOPS\niosat.throughput_limit = '${MBPS}MB'"
 	else
 		ceiling="iosat.read_iops_limit = $READ_IOPS\niosat.write_iops_limit = $WRITE_IOPS"
 	fi
