@@ -112,7 +112,7 @@ cmp_ok($owed, '<', 85, 'not at a page each (512)');
 like($why, qr/IOPS with those owed to write-back, of 100 provisioned/, "the reason says so ($why)");
 kill 'TERM', $grow;
 waitpid($grow, 0);
-ok($node->poll_query_until('postgres', 'SELECT NOT saturated AND write_debt_iops < 1 FROM iosat_admission, iosat_controller'),
+ok($node->poll_query_until('postgres', 'SELECT NOT saturated AND write_debt_iops < 1 FROM iosat_controller'),
 	'the debt stops growing: nothing owed, the saturation ends');
 kill 'TERM', $writes;
 waitpid($writes, 0);
