@@ -21,8 +21,12 @@
  *	  iosat.sysfs_root's fs/cgroup (v2 also under fs/cgroup/unified, the
  *	  hybrid layout);
  *	- else the whole system: Dirty + Writeback of /proc/meminfo.
- * The cgroup is read from iosat.procfs_root's self/cgroup.  A path that
- * climbs out of the cgroup namespace ("/..") is not followed.
+ * The cgroup is read from iosat.procfs_root's self/cgroup.  Its path is
+ * looked for under the mount, then with its leading components dropped
+ * one by one, down to the mount's root: in a container without a cgroup
+ * namespace the path names the host's hierarchy while the mount shows the
+ * container's own cgroup at its root.  A path that climbs out of the
+ * cgroup namespace ("/..") is not followed.
  *
  *-------------------------------------------------------------------------
  */
@@ -77,13 +81,40 @@ try_source(DebtKind k, const char *file, const char *name)
 	return true;
 }
 
+/*
+ * memory.stat of cgroup CG under the mount at MOUNT (relative to the sysfs
+ * root), or of the nearest match with CG's leading components dropped
+ */
+static bool
+try_cgroup(DebtKind k, const char *mount, const char *cg)
+{
+	char		file[MAXPGPATH];
+	char		name[IOSAT_DEBT_SOURCE_LEN];
+	const char *rel = cg;
+
+	for (;;)
+	{
+		iosat_sysfs_path(file, sizeof(file), "%s%s/memory.stat", mount,
+						 strcmp(rel, "/") == 0 ? "" : rel);
+		/* the cgroup whose figures these are, as the mount shows it */
+		snprintf(name, sizeof(name), "memory cgroup v%d %s", k == DEBT_V1 ? 1 : 2,
+				 *rel ? rel : "/");
+		if (try_source(k, file, name))
+			return true;
+		if (*rel == '\0' || strcmp(rel, "/") == 0)
+			return false;
+		rel = strchr(rel + 1, '/');
+		if (rel == NULL)
+			rel = "";
+	}
+}
+
 static void
 find_source(void)
 {
 	char		file[MAXPGPATH];
 	char		buf[4096];
 	char		cg[MAXPGPATH];
-	char		name[IOSAT_DEBT_SOURCE_LEN];
 	ssize_t		n;
 
 	iosat_procfs_path(file, sizeof(file), "/self/cgroup");
@@ -91,27 +122,14 @@ find_source(void)
 	if (n > 0 && (size_t) n < sizeof(buf))
 	{
 		if (kparse_cgroup_path(buf, (size_t) n, "memory", cg, sizeof(cg)) &&
-			strstr(cg, "/..") == NULL)
-		{
-			iosat_sysfs_path(file, sizeof(file), "/fs/cgroup/memory%s/memory.stat",
-							 strcmp(cg, "/") == 0 ? "" : cg);
-			snprintf(name, sizeof(name), "memory cgroup v1 %s", cg);
-			if (try_source(DEBT_V1, file, name))
-				return;
-		}
+			strstr(cg, "/..") == NULL &&
+			try_cgroup(DEBT_V1, "/fs/cgroup/memory", cg))
+			return;
 		if (kparse_cgroup_path(buf, (size_t) n, "", cg, sizeof(cg)) &&
-			strstr(cg, "/..") == NULL)
-		{
-			const char *rel = strcmp(cg, "/") == 0 ? "" : cg;
-
-			snprintf(name, sizeof(name), "memory cgroup v2 %s", cg);
-			iosat_sysfs_path(file, sizeof(file), "/fs/cgroup%s/memory.stat", rel);
-			if (try_source(DEBT_V2, file, name))
-				return;
-			iosat_sysfs_path(file, sizeof(file), "/fs/cgroup/unified%s/memory.stat", rel);
-			if (try_source(DEBT_V2, file, name))
-				return;
-		}
+			strstr(cg, "/..") == NULL &&
+			(try_cgroup(DEBT_V2, "/fs/cgroup", cg) ||
+			 try_cgroup(DEBT_V2, "/fs/cgroup/unified", cg)))
+			return;
 	}
 	iosat_procfs_path(file, sizeof(file), "/meminfo");
 	kind = DEBT_MEMINFO;
@@ -119,33 +137,41 @@ find_source(void)
 	strlcpy(source_name, "/proc/meminfo (the whole system)", sizeof(source_name));
 }
 
-bool
-iosat_write_debt_read(uint64 *bytes, char *source, size_t sourcelen)
+static bool
+read_source(uint64 *bytes)
 {
-	bool		ok;
-
-	if (kind == DEBT_UNKNOWN)
-		find_source();
 	switch (kind)
 	{
 		case DEBT_V1:
-			ok = read_sum(stat_path, v1_keys, 1, bytes);
-			break;
+			return read_sum(stat_path, v1_keys, 1, bytes);
 		case DEBT_V2:
-			ok = read_sum(stat_path, v2_keys, 1, bytes);
-			break;
+			return read_sum(stat_path, v2_keys, 1, bytes);
 		case DEBT_MEMINFO:
-			ok = read_sum(stat_path, meminfo_keys, 1024, bytes);
-			break;
+			return read_sum(stat_path, meminfo_keys, 1024, bytes);
 		default:
-			ok = false;
-			break;
+			return false;
 	}
-	if (!ok)
+}
+
+/*
+ * *NEW_SOURCE tells that the figure comes from another source than at the
+ * last call that returned one (its jump is no growth)
+ */
+bool
+iosat_write_debt_read(uint64 *bytes, char *source, size_t sourcelen,
+					  bool *new_source)
+{
+	*new_source = false;
+	if (kind == DEBT_UNKNOWN || !read_source(bytes))
 	{
-		/* the cgroup went (or /proc/meminfo is unreadable): look again next time */
-		kind = DEBT_UNKNOWN;
-		return false;
+		/* the first call, or the cgroup went: look for the source again */
+		find_source();
+		*new_source = true;
+		if (!read_source(bytes))
+		{
+			kind = DEBT_UNKNOWN;
+			return false;
+		}
 	}
 	strlcpy(source, source_name, sourcelen);
 	return true;

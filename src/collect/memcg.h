@@ -19,7 +19,8 @@
  * dirty or under write-back; false when no source can be read.  The source
  * is found on the first call and again after iosat_write_debt_forget().
  */
-extern bool iosat_write_debt_read(uint64 *bytes, char *source, size_t sourcelen);
+extern bool iosat_write_debt_read(uint64 *bytes, char *source, size_t sourcelen,
+								  bool *new_source);
 extern void iosat_write_debt_forget(void);
 
 #endif							/* IOSAT_MEMCG_H */

@@ -241,8 +241,8 @@ debt_growth(const IosatDevice *d)
 
 	if ((debt_on_every_device ||
 		 (d->roles & (IOSAT_ROLE_DATA | IOSAT_ROLE_TABLESPACE)) != 0) &&
-		debt->present && debt->growth_mbps > 0)
-		return debt->growth_mbps;
+		debt->present && debt->growth_bps > 0)
+		return debt->growth_bps / 1e6;
 	return 0.0;
 }
 
@@ -256,19 +256,34 @@ device_throughput(const IosatDevice *d)
  * The write operations a second the growth of the debt will cost D: at
  * the size its writes have now (the kernel's write-back merges adjacent
  * pages: a vacuum's into large writes, scattered updates' hardly at all),
- * or a page each when it writes nothing.
+ * and at least OWED_WRITE_MIN bytes each: a device that now writes only
+ * WAL (small appends) or nothing says little of how the kernel will
+ * write a bulk load's or a checkpoint's pages back.
  */
+#define OWED_WRITE_MIN	(32 * 1024)
+
 static double
 device_owed_iops(const IosatDevice *d)
 {
 	double		growth = debt_growth(d);
-	double		size_mb = BLCKSZ / 1e6;
+	double		size_mb = OWED_WRITE_MIN / 1e6;
 
 	if (growth <= 0)
 		return 0.0;
 	if (d->smooth.w_iops >= 1.0 && d->smooth.w_mbps > 0)
 		size_mb = Max(size_mb, d->smooth.w_mbps / d->smooth.w_iops);
 	return growth / size_mb;
+}
+
+#define OWED_FULL		0.10
+
+/* how much a device's measured IOPS count beside OWED writes owed */
+static double
+owed_weight(const IosatDevice *d, double owed, double latency_weight)
+{
+	if (d->iops_limit <= 0)
+		return latency_weight;
+	return Max(latency_weight, Min(1.0, owed / (OWED_FULL * d->iops_limit)));
 }
 
 static void
@@ -281,13 +296,17 @@ device_signals(const IosatDevice *d, Signal *sig)
 	set_signal(&sig[SIG_IOPS], d->smooth.r_iops + d->smooth.w_iops,
 			   (double) d->iops_limit, ENTER_IOPS, EXIT_IOPS, w);
 	/*
-	 * In full while a write debt grows: a volume at its ceiling then
-	 * defers writes (the kernel throttles write-back while reads wait)
-	 * instead of making reads wait, so the read latency that confirms the
-	 * IOPS cannot rise, and the deferred writes come back after the storm.
+	 * The writes owed count in full, and so do the IOPS beside them once
+	 * the debt grows by OWED_FULL of the ceiling: a volume at its ceiling
+	 * then defers writes (the kernel throttles write-back while reads
+	 * wait) instead of making reads wait, so the read latency that
+	 * confirms the IOPS cannot rise, and the deferred writes come back
+	 * after the storm.  Below that, in proportion (a debt that grows a
+	 * little, as a steady load's does between write-back rounds, does not
+	 * undo the confirmation).
 	 */
 	set_signal(&sig[SIG_OWED_IOPS],
-			   owed > 0 ? d->smooth.r_iops + d->smooth.w_iops + owed : 0.0,
+			   owed > 0 ? (d->smooth.r_iops + d->smooth.w_iops) * owed_weight(d, owed, w) + owed : 0.0,
 			   (double) d->iops_limit, ENTER_IOPS, EXIT_IOPS, 1.0);
 	set_signal(&sig[SIG_READ_IOPS], d->smooth.r_iops,
 			   (double) iosat_read_iops_limit, ENTER_IOPS, EXIT_IOPS, w);

@@ -98,8 +98,14 @@ static struct
 	uint64		bytes;
 	double		mono_ms;
 	bool		logged_missing;
-	char		source[IOSAT_DEBT_SOURCE_LEN];
 } debt_local;
+
+/*
+ * The debt's growth is smoothed over at least this long: the kernel writes
+ * back expired pages in rounds (dirty_writeback_centisecs, 5 s), and over
+ * less the debt of a steady load saws up and down with them.
+ */
+#define DEBT_SMOOTHING_MS 5000
 
 
 void
@@ -647,8 +653,9 @@ sample_psi(double now_mono, TimestampTz now)
 }
 
 /*
- * The server's write debt (collect/memcg.c) and its growth, smoothed as the
- * device rates are; the governor counts the growth as throughput owed.
+ * The server's write debt (collect/memcg.c) and its growth, smoothed over
+ * max(iosat.smoothing_window, DEBT_SMOOTHING_MS); the governor counts the
+ * growth as writes owed.
  */
 static void
 sample_write_debt(double now_mono, TimestampTz now)
@@ -656,8 +663,9 @@ sample_write_debt(double now_mono, TimestampTz now)
 	IosatWriteDebt *s = &iosat_shared->write_debt;
 	char		source[IOSAT_DEBT_SOURCE_LEN];
 	uint64		bytes;
+	bool		new_source;
 
-	if (!iosat_write_debt_read(&bytes, source, sizeof(source)))
+	if (!iosat_write_debt_read(&bytes, source, sizeof(source), &new_source))
 	{
 		if (!debt_local.logged_missing)
 		{
@@ -668,31 +676,30 @@ sample_write_debt(double now_mono, TimestampTz now)
 		}
 		iosat_seq_begin_write(&s->changecount);
 		s->present = false;
-		s->growth_mbps = 0;
+		s->growth_bps = 0;
 		iosat_seq_end_write(&s->changecount);
 		debt_local.have_prev = false;
 		return;
 	}
 	debt_local.logged_missing = false;
 	/* another source (the cgroup went, or moved): no growth from the jump */
-	if (strcmp(source, debt_local.source) != 0)
+	if (new_source)
 		debt_local.have_prev = false;
-	strlcpy(debt_local.source, source, sizeof(debt_local.source));
 	iosat_seq_begin_write(&s->changecount);
 	if (debt_local.have_prev && now_mono > debt_local.mono_ms)
 	{
 		double		dt = now_mono - debt_local.mono_ms;
-		double		growth = ((double) bytes - (double) debt_local.bytes) / 1e6 /
+		double		growth = ((double) bytes - (double) debt_local.bytes) /
 			(dt / 1000.0);
-		double		alpha = iosat_smoothing_ms <= 0 ? 1.0 :
-			1.0 - exp(-dt / (double) iosat_smoothing_ms);
+		double		alpha = 1.0 - exp(-dt / (double) Max(iosat_smoothing_ms,
+														 DEBT_SMOOTHING_MS));
 
-		s->growth_mbps = s->present ? smooth(s->growth_mbps, growth, alpha) : growth;
+		s->growth_bps = s->present ? smooth(s->growth_bps, growth, alpha) : growth;
 	}
 	else
-		s->growth_mbps = 0;
+		s->growth_bps = 0;
 	s->present = true;
-	s->mb = bytes / 1e6;
+	s->bytes = (double) bytes;
 	strlcpy(s->source, source, sizeof(s->source));
 	s->sample_time = now;
 	iosat_seq_end_write(&s->changecount);

@@ -5,14 +5,16 @@
 
 --
 -- 1.6: iosat_controller adds the throughput signal and the server's write
--- debt: throughput_mb (MB/s read and written by the device it shows, plus
+-- debt, in MB of 2^20 bytes: throughput_mb (MB/s read and written by the
+-- device it shows, plus
 -- the growth of the write debt where relation files live),
 -- throughput_limit_mb (iosat.throughput_limit), write_debt_mb (the page
 -- cache the server's memory cgroup holds dirty or under write-back),
 -- write_debt_growth_mbps, write_debt_iops (the write operations a second
 -- that growth will cost the device) and write_debt_source.  The function's result
 -- changes, so it and the view over it are dropped and created again with
--- their privileges (nothing else depends on them).
+-- iosat's privileges (a grant a DBA gave on the view is to be given again;
+-- a view of one's own built on it makes the update fail until dropped).
 --
 DROP VIEW iosat_controller;
 DROP FUNCTION iosat_controller();

@@ -172,13 +172,13 @@ typedef struct IosatPsiState
  * The server's write debt (collect/memcg.c): the page cache its memory
  * cgroup holds dirty or under write-back, and how fast that grows.
  */
-#define IOSAT_DEBT_SOURCE_LEN 128
+#define IOSAT_DEBT_SOURCE_LEN 256
 typedef struct IosatWriteDebt
 {
 	pg_atomic_uint32 changecount;
 	bool		present;
-	double		mb;				/* MB (10^6 bytes) */
-	double		growth_mbps;	/* smoothed, MB/s; negative while it drains */
+	double		bytes;
+	double		growth_bps;		/* smoothed, bytes/s; negative while it drains */
 	char		source[IOSAT_DEBT_SOURCE_LEN];
 	TimestampTz sample_time;
 } IosatWriteDebt;

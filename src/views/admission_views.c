@@ -180,8 +180,9 @@ iosat_controller_srf(PG_FUNCTION_ARGS)
 			iosat_put_null(&row);
 		if (debt.present)
 		{
-			iosat_put(&row, Float8GetDatum(debt.mb));
-			iosat_put(&row, Float8GetDatum(debt.growth_mbps));
+			/* MB as iosat.throughput_limit's (and PostgreSQL's): 2^20 bytes */
+			iosat_put(&row, Float8GetDatum(debt.bytes / 1048576.0));
+			iosat_put(&row, Float8GetDatum(debt.growth_bps / 1048576.0));
 			iosat_put(&row, Float8GetDatum(v.owed_iops));
 			iosat_put_text(&row, debt.source);
 		}

@@ -494,19 +494,29 @@ sub start_load
 		});
 }
 
-# a memory cgroup's memory.stat under the fake sysfs root, as collect/memcg.c
-# finds it from the (real) /proc/self/cgroup the fixture's procfs links to:
-# VERSION 1 (total_dirty, total_writeback) or 2 (file_dirty, file_writeback);
-# returns the file's path under the fixture
+# the fixture's own self/cgroup (the rest of self/ still the real process's):
+# a cgroup v1 memory hierarchy and a v2 one, both at /iosat-test, whatever
+# the host has
+sub fake_cgroup
+{
+	my ($self) = @_;
+	my $self_dir = "$self->{proc}/self";
+	return if -d $self_dir && !-l $self_dir;
+	unlink($self_dir) or die "unlink $self_dir: $!";
+	make_path($self_dir);
+	symlink('/proc/self/mountinfo', "$self_dir/mountinfo") or die "symlink: $!";
+	$self->put('proc/self/cgroup', "5:memory:/iosat-test\n1:name=systemd:/iosat-test\n0::/iosat-test\n");
+}
+
+# the memory.stat of the fixture's cgroup (fake_cgroup) under the fake sysfs
+# root, as collect/memcg.c looks for it: VERSION 1 (total_dirty,
+# total_writeback) or 2 (file_dirty, file_writeback); returns its path
+# under the fixture
 sub memcg_stat
 {
 	my ($self, $version) = @_;
-	open(my $fh, '<', '/proc/self/cgroup') or die "/proc/self/cgroup: $!";
-	my ($path) = map { $version == 1 ? (/^\d+:(?:[^:]*,)?memory(?:,[^:]*)?:(.*)$/) : (/^0::(.*)$/) } <$fh>;
-	close $fh;
-	die "no cgroup v$version line in /proc/self/cgroup" unless defined $path;
-	$path = '' if $path eq '/';
-	my $rel = $version == 1 ? "sys/fs/cgroup/memory$path" : "sys/fs/cgroup$path";
+	$self->fake_cgroup;
+	my $rel = $version == 1 ? 'sys/fs/cgroup/memory/iosat-test' : 'sys/fs/cgroup/iosat-test';
 	make_path("$self->{dir}/$rel");
 	return "$rel/memory.stat";
 }

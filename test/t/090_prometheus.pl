@@ -211,7 +211,7 @@ cmp_ok(value('iosat_controller_iops_use_ratio', device => 'fake0'), '>', 1, 'IOP
 is($type->{iosat_controller_heavy_completed_total}, 'counter', 'heavy_completed_total is a counter');
 is($type->{iosat_controller_heavy_blocks_dirtied_total}, 'counter', 'heavy_blocks_dirtied_total (1.5) is a counter');
 is($type->{$_}, 'gauge', "$_ (1.6) is a gauge")
-  for qw(iosat_controller_write_debt_bytes iosat_controller_throughput_bytes_per_second);
+  for qw(iosat_write_debt_bytes iosat_write_debt_throughput_bytes_per_second);
 is(value('iosat_status_sampler_up'), '1', 'the sampler runs');
 is(value('iosat_status_stale'), '0', 'and is not stale');
 cmp_ok(value('iosat_status_sample_age_seconds'), '<', 2, 'the last sample is fresh');
