@@ -344,8 +344,8 @@ vacuum_running(void)
  * (heavy), and
  * over USUAL_UP_SATURATED_S while saturated, so that a storm does not
  * become the usual, yet a device whose load has grown for
- * good is not judged saturated for ever.  For its first USUAL_LEARN_S of
- * latency a device's rise is followed over USUAL_UP_S whatever runs: a
+ * good is not judged saturated for ever.  For the first USUAL_LEARN_S that
+ * a device is sampled, a rise is followed over USUAL_UP_S whatever runs: a
  * server (re)started into its daily load first sees the latency of an
  * idle device, and measured against that, the load's ordinary latency
  * confirmed IOPS near the ceiling, saturation held the usual at its
@@ -361,7 +361,11 @@ learn_usual_latency(IosatDevice *d, bool saturated, bool heavy, double dt_s)
 {
 	double		lat = device_latency(d);
 	double		tau;
+	bool		learning = d->usual_learned_s < USUAL_LEARN_S;
 
+	/* the learning window is time since the first sample, reads or not */
+	if (dt_s > 0)
+		d->usual_learned_s += dt_s;
 	if (lat <= 0 || d->stalled_since != 0 || dt_s <= 0)
 		return;
 	if (d->usual_await_ms <= 0)
@@ -375,8 +379,6 @@ learn_usual_latency(IosatDevice *d, bool saturated, bool heavy, double dt_s)
 	}
 	else
 	{
-		bool		learning = d->usual_learned_s < USUAL_LEARN_S;
-
 		if (lat < d->usual_await_ms)
 			tau = USUAL_DOWN_S;
 		else if (learning)
@@ -387,7 +389,6 @@ learn_usual_latency(IosatDevice *d, bool saturated, bool heavy, double dt_s)
 			tau = saturated ? USUAL_UP_SATURATED_S : USUAL_UP_S;
 		d->usual_await_ms += (lat - d->usual_await_ms) * (1.0 - exp(-dt_s / tau));
 	}
-	d->usual_learned_s += dt_s;
 }
 
 /* is any signal configured for this device? */

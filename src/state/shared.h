@@ -150,7 +150,7 @@ typedef struct IosatDevice
 	 */
 	double		usual_await_ms;
 	double		latency_threshold_ms;
-	double		usual_learned_s;	/* seconds of latency learned so far */
+	double		usual_learned_s;	/* seconds sampled (the learning window) */
 
 	IosatBpfFigures bpf;		/* when source == IOSAT_SOURCE_BPF */
 } IosatDevice;

@@ -7,7 +7,7 @@
 #     20-ms threshold), and the threshold is twice it, at least 10 ms;
 #   - a busy but healthy device whose latency grows for good becomes the
 #     usual: not saturated, and the threshold follows;
-#   - for its first 30 s of latency a device's usual follows whatever
+#   - for the first 30 s a device is sampled its usual follows whatever
 #     runs; after that, while a heavy statement runs, what it adds is not
 #     learned;
 #   - while saturated, the usual rises only over ten minutes, so a storm
@@ -101,7 +101,7 @@ SQL
 	'a busy, healthy device at 8 ms: the usual latency follows, the threshold is twice it');
 is(q1('SELECT saturated FROM iosat_admission'), 'f', 'and it was not judged saturated');
 
-# --- the first 30 s of latency (300 samples) are learned whatever runs;
+# --- the first 30 s a device is sampled (300 samples) are learned whatever runs;
 # the reads above took at least 21 s to bring the usual from 4 to 7 ms
 samples(100);
 
