@@ -141,17 +141,21 @@ sub after_crash
 # crash restart without closing the old ones (one a process slot: about
 # 280 here), so after the three restarts above the postmaster holds four
 # sets: it needs the soft open-file limit run-tests.sh raises (the 1024
-# runuser sets lasts to the third).  Said here, for whoever reads the log.
+# runuser sets, the third failed).  Said here, for whoever reads the log.
 if (open(my $pf, '<', $node->data_dir . '/postmaster.pid'))
 {
 	my $pm = <$pf>;
 	chomp $pm;
 	close($pf);
 	my $rings = grep { (readlink($_) // '') =~ /io_uring/ } glob("/proc/$pm/fd/*");
-	my ($soft) = map { /^Max open files\s+(\d+)/ ? $1 : () }
-	  do { open(my $l, '<', "/proc/$pm/limits") ? <$l> : () };
+	my $soft = '?';
+	if (open(my $l, '<', "/proc/$pm/limits"))
+	{
+		/^Max open files\s+(\d+)/ and $soft = $1 for <$l>;
+		close($l);
+	}
 	note("postmaster $pm after three crash restarts: $rings io_uring descriptors, "
-		  . 'soft open-file limit ' . ($soft // '?'));
+		  . "soft open-file limit $soft");
 }
 
 # --- a loop device detached under the running sampler
