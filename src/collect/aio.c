@@ -41,8 +41,10 @@
 #include "collect/procfs.h"
 
 #ifdef IOSAT_HAVE_AIO
+#include "storage/aio.h"
 #include "storage/aio_internal.h"
 #include "storage/proc.h"
+#include "utils/wait_event.h"
 
 /* the system calls pg_preadv and pg_pwritev make */
 static bool
@@ -141,10 +143,64 @@ iosat_aio_served(int worker_pid, int *owner_procno, int *owner_pid)
 	return false;
 }
 
+/*
+ * A backend's handles are io_max_concurrency consecutive ones from its
+ * io_handle_off (aio_init.c); reading their states is a pass over shared
+ * memory, no system call.  A handle is SUBMITTED from the moment its owner
+ * hands it to the kernel (io_uring_submit, or an io worker's queue) until
+ * its completion is processed, so this is what an io_uring worker thread
+ * of the owner can be performing.  aio_io.c reports a synchronously
+ * performed read as IO:DataFileRead, a write as IO:DataFileWrite.
+ */
+bool
+iosat_aio_in_flight(int procno, uint32 *wait_event_info)
+{
+	uint32		off;
+	bool		writes = false;
+
+	/*
+	 * (backend_state_count is never set in 18: the states are those of the
+	 * handles' owners, io_max_concurrency handles each)
+	 */
+	if (pgaio_ctl == NULL || pgaio_ctl->io_handles == NULL ||
+		pgaio_ctl->backend_state == NULL || io_max_concurrency <= 0 ||
+		procno < 0 ||
+		(uint64) procno * io_max_concurrency >= pgaio_ctl->io_handle_count)
+		return false;
+	off = pgaio_ctl->backend_state[procno].io_handle_off;
+	for (uint32 i = 0; i < (uint32) io_max_concurrency &&
+		 off + i < pgaio_ctl->io_handle_count; i++)
+	{
+		volatile PgAioHandle *h = &pgaio_ctl->io_handles[off + i];
+		PgAioOp		op;
+
+		if (h->state != PGAIO_HS_SUBMITTED)
+			continue;
+		pg_read_barrier();
+		op = h->op;
+		if (op == PGAIO_OP_READV)
+		{
+			*wait_event_info = WAIT_EVENT_DATA_FILE_READ;
+			return true;
+		}
+		if (op == PGAIO_OP_WRITEV)
+			writes = true;
+	}
+	if (writes)
+		*wait_event_info = WAIT_EVENT_DATA_FILE_WRITE;
+	return writes;
+}
+
 #else							/* !IOSAT_HAVE_AIO */
 
 bool
 iosat_aio_served(int worker_pid, int *owner_procno, int *owner_pid)
+{
+	return false;
+}
+
+bool
+iosat_aio_in_flight(int procno, uint32 *wait_event_info)
 {
 	return false;
 }

@@ -166,14 +166,15 @@ iosat_read_wchan(int pid, char *wchan, size_t wchanlen, IosatProcRead *res, int 
 }
 
 /*
- * The task state letter (and parent pid) from /proc/<pid>/stat and, when
- * asked and the task is not running, the kernel function it sleeps in.
- * Used by the profiler, which reads nothing else; fds, when not NULL, are
- * its two kept descriptors (stat, wchan) for this process.
+ * The task state letter (and, when asked, the parent pid and the number of
+ * threads) from /proc/<pid>/stat and, when asked and the task is not
+ * running, the kernel function it sleeps in.  Used by the profiler, which
+ * reads nothing else; fds, when not NULL, are its two kept descriptors
+ * (stat, wchan) for this process.
  */
 IosatProcRead
 iosat_task_state(int pid, bool want_wchan, char *state, int *ppid,
-				 char *wchan, size_t wchanlen, int *fds)
+				 int *nthreads, char *wchan, size_t wchanlen, int *fds)
 {
 	char		buf[1024];
 	ssize_t		n;
@@ -191,6 +192,9 @@ iosat_task_state(int pid, bool want_wchan, char *state, int *ppid,
 	*state = st.state;
 	if (ppid)
 		*ppid = st.ppid;
+	if (nthreads)
+		*nthreads = st.num_threads > 0 && st.num_threads < PG_INT32_MAX ?
+			(int) st.num_threads : 1;
 	if (want_wchan && st.state != 'R')
 	{
 		if (!iosat_read_wchan(pid, wchan, wchanlen, &res, fds ? &fds[1] : NULL) &&

@@ -37,8 +37,8 @@ extern IosatProcRead iosat_proc_read(int pid, const char *file, char *buf,
 									 size_t size, ssize_t *len, int *err,
 									 int *fd);
 extern IosatProcRead iosat_task_state(int pid, bool want_wchan, char *state,
-									  int *ppid, char *wchan, size_t wchanlen,
-									  int *fds);
+									  int *ppid, int *nthreads, char *wchan,
+									  size_t wchanlen, int *fds);
 extern const char *iosat_task_state_name(char state);
 /* the kernel function a process sleeps in ("" when it runs) */
 extern bool iosat_read_wchan(int pid, char *wchan, size_t wchanlen,

@@ -28,7 +28,15 @@
  * the backend it performs the I/O for, as "io worker for client backend"
  * (or autovacuum worker, ...), found by collect/aio.c: with asynchronous
  * I/O the backend waits in S on IO:AioIoCompletion while its read puts the
- * worker in D, and the profile should still say whose I/O is in D.
+ * worker in D, and the profile should still say whose I/O is in D.  With
+ * io_method = io_uring the kernel performs a read stream's reads in io-wq
+ * threads of the backend ("iou-wrk-<pid>", collect/iouring.c) while the
+ * backend waits in S on IO:AioIoUringExecution: each such thread that is
+ * busy (D or R) is one more sample, under "io_uring worker for client
+ * backend", with the wait event the I/O has when a process performs it
+ * (IO:DataFileRead); the load figures count it as the kernel does.  The
+ * threads are looked for only in processes with more than one thread and
+ * I/O in flight, so a pass costs nothing more for the others.
  *
  * Backend types come from the backend-status array (the snapshot
  * pg_stat_activity uses), cached per PGPROC slot and refreshed only when a
@@ -66,6 +74,7 @@
 #include "compat.h"
 #include "clock.h"
 #include "collect/aio.h"
+#include "collect/iouring.h"
 #include "state/shared.h"
 #include "state/shmem.h"
 #include "profiler/profile.h"
@@ -372,6 +381,43 @@ sample_type(int slot, int pid, char state, char *buf, int count)
 	return buf;
 }
 
+/*
+ * One sample per busy io_uring worker thread of the process in slot, which
+ * has nthreads threads, appended to *samples (grown as needed); the counts
+ * of those running and in D are added to *running and *disk_sleep.
+ */
+static int
+sample_iouring_workers(int slot, int pid, int nthreads, Sample **samples,
+					   int nsamples, int *cap, int *running, int *disk_sleep)
+{
+	IosatIoUringWorker workers[IOSAT_IOURING_MAX_WORKERS];
+	uint32		wei;
+	int			n;
+	char		type[IOSAT_BTYPE_LEN];
+
+	if (nthreads <= 1 || !iosat_aio_in_flight(slot, &wei))
+		return nsamples;
+	n = iosat_iouring_workers(pid, nthreads, true, workers, lengthof(workers));
+	if (n == 0)
+		return nsamples;
+	if (nsamples + n > *cap)
+	{
+		*cap = nsamples + n + 16;
+		*samples = repalloc(*samples, sizeof(Sample) * *cap);
+	}
+	snprintf(type, sizeof(type), "io_uring worker for %s",
+			 type_cache[slot].type);
+	for (int i = 0; i < n; i++)
+	{
+		fill_key(&(*samples)[nsamples].key, type, wei, workers[i].state,
+				 workers[i].wchan);
+		nsamples++;
+		*running += (workers[i].state == 'R');
+		*disk_sleep += (workers[i].state == 'D');
+	}
+	return nsamples;
+}
+
 static void
 profile_pass(void)
 {
@@ -382,12 +428,14 @@ profile_pass(void)
 	int		   *pids = palloc(sizeof(int) * (count + 1));
 	int		   *newslots = palloc(sizeof(int) * (count + 1));
 	int		   *newpids = palloc(sizeof(int) * (count + 1));
-	Sample	   *samples = palloc(sizeof(Sample) * (count + 1));
+	int			samples_cap = count + 1;
+	Sample	   *samples = palloc(sizeof(Sample) * samples_cap);
 	int			nlive = 0,
 				nnew = 0,
 				nsamples = 0;
 	int			running = 0,
 				disk_sleep = 0;
+	int			nthread_samples = 0;	/* of io_uring worker threads */
 	int			nentries = p->nentries;
 	char		state;
 	char		wchan[IOSAT_WCHAN_LEN];
@@ -426,9 +474,10 @@ profile_pass(void)
 		PGPROC	   *proc = &ProcGlobal->allProcs[slots[k]];
 		uint32		wei = iosat_proc_wait_event(proc);
 		IosatProcRead res;
+		int			nthreads = 1;
 
-		res = iosat_task_state(pids[k], true, &state, NULL, wchan, sizeof(wchan),
-							   type_cache[slots[k]].fds);
+		res = iosat_task_state(pids[k], true, &state, NULL, &nthreads, wchan,
+							   sizeof(wchan), type_cache[slots[k]].fds);
 		pg_read_barrier();
 		if (*((volatile int *) &proc->pid) != pids[k])
 			continue;			/* exited while we looked */
@@ -450,10 +499,24 @@ profile_pass(void)
 		nsamples++;
 		running += (state == 'R');
 		disk_sleep += (state == 'D');
+		if (res == IOSAT_PROC_OK)
+		{
+			int			before = nsamples;
+
+			nsamples = sample_iouring_workers(slots[k], pids[k], nthreads,
+											  &samples, nsamples, &samples_cap,
+											  &running, &disk_sleep);
+			nthread_samples += nsamples - before;
+		}
 	}
 
 	/* the postmaster has no PGPROC but is a Postgres process all the same */
-	if (iosat_task_state(PostmasterPid, true, &state, NULL, wchan,
+	if (nsamples >= samples_cap)
+	{
+		samples_cap = nsamples + 1;
+		samples = repalloc(samples, sizeof(Sample) * samples_cap);
+	}
+	if (iosat_task_state(PostmasterPid, true, &state, NULL, NULL, wchan,
 						 sizeof(wchan), postmaster_fds) == IOSAT_PROC_OK)
 	{
 		fill_key(&samples[nsamples].key, "postmaster", 0, state, wchan);
@@ -495,7 +558,7 @@ profile_pass(void)
 	p->last_pass = now;
 	p->last_pass_ms = t1 - t0;
 	p->sum_pass_ms += t1 - t0;
-	p->last_procs = nsamples;
+	p->last_procs = nsamples - nthread_samples;
 	p->now_running = running;
 	p->now_disk_sleep = disk_sleep;
 	p->sum_running += running;

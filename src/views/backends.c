@@ -44,6 +44,7 @@
 #include "compat.h"
 #include "collect/aio.h"
 #include "collect/devices.h"
+#include "collect/iouring.h"
 #include "state/shared.h"
 #include "state/shmem.h"
 #include "collect/kparse.h"
@@ -215,7 +216,7 @@ put_wait_event(IosatRow *row, PGPROC *proc, uint32 wei)
  */
 static bool
 kernel_row(IosatRow *row, int pid, PGPROC *proc, DelayAcct delayacct,
-		   StringInfo note)
+		   StringInfo note, int *nthreads)
 {
 	char		buf[8192];
 	ssize_t		n;
@@ -231,6 +232,7 @@ kernel_row(IosatRow *row, int pid, PGPROC *proc, DelayAcct delayacct,
 	double		hz = iosat_clock_ticks();
 
 	resetStringInfo(note);
+	*nthreads = 1;
 
 	/* the wait event right before the task state, so that they agree */
 	if (proc != NULL)
@@ -248,6 +250,8 @@ kernel_row(IosatRow *row, int pid, PGPROC *proc, DelayAcct delayacct,
 		iosat_put_text(row, note->data);
 		return proc_still(proc, pid);
 	}
+	if (st.num_threads > 1 && st.num_threads < PG_INT32_MAX)
+		*nthreads = (int) st.num_threads;
 
 	res = iosat_proc_read(pid, "status", buf, sizeof(buf), &n, &err, NULL);
 	if (res == IOSAT_PROC_GONE)
@@ -367,7 +371,7 @@ collect_aio_links(int nbackends, AioLink *links)
 		l = &links[n];
 		l->worker_pid = local->backendStatus.st_procpid;
 		if (iosat_task_state(l->worker_pid, false, &l->worker_state, NULL,
-							 wchan, sizeof(wchan), NULL) != IOSAT_PROC_OK)
+							 NULL, wchan, sizeof(wchan), NULL) != IOSAT_PROC_OK)
 			continue;
 		if (!iosat_aio_served(l->worker_pid, &procno, &l->owner_pid))
 			l->owner_pid = 0;
@@ -377,17 +381,42 @@ collect_aio_links(int nbackends, AioLink *links)
 }
 
 /*
+ * With io_method = io_uring, the io_uring worker thread of pid (a process
+ * with nthreads threads) performing its I/O now, one in D first
+ * (collect/iouring.c): looked for only when pid has more than one thread
+ * and I/O in flight.
+ */
+static bool
+iouring_link(int pid, PGPROC *proc, int nthreads, AioLink *link)
+{
+	IosatIoUringWorker workers[IOSAT_IOURING_MAX_WORKERS];
+	uint32		wei;
+
+	if (nthreads <= 1 || proc == NULL ||
+		!iosat_aio_in_flight(IOSAT_PROCNO(proc), &wei) ||
+		iosat_iouring_workers(pid, nthreads, false, workers,
+							  lengthof(workers)) == 0)
+		return false;
+	link->worker_pid = workers[0].tid;
+	link->worker_state = workers[0].state;
+	link->owner_pid = pid;
+	return true;
+}
+
+/*
  * The three AIO columns of pid's row: on an io worker's, the backend it
  * serves (aio_for_pid); on a backend's, the io worker performing its I/O
  * (aio_worker_pid) and that worker's task state (aio_worker_state), a
- * worker in D first when several serve it.  NULL where none applies.
+ * worker in D first when several serve it, or else, with io_uring, the
+ * thread of its own performing it.  NULL where none applies.
  */
 static void
-put_aio_columns(IosatRow *row, int pid, const AioLink *links, int nlinks,
-				bool visible)
+put_aio_columns(IosatRow *row, int pid, PGPROC *proc, int nthreads,
+				const AioLink *links, int nlinks, bool visible)
 {
 	const AioLink *worker = NULL;
 	const AioLink *self = NULL;
+	AioLink		thread;
 
 	for (int i = 0; visible && i < nlinks; i++)
 	{
@@ -397,6 +426,8 @@ put_aio_columns(IosatRow *row, int pid, const AioLink *links, int nlinks,
 				 (worker == NULL || links[i].worker_state == 'D'))
 			worker = &links[i];
 	}
+	if (visible && worker == NULL && iouring_link(pid, proc, nthreads, &thread))
+		worker = &thread;
 	if (self != NULL && self->owner_pid > 0)
 		iosat_put(row, Int32GetDatum(self->owner_pid));
 	else
@@ -459,6 +490,8 @@ iosat_proc_info_srf(PG_FUNCTION_ARGS)
 		PgBackendStatus *be;
 		IosatRow	row;
 		int			pid;
+		PGPROC	   *proc;
+		int			nthreads = 1;
 		bool		keep = true;
 
 		CHECK_FOR_INTERRUPTS();
@@ -472,14 +505,14 @@ iosat_proc_info_srf(PG_FUNCTION_ARGS)
 		oldcxt = MemoryContextSwitchTo(rowcxt);
 		iosat_set_values_init(&row, rsinfo->setDesc);
 		iosat_put(&row, Int32GetDatum(pid));
+		proc = iosat_find_proc(procs, nprocs, pid);
 		if (!has_stats_privs(be->st_userid, read_all))
 		{
 			put_nulls(&row, 2 + NCOLS_KERNEL - 1);
 			iosat_put_text(&row, "insufficient privilege");
 		}
 		else
-			keep = kernel_row(&row, pid, iosat_find_proc(procs, nprocs, pid),
-							  delayacct, &note);
+			keep = kernel_row(&row, pid, proc, delayacct, &note, &nthreads);
 		/* device I/O from the BPF companion's per-process map (io_top.c) */
 		if (keep)
 		{
@@ -487,7 +520,7 @@ iosat_proc_info_srf(PG_FUNCTION_ARGS)
 
 			iosat_put_bpf_proc_io(&row, visible ? pid : 0);
 			/* 1.4; a 1.3 declaration has fewer columns (iosat_put drops them) */
-			put_aio_columns(&row, pid, links, nlinks, visible);
+			put_aio_columns(&row, pid, proc, nthreads, links, nlinks, visible);
 		}
 		MemoryContextSwitchTo(oldcxt);
 

@@ -16,7 +16,11 @@
  * The "now" figures come from a scan of /proc at query time: the
  * postmaster and its children (parent pid = postmaster), and, for
  * contrast, every other process (main threads; kernel threads included),
- * so that a load made of kworker or jbd2 tasks in D shows as such.
+ * so that a load made of kworker or jbd2 tasks in D shows as such.  A
+ * Postgres process's io_uring worker threads (PostgreSQL 18+ with
+ * io_method = io_uring: "iou-wrk-<pid>", performing its reads) count too,
+ * in R or D, as the kernel counts them in its load; they are looked for
+ * only in Postgres processes with more than one thread (collect/iouring.c).
  *
  *-------------------------------------------------------------------------
  */
@@ -32,6 +36,7 @@
 
 #include "guc.h"
 #include "collect/devices.h"
+#include "collect/iouring.h"
 #include "state/shared.h"
 #include "state/shmem.h"
 #include "collect/kparse.h"
@@ -85,6 +90,7 @@ scan_processes(ProcCounts *c)
 		long		pid;
 		char		state;
 		int			ppid = 0;
+		int			nthreads = 1;
 		char		wchan[8];
 		bool		is_pg;
 
@@ -93,12 +99,24 @@ scan_processes(ProcCounts *c)
 		pid = strtol(de->d_name, NULL, 10);
 		if (pid <= 0 || pid > PG_INT32_MAX || pid == MyProcPid)
 			continue;
-		if (iosat_task_state((int) pid, false, &state, &ppid, wchan,
+		if (iosat_task_state((int) pid, false, &state, &ppid, &nthreads, wchan,
 							 sizeof(wchan), NULL) != IOSAT_PROC_OK)
 			continue;
 		is_pg = (pid == PostmasterPid || ppid == PostmasterPid);
 		if (is_pg)
+		{
+			IosatIoUringWorker workers[IOSAT_IOURING_MAX_WORKERS];
+			int			n;
+
 			c->pg_procs++;
+			n = iosat_iouring_workers((int) pid, nthreads, false, workers,
+									  lengthof(workers));
+			for (int i = 0; i < n; i++)
+			{
+				c->pg_running += (workers[i].state == 'R');
+				c->pg_disk_sleep += (workers[i].state == 'D');
+			}
+		}
 		if (state == 'R')
 		{
 			if (is_pg)

@@ -5,7 +5,10 @@
 # the page cache, so each random heap read waits for the device.  iosat_backends must show the reader in D with
 # IO:DataFileRead, iosat_wait_profile must count those samples as D with a
 # kernel function, and iosat_loadavg must count the reader in D.  A cancel
-# must still end the statement promptly (D here is TASK_KILLABLE).
+# must still end the statement promptly (D here is TASK_KILLABLE).  On 18
+# with asynchronous I/O, whoever performs a backend's reads for it (an io
+# worker, or with io_uring a kernel io-wq thread of the backend) is linked
+# to it, profiled under it and counted in the load (below).
 use strict;
 use warnings;
 use PostgreSQL::Test::Utils;
@@ -39,17 +42,33 @@ EOC
 # is in D with IO:DataFileRead, iosat_backends links the two, and the
 # profile counts the worker's samples as "io worker for client backend".
 # At most io_workers processes are then in D at once.
+#
+# With io_method = io_uring (measured on 18.6, Linux 6.18): the read of a
+# one-page bitmap heap scan, alone in flight, puts nobody in D (the kernel
+# completes it through a callback; the backend waits in S in
+# io_cqring_wait, IO:AioIoUringExecution, and the kernel's load average
+# counts nobody); a read stream with more than four reads in flight has
+# them performed by io-wq threads of the backend ("iou-wrk-<pid>"), in D;
+# a read PostgreSQL performs synchronously (ReadBuffer(): an index scan's
+# heap fetch) is the backend's own, in D with IO:DataFileRead.  So under
+# io_uring the readers and the storm below read through plain index
+# scans (enable_bitmapscan off), and the io_uring section checks the
+# other two cases.
 $node->start;
 my $method =
   $node->pg_version >= 18
   ? $node->safe_psql('postgres', 'SHOW io_method')
   : 'none (before 18)';
 my $aio = $method eq 'worker';
+my $uring = $method eq 'io_uring';
 my $io_workers = $aio ? $node->safe_psql('postgres', 'SHOW io_workers') : 0;
 # whose IO:DataFileRead samples are the readers'
-my $reader_types = $aio
-  ? "('client backend', 'io worker for client backend')"
-  : "('client backend')";
+my $reader_types =
+    $aio ? "('client backend', 'io worker for client backend')"
+  : $uring ? "('client backend', 'io_uring worker for client backend')"
+  :          "('client backend')";
+# what the readers set first: under io_uring, plain index scans
+my $reader_set = $uring ? "SET enable_bitmapscan = off;\n" : '';
 note("io_method $method" . ($aio ? ", $io_workers io workers" : ''));
 $node->safe_psql('postgres', 'CREATE EXTENSION iosat');
 
@@ -100,7 +119,7 @@ sub random_reads_sql
 my $reader = $node->background_psql('postgres');
 my $t_reader = time();
 my $rpid = $reader->query_safe('SELECT pg_backend_pid()');
-$reader->query_until(qr/reading/, "\\echo reading\n" . random_reads_sql());
+$reader->query_until(qr/reading/, $reader_set . "\\echo reading\n" . random_reads_sql());
 
 # the reader's kernel state, or with io workers that of the worker reading
 # for it while the reader waits for it
@@ -210,61 +229,117 @@ eval { $reader->quit };
 # IO:DataFileRead.  iosat_backends links the two (aio_worker_pid and
 # aio_worker_state on the backend's row, aio_for_pid on the worker's), and
 # the profile counts the worker's D samples as "io worker for client
-# backend".
+# backend".  With io_method = io_uring the scan's reads, more than four in
+# flight, are performed by io-wq threads of the backend ("iou-wrk-<pid>")
+# while it waits in S on IO:AioIoUringExecution: its row names such a
+# thread in D (aio_worker_pid is the thread's id), the profile counts the
+# threads as "io_uring worker for client backend" with IO:DataFileRead,
+# and iosat_loadavg counts them in D, as the kernel's load average does.
 SKIP:
 {
-	skip "io_method $method: no io workers perform reads", 5
-	  unless $aio;
+	skip "io_method $method: nobody performs a backend's reads for it", 6
+	  unless $aio || $uring;
+	my $performer = $aio ? 'io worker' : 'io_uring worker';
 
 	evict_table();
 	$node->safe_psql('postgres', 'SELECT iosat_wait_profile_reset()');
 	my $scan = $node->background_psql('postgres');
 	my $spid = $scan->query_safe('SELECT pg_backend_pid()');
-	# one block per read, no parallel workers: the io workers do every read
+	# one block per read, no parallel workers: the io workers (or the
+	# io_uring worker threads) do every read
 	$scan->query_safe('SET io_combine_limit = 1');
 	$scan->query_safe('SET max_parallel_workers_per_gather = 0');
 	$scan->query_until(qr/scanning/,
 		"\\echo scanning\nSELECT count(*) FROM big WHERE pad LIKE '%y%';\n");
 
 	my $link = '';
-	ok( wait_until(
-			sub {
-				$link = $node->safe_psql('postgres', <<"SQL");
+	if ($aio)
+	{
+		ok( wait_until(
+				sub {
+					$link = $node->safe_psql('postgres', <<"SQL");
 SELECT b.aio_worker_state || '|' || w.backend_type || '|' || w.task_state
        || '|' || coalesce(w.wait_event, '') || '|' || w.aio_for_pid
   FROM iosat_backends b JOIN iosat_backends w ON w.pid = b.aio_worker_pid
  WHERE b.pid = $spid
 SQL
-				return $link =~ /^D\|io worker\|D\|DataFileRead\|$spid$/;
-			},
-			60,
-			'an io worker in D for the scan'),
-		"the scanning backend's row names the io worker in D reading for it ($link)");
+					return $link =~ /^D\|io worker\|D\|DataFileRead\|$spid$/;
+				},
+				60,
+				'an io worker in D for the scan'),
+			"the scanning backend's row names the io worker in D reading for it ($link)");
+	}
+	else
+	{
+		# the thread named is one of the backend's own, and the kernel
+		# calls it iou-wrk-<pid>
+		my $comm = '';
+		ok( wait_until(
+				sub {
+					$link = $node->safe_psql('postgres',
+						"SELECT task_state || '|' || wait_event || '|' || "
+						  . "aio_worker_pid || '|' || aio_worker_state "
+						  . "FROM iosat_backends WHERE pid = $spid");
+					return 0 unless $link =~ /^S\|AioIoUringExecution\|(\d+)\|D$/;
+					my $tid = $1;
+					open(my $fh, '<', "/proc/$spid/task/$tid/comm") or return 0;
+					$comm = <$fh> // '';
+					chomp $comm;
+					close($fh);
+					return $comm =~ /^iou-wrk-/;
+				},
+				60,
+				'an io_uring worker thread in D for the scan'),
+			"the scanning backend (S, AioIoUringExecution) names a thread of its own "
+			  . "in D reading for it ($link, $comm)");
+	}
 
-	# the profile: the worker's D samples under the backend they serve
+	# the profile: the performers' D samples under the backend they serve
 	my $served = 0;
 	ok( wait_until(
 			sub {
-				$served = $node->safe_psql('postgres', <<'SQL');
+				$served = $node->safe_psql('postgres', <<"SQL");
 SELECT coalesce(sum(samples), 0) FROM iosat_wait_profile
- WHERE backend_type = 'io worker for client backend' AND state = 'D'
+ WHERE backend_type = '$performer for client backend' AND state = 'D'
+   AND wait_event = 'DataFileRead'
 SQL
 				return $served >= 5;
 			},
 			60,
-			'profile samples of io workers for a client backend'),
-		"iosat_wait_profile counts io workers in D for a client backend ($served samples)");
+			"profile samples of ${performer}s for a client backend"),
+		"iosat_wait_profile counts ${performer}s in D for a client backend ($served samples)");
 	my $scan_states = $node->safe_psql('postgres', <<'SQL');
 SELECT string_agg(backend_type || ' ' || coalesce(wait_event, '-') || ' ' || state || ' ' || samples, ', ' ORDER BY samples DESC)
   FROM iosat_wait_profile
- WHERE backend_type LIKE 'io worker%' OR (backend_type = 'client backend' AND wait_event_type = 'IO')
+ WHERE backend_type LIKE 'io%worker%' OR (backend_type = 'client backend' AND wait_event_type = 'IO')
 SQL
 	note("profile during the scan: $scan_states");
-	is( $node->safe_psql('postgres', <<'SQL'),
-SELECT count(*) FROM iosat_wait_profile
- WHERE backend_type LIKE 'io worker for %' AND state <> 'D'
-SQL
-		'0', 'only samples in D are attributed to a backend');
+	# an io worker is attributed only in D; an io_uring worker thread is
+	# sampled only while busy (D, or R), with its read's wait event
+	is( $node->safe_psql('postgres',
+			"SELECT count(*) FROM iosat_wait_profile WHERE backend_type LIKE '$performer for %' "
+			  . ($aio ? "AND state <> 'D'"
+				  : "AND (state NOT IN ('D', 'R') OR wait_event IS DISTINCT FROM 'DataFileRead')")),
+		'0',
+		$aio
+		? 'only samples in D are attributed to a backend'
+		: 'only busy threads are sampled, with IO:DataFileRead');
+
+	# the load: the performers in D are Postgres's load, as the kernel
+	# counts it, while the one client backend reading sleeps in S (with
+	# io_uring several threads at once: the scan keeps more than four
+	# reads in flight)
+	my $now_d_scan = 0;
+	my $want_d = $uring ? 2 : 1;
+	ok( wait_until(
+			sub {
+				$now_d_scan = $node->safe_psql('postgres',
+					'SELECT pg_disk_sleep FROM iosat_loadavg');
+				return $now_d_scan >= $want_d;
+			},
+			60,
+			"${performer}s in iosat_loadavg"),
+		"iosat_loadavg counts the scan's ${performer}s in D ($now_d_scan)");
 
 	# an idle backend is linked to no io worker, and a worker to no backend
 	# once the scan has ended
@@ -289,8 +364,60 @@ SQL
 			},
 			30,
 			'io worker links of the cancelled scan gone'),
-		'after it, no io worker is linked to that backend');
+		"after it, no $performer is linked to that backend");
 	eval { $scan->quit };
+}
+
+# ------------------------------------------------ io_uring: a lone read
+# A one-page bitmap heap scan under io_uring: its read, alone in flight,
+# is started by the kernel and completed from the page's unlock; the
+# backend waits in S in the kernel (io_cqring_wait) on
+# IO:AioIoUringExecution.  iosat shows that wait with its kernel function,
+# the main thread's state as it is.
+SKIP:
+{
+	skip "io_method $method: no io_uring waits", 3 unless $uring;
+
+	evict_table();
+	$node->safe_psql('postgres', 'SELECT iosat_wait_profile_reset()');
+	my $lone = $node->background_psql('postgres');
+	my $lpid = $lone->query_safe('SELECT pg_backend_pid()');
+	$lone->query_safe('SET enable_indexscan = off');
+	$lone->query_until(qr/lone/, "\\echo lone\n" . random_reads_sql());
+	my $row = '';
+	ok( wait_until(
+			sub {
+				$row = $node->safe_psql('postgres',
+					"SELECT task_state || '|' || wait_event || '|' || coalesce(wchan, '') "
+					  . "FROM iosat_backends WHERE pid = $lpid");
+				return $row =~ /^S\|AioIoUringExecution\|.+/;
+			},
+			60,
+			'a backend waiting in S on IO:AioIoUringExecution'),
+		"a bitmap heap scan's reader waits in S on IO:AioIoUringExecution, in a kernel function ($row)");
+	my $waits = 0;
+	ok( wait_until(
+			sub {
+				$waits = $node->safe_psql('postgres', <<'SQL');
+SELECT coalesce(sum(samples), 0) FROM iosat_wait_profile
+ WHERE backend_type = 'client backend' AND wait_event = 'AioIoUringExecution'
+   AND state = 'S' AND coalesce(wchan, '') <> ''
+SQL
+				return $waits >= 10;
+			},
+			60,
+			'profile samples of the io_uring wait'),
+		"the profile counts those waits in S with their kernel function ($waits samples)");
+	$node->safe_psql('postgres', "SELECT pg_cancel_backend($lpid)");
+	ok( wait_until(
+			sub {
+				$node->safe_psql('postgres',
+					"SELECT count(*) FROM pg_stat_activity WHERE pid = $lpid AND state = 'active'") == 0;
+			},
+			30,
+			'lone reader cancelled'),
+		'the lone reader ended on cancel');
+	eval { $lone->quit };
 }
 
 # ---------------------------------------------------------------- a storm
@@ -306,7 +433,7 @@ for my $i (1 .. $nstorm)
 {
 	my $s = $node->background_psql('postgres');
 	push @spids, $s->query_safe('SELECT pg_backend_pid()');
-	$s->query_until(qr/storming/, "\\echo storming\n" . random_reads_sql());
+	$s->query_until(qr/storming/, $reader_set . "\\echo storming\n" . random_reads_sql());
 	push @storm, $s;
 }
 my $max_d = 0;

@@ -150,6 +150,38 @@ is( $node->safe_psql('postgres',
 	'2|0|1|1|1',
 	'now: Postgres processes (postmaster and children) and others, in R and D');
 
+# a child with io_uring worker threads (io_method = io_uring): its stat
+# says 5 threads; task/ holds the main thread (S), io-wq workers in D, in
+# R and idle in S, and a thread of another name in D.  The busy workers
+# count, as the kernel counts them in its load; the process once.
+make_path(map { "$root/999994/task/$_" } 999994 .. 999998);
+$g[4] = $pm;
+$g[20] = 5;
+put("999994/stat", "999994 (postgres) S " . join(' ', @g[ 4 .. 52 ]) . "\n");
+my %threads = (
+	999994 => 'postgres) S',
+	999995 => 'iou-wrk-999994) D',
+	999996 => 'iou-wrk-999994) R',
+	999997 => 'iou-wrk-999994) S',
+	999998 => 'other thread) D');
+put("999994/task/$_/stat", "$_ ($threads{$_} " . join(' ', @g[ 4 .. 52 ]) . "\n")
+  for keys %threads;
+$g[20] = 0;
+is( $node->safe_psql('postgres',
+		'SELECT pg_processes, pg_running, pg_disk_sleep, other_running, other_disk_sleep '
+		  . 'FROM iosat_loadavg'),
+	'3|1|2|1|1',
+	'io_uring worker threads of a Postgres process in R and D count; idle ones and other threads do not');
+# the same process, its stat saying one thread: task/ is not read
+$g[4] = $pm;
+$g[20] = 1;
+put("999994/stat", "999994 (postgres) S " . join(' ', @g[ 4 .. 52 ]) . "\n");
+$g[4] = 1;
+$g[20] = 0;
+is( $node->safe_psql('postgres', 'SELECT pg_running, pg_disk_sleep FROM iosat_loadavg'),
+	'0|1', 'a process whose stat says one thread: its task directory is not looked at');
+remove_tree("$root/999994");
+
 # the profiler samples the postmaster (the only Postgres process it finds
 # under this procfs: S), so Postgres's damped load is ~0, and the share is
 # 100 * min(1, pg_loadN / loadN)
