@@ -205,7 +205,7 @@ my $load = $fx->start_load('fake0', $c, wr_ios => 80, wr_ticks => 80,
 ok($node->poll_query_until('postgres', 'SELECT saturated FROM iosat_admission'),
 	'writes over iosat.write_iops_limit, reads at their usual latency: saturated');
 like($node->safe_psql('postgres', 'SELECT reason FROM iosat_admission'),
-	qr/write IOPS of 50 provisioned for writes/, 'and the reason says so');
+	qr/write IOPS \(with those owed to write-back\) of 50 provisioned for writes/, 'and the reason says so');
 kill 'TERM', $load;
 waitpid($load, 0);
 ok($node->poll_query_until('postgres', 'SELECT NOT saturated FROM iosat_admission'),
