@@ -46,7 +46,7 @@ typedef enum DebtKind
 
 static DebtKind kind = DEBT_UNKNOWN;
 static char stat_path[MAXPGPATH];
-static char source_name[IOSAT_DEBT_SOURCE_LEN];
+static char source_name[IOSAT_MEMCG_SOURCE_LEN];
 
 static const char *const v1_keys[] = {"total_dirty", "total_writeback"};
 static const char *const v2_keys[] = {"file_dirty", "file_writeback"};
@@ -89,7 +89,7 @@ static bool
 try_cgroup(DebtKind k, const char *mount, const char *cg)
 {
 	char		file[MAXPGPATH];
-	char		name[IOSAT_DEBT_SOURCE_LEN];
+	char		name[IOSAT_MEMCG_SOURCE_LEN];
 	const char *rel = cg;
 
 	for (;;)

@@ -11,7 +11,8 @@
 
 #include "postgres.h"
 
-#include "state/shared.h"
+/* the longest name of a source (the cgroup's path in it) kept */
+#define IOSAT_MEMCG_SOURCE_LEN 256
 
 
 /*
