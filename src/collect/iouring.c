@@ -49,17 +49,6 @@
 
 #define IOURING_WORKER_PREFIX	"iou-wrk-"
 
-static bool
-all_digits(const char *s)
-{
-	if (*s == '\0')
-		return false;
-	for (; *s; s++)
-		if (*s < '0' || *s > '9')
-			return false;
-	return true;
-}
-
 /* one thread of pid: is it a busy io_uring worker?  Fills *w if so */
 static bool
 busy_worker(int pid, int tid, bool want_wchan, IosatIoUringWorker *w)
@@ -112,7 +101,7 @@ iosat_iouring_workers(int pid, int nthreads, bool want_wchan,
 		long		tid;
 		IosatIoUringWorker w;
 
-		if (!all_digits(de->d_name))
+		if (!iosat_all_digits(de->d_name))
 			continue;
 		tid = strtol(de->d_name, NULL, 10);
 		if (tid <= 0 || tid > PG_INT32_MAX || tid == pid)

@@ -257,3 +257,15 @@ iosat_proc_wait_event(PGPROC *proc)
 	return *((volatile uint32 *) &proc->wait_event_info);
 }
 
+
+/* a /proc directory entry that names a process or thread: digits only */
+bool
+iosat_all_digits(const char *s)
+{
+	if (*s == '\0')
+		return false;
+	for (; *s; s++)
+		if (*s < '0' || *s > '9')
+			return false;
+	return true;
+}

@@ -48,4 +48,6 @@ extern PGPROC *iosat_find_proc(const IosatPidProc *procs, int n, int pid);
 extern uint32 iosat_proc_wait_event(PGPROC *proc);
 extern double iosat_clock_ticks(void);
 
+extern bool iosat_all_digits(const char *s);
+
 #endif							/* IOSAT_PROCFS_H */

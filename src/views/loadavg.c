@@ -35,6 +35,7 @@
 #include "utils/builtins.h"
 
 #include "guc.h"
+#include "collect/procfs.h"
 #include "collect/devices.h"
 #include "collect/iouring.h"
 #include "state/shared.h"
@@ -56,17 +57,6 @@ typedef struct ProcCounts
 	int			other_running;
 	int			other_disk_sleep;
 } ProcCounts;
-
-static bool
-all_digits(const char *s)
-{
-	if (*s == '\0')
-		return false;
-	for (; *s; s++)
-		if (*s < '0' || *s > '9')
-			return false;
-	return true;
-}
 
 /*
  * Count processes in R and D now.  The backend running this query is left
@@ -94,7 +84,7 @@ scan_processes(ProcCounts *c)
 		char		wchan[8];
 		bool		is_pg;
 
-		if (!all_digits(de->d_name))
+		if (!iosat_all_digits(de->d_name))
 			continue;
 		pid = strtol(de->d_name, NULL, 10);
 		if (pid <= 0 || pid > PG_INT32_MAX || pid == MyProcPid)
