@@ -2,7 +2,7 @@
  *
  * compat.h
  *	  Every difference between the PostgreSQL versions iosat supports
- *	  (15, 16, 17, 18) lives here, and only here.
+ *	  (15, 16, 17, 18, 19) lives here, and only here.
  *
  * Each guard names the release that changed the API; they were checked
  * against those releases' headers (see test/matrix/FACTS.md).
@@ -46,11 +46,19 @@ typedef uint64 iosat_queryid;
 #define IOSAT_PROCNO(proc)		((proc)->pgprocno)
 #endif
 
-/* 17 renamed the wait class of a cleanup-lock wait (BufferPin) */
-#if PG_VERSION_NUM >= 170000
-#define IOSAT_WAIT_CLASS_BUFFERPIN	PG_WAIT_BUFFERPIN
+/*
+ * The wait event of a cleanup-lock wait (LockBufferForCleanup), the same
+ * value 0x04000000 in every version: 15-16 name it by its class
+ * (PG_WAIT_BUFFER_PIN, event "BufferPin"), 17 generated
+ * WAIT_EVENT_BUFFER_PIN, 19 renamed the class Buffer (its other events are
+ * buffer content locks) and the event "BufferCleanup".
+ */
+#if PG_VERSION_NUM >= 190000
+#define IOSAT_WAIT_EVENT_CLEANUP_LOCK	WAIT_EVENT_BUFFER_CLEANUP
+#elif PG_VERSION_NUM >= 170000
+#define IOSAT_WAIT_EVENT_CLEANUP_LOCK	WAIT_EVENT_BUFFER_PIN
 #else
-#define IOSAT_WAIT_CLASS_BUFFERPIN	PG_WAIT_BUFFER_PIN
+#define IOSAT_WAIT_EVENT_CLEANUP_LOCK	PG_WAIT_BUFFER_PIN
 #endif
 
 /* 17 added custom wait events for extensions */
@@ -104,6 +112,33 @@ static uint32 iosat_wait_event_pace_id pg_attribute_unused() = 0;
 #else
 #define IOSAT_EXECUTORRUN_EXTRA_PARAM , bool execute_once
 #define IOSAT_EXECUTORRUN_EXTRA_ARG , execute_once
+#endif
+
+/*
+ * 19 added the planner hook's ExplainState argument (EXPLAIN's options;
+ * optimizer/planner.h declares the type)
+ */
+#if PG_VERSION_NUM >= 190000
+#define IOSAT_PLANNER_EXTRA_PARAM	, ExplainState *es
+#define IOSAT_PLANNER_EXTRA_ARG		, es
+#else
+#define IOSAT_PLANNER_EXTRA_PARAM
+#define IOSAT_PLANNER_EXTRA_ARG
+#endif
+
+/*
+ * The table a CLUSTER names (control/utility.c): 19 replaced ClusterStmt
+ * with RepackStmt, which CLUSTER and the new REPACK both parse to, naming
+ * the table by a VacuumRelation.  NULL: every table clustered before.
+ */
+#if PG_VERSION_NUM >= 190000
+#define IOSAT_T_CLUSTER_STMT	T_RepackStmt
+#define IOSAT_CLUSTER_RELATION(stmt) \
+	(((RepackStmt *) (stmt))->relation ? \
+	 ((RepackStmt *) (stmt))->relation->relation : NULL)
+#else
+#define IOSAT_T_CLUSTER_STMT	T_ClusterStmt
+#define IOSAT_CLUSTER_RELATION(stmt)	(((ClusterStmt *) (stmt))->relation)
 #endif
 
 /*

@@ -43,6 +43,14 @@
 #                      (default: the LimeMun/postgresql-16.2 mirror at
 #                      f6e9aa6; see test/matrix/README.md); used when no
 #                      Debian suite has postgresql-16; "" = skip 16
+#   IOSAT_PG_GIT_ORIG  "MAJOR=<git dir>@<commit>@<dist name> ..." (default:
+#                      19 from the postgresql-cfbot/postgresql mirror at the
+#                      "Stamp 19beta2" commit 7873db5): when the mirror lists
+#                      a source package but serves none of its versions, the
+#                      release tarball is rebuilt from that commit the way
+#                      upstream makes it (git archive | bzip2) and used only
+#                      if its SHA-256 equals that of an orig.tar.bz2 in the
+#                      signed Sources index; see test/matrix/README.md
 #   IOSAT_PG16_SNAPSHOT snapshot.debian.org timestamp whose sid still carried
 #                      postgresql-16 (default 20240601T000000Z); only tried
 #                      when that host resolves
@@ -63,6 +71,7 @@ PG16_SNAPSHOT=${IOSAT_PG16_SNAPSHOT:-20240601T000000Z}
 POOL_FALLBACK=${IOSAT_PG_POOL_FALLBACK-17=17.11-0+deb13u1}
 MIRROR=""
 PG16_GIT=${IOSAT_PG16_GIT-/work/.mirror/LimeMun+postgresql-16.2/repo f6e9aa693dca4bcbb913ca629ce2ec887f31d2b3}
+PG_GIT_ORIG=${IOSAT_PG_GIT_ORIG-19=/work/.mirror/postgresql-cfbot+postgresql/repo@7873db5369b967dd53984df34fd800003410d04f@postgresql-19beta2}
 REV=${IOSAT_MATRIX_REV:-}
 BUILD_ONLY=0
 CONFIGURE_FLAGS="--without-icu --without-readline --without-zlib --enable-tap-tests"
@@ -322,12 +331,15 @@ build_pg() {
            && [ -f "$dl/${pkg}_${c#*:}.dsc" ]; then
             dsc="$dl/${pkg}_${c#*:}.dsc"; srcver=$c; break
         fi
-        log "PostgreSQL $ver: $pkg $c could not be downloaded: $(grep -m1 '^E:' "$RESULTS/pg$ver-download.log")"
+        log "PostgreSQL $ver: $pkg $c could not be downloaded: $(grep '^E:' "$RESULTS/pg$ver-download.log" | tail -1)"
         rm -f "$dl/${pkg}_${c#*:}".* "$dl/${pkg}_${c%%-*}".orig.*
     done
     if [ -z "$dsc" ] && c=$(pool_fallback "$ver") && pool_download "$pkg" "$c" "$dl"; then
         dsc="$dl/${pkg}_${c#*:}.dsc"; srcver=$c
         log "PostgreSQL $ver: $pkg $c downloaded from the archive's pool (not in the lists any more; its signature is checked below)"
+    fi
+    if [ -z "$dsc" ] && git_orig "$ver" >/dev/null; then
+        build_pg_git_orig "$ver" "$prefix"; return $?
     fi
     if [ -z "$dsc" ]; then
         # the mirror lists it but will not serve it: the source cannot be
@@ -418,6 +430,63 @@ build_pg_git() {
         tail -5 "$RESULTS/pg$ver-extract.log"; return 1
     fi
     log "PostgreSQL $ver: source from $gitdir at $commit (without bld/)"
+    compile_pg "$ver" "$prefix" "$work" "$want"
+}
+
+# IOSAT_PG_GIT_ORIG's entry for major $1: "<git dir>@<commit>@<dist name>"
+git_orig() {
+    local e
+    for e in $PG_GIT_ORIG; do
+        [ "${e%%=*}" = "$1" ] && { echo "${e#*=}"; return 0; }
+    done
+    return 1
+}
+
+# The mirror lists postgresql-$1 but serves none of its files (19 here).
+# Upstream's release tarballs are `git archive` of the release commit,
+# compressed with `bzip2 -c` (GNUmakefile's dist rule since 17), so the same
+# bytes can be made from any faithful copy of the repository; Debian's
+# orig.tar.bz2 is that tarball unchanged.  The rebuilt tarball is used only
+# when its SHA-256 is one the signed Sources index gives for an orig.tar.bz2
+# of the package: then it is bit for bit the file apt would have fetched.
+build_pg_git_orig() {
+    local ver=$1 prefix=$2 pkg=postgresql-$1 gitdir commit dist entry
+    entry=$(git_orig "$ver")
+    IFS=@ read -r gitdir commit dist <<<"$entry"
+    local tarball=$CACHE/src/$pkg/$dist.tar.bz2 sum debver
+    mkdir -p "$CACHE/src/$pkg"
+    if [ ! -s "$tarball" ]; then
+        if ! git --git-dir="$gitdir" -c core.autocrlf=false -c tar.tar.bz2.command='bzip2 -c' \
+                archive --format tar.bz2 --prefix "$dist/" "$commit" -o "$tarball.tmp" \
+                2>"$RESULTS/pg$ver-extract.log"; then
+            rm -f "$tarball.tmp"
+            R_SRC[$ver]=unavailable; R_PG[$ver]=n/a
+            R_NOTE[$ver]="the mirror serves no $pkg file, and $commit could not be archived from $gitdir (see $RESULTS/pg$ver-extract.log): not tested"
+            log "PostgreSQL $ver: ${R_NOTE[$ver]}"
+            return 1
+        fi
+        mv "$tarball.tmp" "$tarball"
+    fi
+    sum=$(sha256sum "$tarball" | awk '{print $1}')
+    debver=$(apt-cache "${APT_OPTS[@]}" showsrc "$pkg" 2>/dev/null |
+        awk -v s="$sum" '$1 == s && $3 ~ /\.orig\.tar\.bz2$/ { f = $3; sub(/^[^_]*_/, "", f); sub(/\.orig\.tar\.bz2$/, "", f); print f; exit }')
+    if [ -z "$debver" ]; then
+        R_SRC[$ver]="git ${commit:0:7}"; R_PG[$ver]="FAIL(verify)"
+        R_NOTE[$ver]="$dist.tar.bz2 rebuilt from $commit has SHA-256 $sum, which no orig.tar.bz2 of $pkg in the signed Sources index has: not used"
+        log "PostgreSQL $ver: ${R_NOTE[$ver]}"
+        rm -f "$tarball"
+        return 1
+    fi
+    R_SRC[$ver]="$debver orig (git ${commit:0:7})"
+    log "PostgreSQL $ver: $dist.tar.bz2 rebuilt from git $commit is Debian's $pkg ${debver} orig tarball (SHA-256 $sum, from the signed Sources index)"
+    local want="$pkg $debver orig $sum | $(configure_flags "$ver")"
+    use_cached "$ver" "$prefix" "$want" "$pkg $debver" && return 0
+    local work=$CACHE/build/pg$ver
+    rm -rf "$work"; mkdir -p "$work"
+    if ! tar -xjf "$tarball" -C "$work" 2>>"$RESULTS/pg$ver-extract.log"; then
+        R_PG[$ver]="FAIL(extract)"; R_NOTE[$ver]="see $RESULTS/pg$ver-extract.log"; return 1
+    fi
+    mv "$work/$dist" "$work/src"
     compile_pg "$ver" "$prefix" "$work" "$want"
 }
 

@@ -1254,7 +1254,7 @@ iosat_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
  */
 static PlannedStmt *
 iosat_planner(Query *parse, const char *query_string, int cursorOptions,
-			  ParamListInfo boundParams)
+			  ParamListInfo boundParams IOSAT_PLANNER_EXTRA_PARAM)
 {
 	PlannedStmt *result;
 
@@ -1262,9 +1262,11 @@ iosat_planner(Query *parse, const char *query_string, int cursorOptions,
 	PG_TRY();
 	{
 		if (prev_planner)
-			result = prev_planner(parse, query_string, cursorOptions, boundParams);
+			result = prev_planner(parse, query_string, cursorOptions, boundParams
+								  IOSAT_PLANNER_EXTRA_ARG);
 		else
-			result = standard_planner(parse, query_string, cursorOptions, boundParams);
+			result = standard_planner(parse, query_string, cursorOptions,
+									  boundParams IOSAT_PLANNER_EXTRA_ARG);
 	}
 	PG_FINALLY();
 	{

@@ -253,7 +253,7 @@ someone_waits_for_me(void)
 
 		if (ev == 0 || proc == MyProc || proc->pid == 0)
 			continue;
-		if ((ev & 0xFF000000) == IOSAT_WAIT_CLASS_BUFFERPIN &&
+		if (ev == IOSAT_WAIT_EVENT_CLEANUP_LOCK &&
 			(proc->databaseId == MyDatabaseId || proc->databaseId == InvalidOid))
 			return true;
 		if (lock_waited(proc, ev))

@@ -33,6 +33,7 @@
 #include "nodes/parsenodes.h"
 #include "utils/syscache.h"
 
+#include "compat.h"
 #include "control/utility.h"
 
 /* what a database-wide form reads: more than any threshold */
@@ -150,11 +151,11 @@ iosat_utility_kind(Node *stmt, double *blocks)
 					pages_named(r->relation) : WHOLE_DATABASE;
 				return IOSAT_UTILITY_GATED;
 			}
-		case T_ClusterStmt:
+		case IOSAT_T_CLUSTER_STMT:
 			{
-				ClusterStmt *c = (ClusterStmt *) stmt;
+				RangeVar   *rel = IOSAT_CLUSTER_RELATION(stmt);
 
-				*blocks = c->relation ? pages_named(c->relation) : WHOLE_DATABASE;
+				*blocks = rel ? pages_named(rel) : WHOLE_DATABASE;
 				return IOSAT_UTILITY_GATED;
 			}
 		case T_VacuumStmt:

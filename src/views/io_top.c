@@ -24,6 +24,7 @@
 #include "storage/proc.h"
 #include "utils/builtins.h"
 #include "utils/timestamp.h"
+#include "utils/tuplestore.h"
 
 #include "guc.h"
 #include "sampler/bpfsource.h"

@@ -11,6 +11,7 @@
 #include "fmgr.h"
 #include "funcapi.h"
 #include "utils/timestamp.h"
+#include "utils/tuplestore.h"
 
 #include "state/paceshare.h"
 #include "state/shared.h"

@@ -267,7 +267,9 @@ BEGIN
     PERFORM pg_stat_clear_snapshot();
     PERFORM 1 FROM pg_stat_activity WHERE pid = target AND state = 'active';
     EXIT WHEN NOT FOUND;
-    SELECT wait_event_type INTO ev FROM pg_stat_activity
+    -- a cleanup-lock wait is BufferPin:BufferPin up to 18, Buffer:BufferCleanup on 19
+    SELECT CASE WHEN wait_event = 'BufferCleanup' THEN 'BufferPin' ELSE wait_event_type END
+      INTO ev FROM pg_stat_activity
      WHERE pid::text = watched OR backend_type = watched;
     samples := samples + 1;
     IF ev IS NOT DISTINCT FROM evtype THEN

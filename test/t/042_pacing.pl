@@ -234,7 +234,9 @@ BEGIN
   pin_samples := 0; samples := 0; longest_ms := 0;
   LOOP
     PERFORM pg_stat_clear_snapshot();
-    SELECT wait_event_type INTO ev FROM pg_stat_activity
+    -- a cleanup-lock wait is BufferPin:BufferPin up to 18, Buffer:BufferCleanup on 19
+    SELECT CASE WHEN wait_event = 'BufferCleanup' THEN 'BufferPin' ELSE wait_event_type END
+      INTO ev FROM pg_stat_activity
      WHERE pid = target AND state = 'active';
     EXIT WHEN NOT FOUND;
     samples := samples + 1;

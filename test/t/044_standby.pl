@@ -305,7 +305,7 @@ unlike(slurp_file($standby->logfile), qr/recovery still waiting after [\d.]+ ms:
 	$t0 = time;
 	$primary->safe_psql('postgres', 'VACUUM pin_ctl');
 	ok($standby->poll_query_until('postgres',
-			"SELECT wait_event_type = 'BufferPin' FROM pg_stat_activity WHERE backend_type = 'startup'"),
+			"SELECT wait_event IN ('BufferPin', 'BufferCleanup') FROM pg_stat_activity WHERE backend_type = 'startup'"),
 		'control: replay waits on BufferPin');
 	my $lag_ctl = replay_lag();
 	ok(defined $lag_ctl, 'control: replay catches up once the holder is gone');
