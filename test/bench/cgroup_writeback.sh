@@ -24,7 +24,13 @@
 # the device, side by side with the limit: a case the limit holds runs at about --kbps; one it does not
 # runs at the device's own speed, as outside does.
 #
-# usage: test/bench/cgroup_writeback.sh [--kbps N] [--mb N] [--out FILE]
+# Then: what placing a backend in a cgroup per statement would cost: a
+# process moves itself between two sibling cgroups --moves times (writes
+# its pid to cgroup.procs; the hierarchy the io controller lives on, v2
+# where there is one), and the median, 90th, 99th percentile and longest
+# move are printed.
+#
+# usage: test/bench/cgroup_writeback.sh [--kbps N] [--mb N] [--moves N] [--out FILE]
 # Runs as root (loop device, cgroup, mount); ~1 minute with the defaults.
 # cgroup v2 is used when its io controller is enabled at the root
 # (io.max wbps); otherwise v1's blkio.throttle.write_bps_device.
@@ -32,11 +38,13 @@ set -euo pipefail
 
 KBPS=1024
 MB=8
+MOVES=1000
 OUT=""
 while [ $# -gt 0 ]; do
 	case $1 in
 		--kbps) KBPS=$2; shift 2 ;;
 		--mb) MB=$2; shift 2 ;;
+		--moves) MOVES=$2; shift 2 ;;
 		--out) OUT=$2; shift 2 ;;
 		-h|--help) sed -n '2,/^set -euo/p' "$0" | sed -e '$d' -e 's/^# \{0,1\}//'; exit 0 ;;
 		*) echo "cgroup_writeback: unknown argument $1" >&2; exit 2 ;;
@@ -45,9 +53,10 @@ done
 [ "$(id -u)" -eq 0 ] || { echo "cgroup_writeback: run as root" >&2; exit 2; }
 
 work=$(mktemp -d /var/tmp/iosat-cgwb.XXXXXX)
-loop="" cg="" mnt="$work/mnt"
+loop="" cg="" mnt="$work/mnt" movecg=""
 cleanup() {
 	set +e
+	[ -n "$movecg" ] && rmdir "$movecg/a" "$movecg/b" "$movecg" 2>/dev/null
 	[ -n "$cg" ] && [ -d "$cg" ] && { cat "$cg/cgroup.procs" 2>/dev/null | while read -r p; do echo "$p" > "$CGROOT/cgroup.procs"; done; rmdir "$cg"; }
 	mountpoint -q "$mnt" && umount "$mnt"
 	[ -n "$loop" ] && losetup -d "$loop"
@@ -148,4 +157,30 @@ PY
 	run_case fsync cg "conv=fsync"
 	run_case buffered cg ""
 	run_case outside out ""
+	echo
+	# a v2 hierarchy: the root one, or the hybrid layout's unified/
+	v2=""
+	for d in /sys/fs/cgroup /sys/fs/cgroup/unified; do
+		[ -f "$d/cgroup.controllers" ] && { v2=$d; break; }
+	done
+	movecg=${v2:-$CGROOT}/iosat-cgmove-$$
+	mkdir -p "$movecg/a" "$movecg/b"
+	python3 - "$movecg" "$MOVES" "${v2:-$CGROOT}" <<'PY'
+import os, sys, time
+base, n, root = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+pid = str(os.getpid())
+def move(d):
+    with open(f"{d}/cgroup.procs", "w") as f:
+        f.write(pid)
+ts = []
+for i in range(n):
+    t = time.perf_counter()
+    move(f"{base}/{'ab'[i % 2]}")
+    ts.append(time.perf_counter() - t)
+move(root)
+ts.sort()
+q = lambda p: ts[min(len(ts) - 1, int(len(ts) * p))] * 1e6
+print(f"moving a process between two cgroups ({root}), {n} moves: "
+      f"median {q(0.5):.1f} us, p90 {q(0.9):.1f} us, p99 {q(0.99):.1f} us, longest {ts[-1] * 1e6:.0f} us")
+PY
 } | tee ${OUT:+"$OUT"}
