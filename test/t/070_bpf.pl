@@ -289,6 +289,29 @@ ok(wait_until(sub { source_is('bpf') }, 15), 'after a restart the sampler is on 
 	is($out, '0', 'bpf columns hidden like the kernel columns');
 }
 
+# ---- the writes no statement owns (docs/writeback.md) ---------------------------------------
+{
+	# a CHECKPOINT writes the pages an UPDATE dirtied and submits their
+	# write-back itself (sync_file_range every checkpoint_flush_after, fsync
+	# at the end), so the page's query by role shows the checkpointer's row
+	q1("UPDATE big SET pad = repeat('y', 800) WHERE g % 10 = 0");
+	q1('CHECKPOINT');
+	my $by_role = q1(<<'SQL');
+SELECT CASE WHEN is_postgres THEN coalesce(backend_type, 'postgres')
+            WHEN comm LIKE 'kworker%' THEN 'kernel write-back'
+            WHEN comm LIKE 'jbd2%' THEN 'journal (jbd2)'
+            ELSE 'other: ' || comm END AS writer,
+       sum(writes) AS write_requests,
+       pg_size_pretty(sum(write_bytes)) AS written
+  FROM iosat_io_top
+ WHERE last_io > now() - interval '1 minute' AND writes > 0
+ GROUP BY 1 ORDER BY sum(write_bytes) DESC;
+SQL
+	note("writers by role, the last minute:\n$by_role");
+	like($by_role, qr/^checkpointer\|[1-9]\d*\|/m,
+		"the writers-by-role query shows the checkpointer's own write-back");
+}
+
 # ---- kill -9: /sys within two intervals; restart: back to BPF -----------------------------
 ok(wait_until(sub { source_is('bpf') }, 10), 'on BPF before the kill');
 $logoff = -s $node->logfile;
