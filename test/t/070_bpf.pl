@@ -294,8 +294,21 @@ ok(wait_until(sub { source_is('bpf') }, 15), 'after a restart the sampler is on 
 	# a CHECKPOINT writes the pages an UPDATE dirtied and submits their
 	# write-back itself (sync_file_range every checkpoint_flush_after, fsync
 	# at the end), so the page's query by role shows the checkpointer's row
+	my $ckpt = q1("SELECT pid FROM pg_stat_activity WHERE backend_type = 'checkpointer'");
+	my $written = $node->pg_version >= 17
+	  ? 'SELECT buffers_written FROM pg_stat_checkpointer'
+	  : 'SELECT buffers_checkpoint FROM pg_stat_bgwriter';
+	my $ckpt_bytes = "SELECT coalesce(sum(write_bytes), 0) FROM iosat_io_top WHERE pid = $ckpt";
+	my ($bufs0, $bytes0) = (q1($written), q1($ckpt_bytes));
 	q1("UPDATE big SET pad = repeat('y', 800) WHERE g % 10 = 0");
 	q1('CHECKPOINT');
+	my ($bufs1, $bytes1) = (q1($written), q1($ckpt_bytes));
+	note("the checkpoint wrote " . ($bufs1 - $bufs0) . " buffers; iosat_io_top: the checkpointer ($ckpt) submitted "
+		  . ($bytes1 - $bytes0) . " bytes; its rows:\n"
+		  . q1("SELECT pid, comm, is_postgres, backend_type, writes, write_bytes FROM iosat_io_top
+		         WHERE last_io > now() - interval '1 minute' AND writes > 0 ORDER BY write_bytes DESC LIMIT 8"));
+	cmp_ok($bytes1 - $bytes0, '>=', 0.5 * ($bufs1 - $bufs0) * 8192,
+		'the checkpointer submitted at least half of what its checkpoint wrote');
 	my $by_role = q1(<<'SQL');
 SELECT CASE WHEN is_postgres THEN coalesce(backend_type, 'postgres')
             WHEN comm LIKE 'kworker%' THEN 'kernel write-back'

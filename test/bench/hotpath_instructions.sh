@@ -1,0 +1,122 @@
+#!/bin/bash
+# Where iosat's hot-path cost goes, in instructions: the same statements run
+# by a single-user backend under valgrind's callgrind, without iosat and
+# with it preloaded as the docs configure it (test/bench/configs/queue.conf,
+# a ceiling set), on a healthy device (nothing saturated, nothing queued).
+# Instructions, unlike seconds, do not depend on what else the machine is
+# doing: the counts repeat to the instruction for the same binaries, and
+# this can run beside anything.
+#
+# Per run, --statements point selects by primary key, each
+# `SELECT v FROM hp WHERE id = $1` through PREPARE/EXECUTE (the executor
+# path pgbench -S -M prepared takes; no planning per statement) and as
+# plain queries (parse and plan each time, so the planner hook too).
+# Prints the instructions per statement (callgrind's Ir of a run of N
+# statements minus that of a run of N/10, divided by the difference: the
+# start and the shutdown cancel out, and Debian's stripped postgres needs no
+# symbols), the ratio
+# stock/iosat (the throughput ratio if time followed instructions), and
+# iosat's own functions by inclusive instructions per statement.
+#
+# usage: test/bench/hotpath_instructions.sh [--statements N] [--out DIR]
+# Runs as root (the cluster runs as postgres); needs valgrind; iosat
+# installed (`make install`).  About 2 minutes with the defaults.
+set -euo pipefail
+shopt -s inherit_errexit
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=lib/common.sh
+. "$here/lib/common.sh"
+
+N=20000
+OUT=""
+while [ $# -gt 0 ]; do
+	case $1 in
+		--statements) N=$2; shift 2 ;;
+		--out) OUT=$2; shift 2 ;;
+		-h|--help) sed -n '2,/^set -euo/p' "$0" | sed -e '$d' -e 's/^# \{0,1\}//'; exit 0 ;;
+		*) bench_die "unknown argument $1" ;;
+	esac
+done
+[ "$(id -u)" -eq 0 ] || bench_die "run as root"
+command -v valgrind >/dev/null || bench_die "valgrind is not installed (apt-get install valgrind)"
+[ -e "$("$PG_CONFIG" --pkglibdir)/iosat.so" ] || bench_die "iosat is not installed: make install"
+
+work=$(mktemp -d /var/tmp/iosat-hotpath.XXXXXX)
+chown "$PG_USER:" "$work"
+trap 'rm -rf "$work"' EXIT
+OUT=${OUT:-$REPO_DIR/test/bench/results/hotpath-$(date +%Y%m%d-%H%M%S)}
+mkdir -p "$OUT"
+machine_description >"$OUT/machine.txt"
+
+# one cluster; the table is made by a single-user run (no server started)
+PGDATA=$work/pgdata
+install -d -o "$PG_USER" "$work/run"
+as_pg initdb -D "$PGDATA" -A trust --no-sync >"$OUT/initdb.log" 2>&1
+echo "jit = off" >>"$PGDATA/postgresql.conf"
+as_pg "$PGBIN/postgres" --single -D "$PGDATA" postgres >"$OUT/setup.log" 2>&1 <<'SQL'
+CREATE TABLE hp (id int PRIMARY KEY, v int)
+INSERT INTO hp SELECT g, g FROM generate_series(1, 100000) g
+VACUUM ANALYZE hp
+SQL
+
+# iosat as the docs set it: the queue configuration with a ceiling
+iosat_conf() {
+	sed -e 's/^@CEILING@$/iosat.iops_limit = 3000\niosat.throughput_limit = 125MB/' \
+		"$here/configs/queue.conf" | grep -v '^#'
+}
+
+statements() {	# $1: prepared | plain, $2: how many
+	local i
+	if [ "$1" = prepared ]; then
+		echo "PREPARE q(int) AS SELECT v FROM hp WHERE id = \$1"
+		for ((i = 0; i < $2; i++)); do echo "EXECUTE q($(( (i * 7919) % 100000 + 1 )))"; done
+	else
+		for ((i = 0; i < $2; i++)); do echo "SELECT v FROM hp WHERE id = $(( (i * 7919) % 100000 + 1 ))"; done
+	fi
+}
+
+# run $1 (stock|iosat) $2 (prepared|plain) $3 (statements): prints the
+# instructions of the whole run
+run() {
+	local side=$1 kind=$2 n=$3 opts=() f="$work/callgrind.$1.$2.$3"
+	if [ "$side" = iosat ]; then
+		while IFS= read -r line; do
+			[ -n "$line" ] || continue
+			opts+=(-c "$(echo "$line" | sed -e 's/ *= */=/' -e "s/'//g")")
+		done < <(iosat_conf)
+	fi
+	statements "$kind" "$n" >"$work/in.sql"
+	chmod 644 "$work/in.sql"
+	as_pg valgrind --tool=callgrind --callgrind-out-file="$f" \
+		--dump-instr=no --collect-jumps=no \
+		"$PGBIN/postgres" --single -D "$PGDATA" "${opts[@]}" postgres \
+		<"$work/in.sql" >"$work/run.log" 2>&1 \
+		|| { cp "$work/run.log" "$OUT/run.$side.$kind.$n.log"; bench_die "callgrind run $side $kind failed: see $OUT/run.$side.$kind.$n.log"; }
+	grep -q "ERROR:" "$work/run.log" && { cp "$work/run.log" "$OUT/run.$side.$kind.$n.log"; bench_die "$side $kind: an ERROR in $OUT/run.$side.$kind.$n.log"; }
+	cp "$f" "$OUT/"
+	awk '/^summary:|^totals:/ { print $2; exit }' "$f"
+}
+
+{
+	echo "hot-path instructions: runs of $N and $((N / 10)) statements, single-user backend, callgrind (Ir per statement: the difference of the runs)"
+	echo "iosat settings: $(iosat_conf | tr '\n' ' ')"
+	echo
+	echo "| statements | stock Ir/stmt | iosat Ir/stmt | iosat adds | stock/iosat |"
+	echo "|---|---|---|---|---|"
+	for kind in prepared plain; do
+		s=$(( $(run stock "$kind" "$N") - $(run stock "$kind" $((N / 10))) ))
+		i=$(( $(run iosat "$kind" "$N") - $(run iosat "$kind" $((N / 10))) ))
+		awk -v k="$kind" -v s="$s" -v i="$i" -v n=$((N - N / 10)) \
+			'BEGIN { printf "| %s | %.0f | %.0f | %.0f (%.2f%%) | %.4f |\n", k, s / n, i / n, (i - s) / n, 100 * (i - s) / s, s / i }'
+	done
+	echo
+	echo "iosat's functions, inclusive instructions per statement (prepared):"
+	echo
+	callgrind_annotate --inclusive=yes --threshold=100 "$work/callgrind.iosat.prepared.$N" 2>/dev/null |
+		awk -v n="$N" '$1 ~ /^[0-9,]+$/ && /iosat\.so\]/ {
+			ir = $1; gsub(",", "", ir); $1 = ""
+			gsub(/\([0-9.]+%\)/, ""); sub(/ *\[[^]]*\] *$/, ""); sub(/^ +/, "")
+			printf "  %8.1f  %s\n", ir / n, $0 }' | head -25
+} | tee "$OUT/summary.md"
+echo "results: $OUT"
