@@ -1089,6 +1089,22 @@ iosat_ExecutorFinish(QueryDesc *queryDesc)
 	/* AFTER triggers and the rest of a DML's work run with the slot */
 	if (nheld > 0)
 		unpark_slot_of(queryDesc);
+
+	/*
+	 * A SELECT without a data-modifying WITH queues no AFTER trigger at its
+	 * own level (what a function it calls does runs and fires within that
+	 * function's statement), so nothing runs one level down here: no
+	 * nesting to keep, and no PG_TRY on the most common path.
+	 */
+	if (queryDesc->operation == CMD_SELECT &&
+		!queryDesc->plannedstmt->hasModifyingCTE)
+	{
+		if (prev_ExecutorFinish)
+			prev_ExecutorFinish(queryDesc);
+		else
+			standard_ExecutorFinish(queryDesc);
+		return;
+	}
 	nesting_level++;
 	PG_TRY();
 	{

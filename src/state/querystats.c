@@ -81,6 +81,18 @@ typedef struct LocalQuery
 	uint64		calls;			/* not published yet */
 	IosatStmtIo io;
 	uint64		rows;
+
+	/*
+	 * The table's blocks read and dirtied per call, as last looked up in
+	 * memo_entry, kept until this backend next publishes its calls (at most
+	 * PUBLISH_EVERY later, at once after a heavy call): the figures change
+	 * only as calls are published, so ExecutorStart need not probe the
+	 * table again, only check that the entry is still queryid's and mark
+	 * it referenced, as a lookup does.
+	 */
+	IosatQueryEntry *memo_entry;	/* NULL: no memo */
+	double		memo_reads;
+	double		memo_dirtied;
 } LocalQuery;
 
 static LocalQuery local[LOCAL_SLOTS];
@@ -324,6 +336,7 @@ local_untracked(uint64 queryid)
 static bool
 per_call(uint64 queryid, bool *window_full, double *reads, double *dirtied)
 {
+	LocalQuery *p;
 	IosatQueryEntry *free_slot;
 	IosatQueryEntry *e;
 	uint64		calls;
@@ -333,10 +346,24 @@ per_call(uint64 queryid, bool *window_full, double *reads, double *dirtied)
 	*window_full = false;
 	if (queryid == 0 || table == NULL)
 		return false;
-	if (local_untracked(queryid))
+	p = local_slot(queryid);
+	if (p->queryid == queryid)
 	{
-		*window_full = true;
-		return false;
+		if (p->untracked)
+		{
+			*window_full = true;
+			return false;
+		}
+		e = p->memo_entry;
+		if (e != NULL && pg_atomic_read_u64(&e->queryid) == queryid)
+		{
+			if (pg_atomic_read_u32(&e->referenced) == 0)
+				pg_atomic_write_u32(&e->referenced, 1);
+			*reads = p->memo_reads;
+			*dirtied = p->memo_dirtied;
+			return true;
+		}
+		p->memo_entry = NULL;	/* evicted or reset since */
 	}
 	e = lookup(queryid, &free_slot);
 	if (e == NULL)
@@ -356,6 +383,12 @@ per_call(uint64 queryid, bool *window_full, double *reads, double *dirtied)
 		return false;
 	*reads = (double) r / calls;
 	*dirtied = (double) d / calls;
+	if (p->queryid == queryid)
+	{
+		p->memo_entry = e;
+		p->memo_reads = *reads;
+		p->memo_dirtied = *dirtied;
+	}
 	return true;
 }
 
@@ -389,6 +422,7 @@ count_untracked(uint64 calls)
 static void
 publish_local(LocalQuery *p, bool evict)
 {
+	p->memo_entry = NULL;		/* the figures are about to change */
 	if (p->calls == 0)
 		return;
 	p->untracked = !add_counts(p->queryid, evict, p->calls, &p->io,
@@ -553,6 +587,9 @@ iosat_query_reset(void)
 		SpinLockRelease(&e->mutex);
 	}
 	pg_atomic_write_u64(&table->untracked, 0);
+	/* (other backends see the entries change hands at their next look) */
+	for (int i = 0; i < LOCAL_SLOTS; i++)
+		local[i].memo_entry = NULL;
 }
 
 const char *

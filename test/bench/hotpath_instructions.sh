@@ -7,10 +7,14 @@
 # doing: the counts repeat to the instruction for the same binaries, and
 # this can run beside anything.
 #
-# Per run, --statements point selects by primary key, each
-# `SELECT v FROM hp WHERE id = $1` through PREPARE/EXECUTE (the executor
-# path pgbench -S -M prepared takes; no planning per statement) and as
-# plain queries (parse and plan each time, so the planner hook too).
+# Per run, --statements point selects by primary key: pgbench -S -M
+# prepared's own transaction (`SELECT abalance FROM pgbench_accounts
+# WHERE aid = :aid` over the extended protocol, one client; the server
+# under callgrind, the backend's count taken), which is what
+# test/bench/overhead.sh times; and, by a single-user backend,
+# `SELECT v FROM hp WHERE id = $1` through SQL PREPARE/EXECUTE (a utility
+# statement around the executor) and as plain queries (parsed, planned
+# and, with iosat, given a query id each time).
 # Prints the instructions per statement (callgrind's Ir of a run of N
 # statements minus that of a run of N/10, divided by the difference: the
 # start and the shutdown cancel out, and Debian's stripped postgres needs no
@@ -18,7 +22,7 @@
 # stock/iosat (the throughput ratio if time followed instructions), and
 # iosat's own functions by inclusive instructions per statement.
 #
-# usage: test/bench/hotpath_instructions.sh [--statements N] [--out DIR]
+# usage: test/bench/hotpath_instructions.sh [--statements N] [--kinds "protocol prepared plain"] [--out DIR]
 # Runs as root (the cluster runs as postgres); needs valgrind; iosat
 # installed (`make install`).  About 2 minutes with the defaults.
 set -euo pipefail
@@ -28,11 +32,13 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source=lib/common.sh
 . "$here/lib/common.sh"
 
-N=20000
+N=5000
+KINDS="protocol prepared plain"
 OUT=""
 while [ $# -gt 0 ]; do
 	case $1 in
 		--statements) N=$2; shift 2 ;;
+		--kinds) KINDS=$2; shift 2 ;;
 		--out) OUT=$2; shift 2 ;;
 		-h|--help) sed -n '2,/^set -euo/p' "$0" | sed -e '$d' -e 's/^# \{0,1\}//'; exit 0 ;;
 		*) bench_die "unknown argument $1" ;;
@@ -59,6 +65,14 @@ CREATE TABLE hp (id int PRIMARY KEY, v int)
 INSERT INTO hp SELECT g, g FROM generate_series(1, 100000) g
 VACUUM ANALYZE hp
 SQL
+{
+	echo "listen_addresses = ''"
+	echo "port = 5499"
+	echo "unix_socket_directories = '$work/run'"
+} >>"$PGDATA/postgresql.conf"
+as_pg pg_ctl -D "$PGDATA" -l "$work/server.log" -w start >/dev/null
+as_pg pgbench -h "$work/run" -p 5499 -i -s 1 -q postgres >>"$OUT/setup.log" 2>&1
+as_pg pg_ctl -D "$PGDATA" -w stop >/dev/null
 
 # iosat as the docs set it: the queue configuration with a ceiling
 iosat_conf() {
@@ -76,8 +90,38 @@ statements() {	# $1: prepared | plain, $2: how many
 	fi
 }
 
-# run $1 (stock|iosat) $2 (prepared|plain) $3 (statements): prints the
-# instructions of the whole run
+# the server under callgrind (children followed across fork), pgbench -S -M
+# prepared with one client for $2 transactions; prints the instructions of
+# the backend that served it (of the processes that ran the executor, the
+# one with the most: iosat's sampler runs none)
+protocol_run() {
+	local side=$1 n=$2 best=0 f ir
+	shift 2
+	rm -rf "$work/cg"
+	install -d -o "$PG_USER" "$work/cg"
+	as_pg bash -c 'exec valgrind --tool=callgrind --dump-instr=no --collect-jumps=no \
+		--callgrind-out-file="$1/cg/out.%p" "$2/postgres" -D "$3" "${@:4}"' \
+		_ "$work" "$PGBIN" "$PGDATA" "$@" >"$work/run.log" 2>&1 &
+	local t=0
+	until as_pg pg_isready -q -h "$work/run" -p 5499; do
+		sleep 1; t=$((t + 1))
+		[ $t -lt 120 ] || bench_die "the server under callgrind did not start: $(tail -3 "$work/run.log")"
+	done
+	as_pg pgbench -h "$work/run" -p 5499 -n -S -M prepared -c 1 -t "$n" postgres >"$work/pgbench.log" 2>&1 \
+		|| bench_die "pgbench failed: $(tail -3 "$work/pgbench.log")"
+	as_pg pg_ctl -D "$PGDATA" -m fast -w -t 300 stop >/dev/null
+	wait
+	for f in "$work"/cg/out.*; do
+		grep -q standard_ExecutorStart "$f" || continue
+		ir=$(awk '/^summary:|^totals:/ { print $2; exit }' "$f")
+		[ "${ir:-0}" -gt "$best" ] && { best=$ir; cp "$f" "$work/callgrind.$side.protocol.$n"; }
+	done
+	cp "$work/callgrind.$side.protocol.$n" "$OUT/"
+	echo "$best"
+}
+
+# run $1 (stock|iosat) $2 (protocol|prepared|plain) $3 (statements): prints
+# the instructions of the whole run
 run() {
 	local side=$1 kind=$2 n=$3 opts=() f="$work/callgrind.$1.$2.$3"
 	if [ "$side" = iosat ]; then
@@ -85,6 +129,10 @@ run() {
 			[ -n "$line" ] || continue
 			opts+=(-c "$(echo "$line" | sed -e 's/ *= */=/' -e "s/'//g")")
 		done < <(iosat_conf)
+	fi
+	if [ "$kind" = protocol ]; then
+		protocol_run "$side" "$n" "${opts[@]}"
+		return
 	fi
 	statements "$kind" "$n" >"$work/in.sql"
 	chmod 644 "$work/in.sql"
@@ -104,16 +152,17 @@ run() {
 	echo
 	echo "| statements | stock Ir/stmt | iosat Ir/stmt | iosat adds | stock/iosat |"
 	echo "|---|---|---|---|---|"
-	for kind in prepared plain; do
+	for kind in $KINDS; do
 		s=$(( $(run stock "$kind" "$N") - $(run stock "$kind" $((N / 10))) ))
 		i=$(( $(run iosat "$kind" "$N") - $(run iosat "$kind" $((N / 10))) ))
 		awk -v k="$kind" -v s="$s" -v i="$i" -v n=$((N - N / 10)) \
 			'BEGIN { printf "| %s | %.0f | %.0f | %.0f (%.2f%%) | %.4f |\n", k, s / n, i / n, (i - s) / n, 100 * (i - s) / s, s / i }'
 	done
 	echo
-	echo "iosat's functions, inclusive instructions per statement (prepared):"
+	echo "iosat's functions, inclusive instructions per statement (protocol; a hook's"
+	echo "figure includes the PostgreSQL function it wraps; _PG_init and the *_init ran once, before the statements):"
 	echo
-	callgrind_annotate --inclusive=yes --threshold=100 "$work/callgrind.iosat.prepared.$N" 2>/dev/null |
+	callgrind_annotate --inclusive=yes --threshold=100 "$work/callgrind.iosat.protocol.$N" 2>/dev/null |
 		awk -v n="$N" '$1 ~ /^[0-9,]+$/ && /iosat\.so\]/ {
 			ir = $1; gsub(",", "", ir); $1 = ""
 			gsub(/\([0-9.]+%\)/, ""); sub(/ *\[[^]]*\] *$/, ""); sub(/^ +/, "")

@@ -281,7 +281,14 @@ diag(sprintf('replay: VACUUM alone %.2f s on the primary, replayed %.2f s after 
 	  . 'the scan ended %.2f s after it was seen paced',
 	$vac_alone, $lag_alone, $PIN_RATE, $left, $vac_beside, $lag_beside, $pin, $samples, $longest,
 	$scan_t));
-cmp_ok($pin, '>', 0, 'replay did wait for the paced scan\'s pin (the test is not vacuous)');
+# not vacuous: replay was seen waiting for the pin, or the scan stopped
+# sleeping long before its pace would have let it end (only a waiter makes
+# a paced scan yield; a loaded machine's sampling can miss a wait of a few
+# milliseconds, which is all the yield leaves it)
+ok($pin > 0 || $scan_t < $left / 2,
+	sprintf('replay did wait for the paced scan\'s pin (the test is not vacuous): '
+		  . 'seen in %d samples; the scan ended after %.1f s of the %.1f s its pace allowed',
+		$pin, $scan_t, $left));
 # the bound: PIN_POLL_MS at a time, PIN_YIELD_MS between; with room for
 # timing replay on a loaded machine (twice the time alone, and a second).
 # It must be under the delay, and well under what the scan had left
