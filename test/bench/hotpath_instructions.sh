@@ -18,9 +18,9 @@
 # Prints the instructions per statement (callgrind's Ir of a run of N
 # statements minus that of a run of N/10, divided by the difference: the
 # start and the shutdown cancel out, and Debian's stripped postgres needs no
-# symbols), the ratio
-# stock/iosat (the throughput ratio if time followed instructions), and
-# iosat's own functions by inclusive instructions per statement.
+# symbols), the ratio stock/iosat (the throughput ratio if time followed
+# instructions), and where the protocol path's added instructions go, by
+# function.
 #
 # usage: test/bench/hotpath_instructions.sh [--statements N] [--kinds "protocol prepared plain"] [--out DIR]
 # Runs as root (the cluster runs as postgres); needs valgrind; iosat
@@ -159,13 +159,32 @@ run() {
 			'BEGIN { printf "| %s | %.0f | %.0f | %.0f (%.2f%%) | %.4f |\n", k, s / n, i / n, (i - s) / n, 100 * (i - s) / s, s / i }'
 	done
 	echo
-	echo "iosat's functions, inclusive instructions per statement (protocol; a hook's"
-	echo "figure includes the PostgreSQL function it wraps; _PG_init and the *_init ran once, before the statements):"
-	echo
-	callgrind_annotate --inclusive=yes --threshold=100 "$work/callgrind.iosat.protocol.$N" 2>/dev/null |
-		awk -v n="$N" '$1 ~ /^[0-9,]+$/ && /iosat\.so\]/ {
-			ir = $1; gsub(",", "", ir); $1 = ""
-			gsub(/\([0-9.]+%\)/, ""); sub(/ *\[[^]]*\] *$/, ""); sub(/^ +/, "")
-			printf "  %8.1f  %s\n", ir / n, $0 }' | head -25
+	if [ -f "$work/callgrind.iosat.protocol.$N" ]; then
+		echo "Where the protocol path's added instructions go: per function, its own"
+		echo "instructions per statement with iosat minus without (the difference of"
+		echo "the runs on each side; PostgreSQL's functions included, as they run"
+		echo "iosat's callbacks), largest first:"
+		echo
+		"$PY" - "$work" "$N" <<'PY'
+import collections, re, subprocess, sys
+work, n = sys.argv[1], int(sys.argv[2])
+def prof(f):
+    out = subprocess.run(["callgrind_annotate", "--threshold=100", "--auto=no", f],
+                         capture_output=True, text=True).stdout
+    d = collections.Counter()
+    for line in out.splitlines():
+        m = re.match(r"\s*([\d,]+)\s+(?:\([ \d.]+%\)\s+)?(\S.*\[.*\])\s*$", line)
+        if m and "=>" not in line:
+            d[re.sub(r"^.*/src/", "src/", m.group(2))] += int(m.group(1).replace(",", ""))
+    return d
+s5, s0, i5, i0 = (prof(f"{work}/callgrind.{side}.protocol.{k}")
+                  for side, k in (("stock", n), ("stock", n // 10), ("iosat", n), ("iosat", n // 10)))
+per = n - n // 10
+diff = {k: ((i5[k] - i0[k]) - (s5[k] - s0[k])) / per for k in set(s5) | set(s0) | set(i5) | set(i0)}
+for k, v in sorted(diff.items(), key=lambda x: -x[1])[:16]:
+    if v >= 3:
+        print(f"  {v:7.1f}  {k}")
+PY
+	fi
 } | tee "$OUT/summary.md"
 echo "results: $OUT"
