@@ -147,7 +147,7 @@ run() {
 }
 
 {
-	echo "hot-path instructions: runs of $N and $((N / 10)) statements, single-user backend, callgrind (Ir per statement: the difference of the runs)"
+	echo "hot-path instructions: runs of $N and $((N / 10)) statements (protocol: a server under callgrind, pgbench -S -M prepared, the backend's count; prepared, plain: a single-user backend), callgrind Ir per statement: the difference of the runs"
 	echo "iosat settings: $(iosat_conf | tr '\n' ' ')"
 	echo
 	echo "| statements | stock Ir/stmt | iosat Ir/stmt | iosat adds | stock/iosat |"
@@ -175,7 +175,9 @@ def prof(f):
     for line in out.splitlines():
         m = re.match(r"\s*([\d,]+)\s+(?:\([ \d.]+%\)\s+)?(\S.*\[.*\])\s*$", line)
         if m and "=>" not in line:
-            d[re.sub(r"^.*/src/", "src/", m.group(2))] += int(m.group(1).replace(",", ""))
+            # by function, not object: a libc symbol may resolve in ld.so on one side
+            name = re.sub(r"\s*\[[^]]*\]$", "", re.sub(r"^.*/src/", "src/", m.group(2)))
+            d[name] += int(m.group(1).replace(",", ""))
     return d
 s5, s0, i5, i0 = (prof(f"{work}/callgrind.{side}.protocol.{k}")
                   for side, k in (("stock", n), ("stock", n // 10), ("iosat", n), ("iosat", n // 10)))
