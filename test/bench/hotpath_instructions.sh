@@ -50,7 +50,8 @@ command -v valgrind >/dev/null || bench_die "valgrind is not installed (apt-get 
 
 work=$(mktemp -d /var/tmp/iosat-hotpath.XXXXXX)
 chown "$PG_USER:" "$work"
-trap 'rm -rf "$work"' EXIT
+# a server left running under callgrind (a run that failed) goes too
+trap 'as_pg pg_ctl -D "$work/pgdata" -m immediate -w stop >/dev/null 2>&1; rm -rf "$work"' EXIT
 OUT=${OUT:-$REPO_DIR/test/bench/results/hotpath-$(date +%Y%m%d-%H%M%S)}
 mkdir -p "$OUT"
 machine_description >"$OUT/machine.txt"
